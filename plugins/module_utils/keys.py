@@ -1,0 +1,698 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Key pairs and X.509 certificates for Izuma Device Management verification keys.
+
+The one key library of the collection: generate, load and dump private keys;
+create, load and describe self-signed certificates; check a certificate against
+the product's upload rules (X.509 PEM, at most 2,000 characters, RSA >= 2048
+bits or EC >= 256 bits, not expired); and small RFC 3339 time helpers that the
+API client shares.
+
+Everything uses the ``cryptography`` library's API; nothing here parses ASN.1
+by hand. The only text handling is finding PEM blocks, so that a file holding
+two certificates, or a key next to a certificate, gets a precise message.
+
+Error messages name the input (the ``source`` argument) and the fix. They never
+contain key material, certificates' base64 bodies or passphrases.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import traceback
+import typing as t
+
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError, IzumaKeyError
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa, x448, x25519
+    from cryptography.x509.oid import NameOID
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()  # type: t.Optional[str]
+else:
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+
+if t.TYPE_CHECKING:  # pragma: no cover - names for annotations only
+    PrivateKey = t.Union["rsa.RSAPrivateKey", "ec.EllipticCurvePrivateKey"]
+    KeyOrCert = t.Any
+
+KEY_TYPES = ("RSA", "EC")
+RSA_SIZES = (2048, 3072, 4096)
+EC_CURVES = ("P-256", "P-384", "P-521")
+MIN_RSA_BITS = 2048
+MIN_EC_BITS = 256
+MAX_CERTIFICATE_CHARS = 2000
+RSA_PUBLIC_EXPONENT = 65537
+# A new certificate starts a little in the past, so that a server whose clock
+# runs slightly behind ours does not see it as "not yet valid".
+CLOCK_SKEW_SECONDS = 300
+MAX_VALID_DAYS = 36500
+
+# Friendly spellings of the three NIST curves JWT's ES256/ES384/ES512 can use.
+_CURVE_ALIASES = {
+    "p-256": "P-256", "p256": "P-256", "secp256r1": "P-256", "prime256v1": "P-256",
+    "p-384": "P-384", "p384": "P-384", "secp384r1": "P-384",
+    "p-521": "P-521", "p521": "P-521", "secp521r1": "P-521",
+}
+# cryptography's curve names (curve.name) to the JOSE names above.
+_CURVE_BY_OPENSSL_NAME = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+_CURVE_BY_SIZE = {256: "P-256", 384: "P-384", 521: "P-521"}
+
+_PEM_BLOCK_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+_PRIVATE_KEY_LABELS = ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY")
+_RFC3339_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+)
+
+CRYPTOGRAPHY_MISSING_MESSAGE = (
+    "the Python library 'cryptography' is required on the host that runs this task "
+    "(install it with: pip install 'cryptography>=3.4')"
+)
+
+
+def require_cryptography() -> None:
+    """Raise IzumaKeyError when the ``cryptography`` library cannot be imported."""
+    if not HAS_CRYPTOGRAPHY:
+        raise IzumaKeyError(CRYPTOGRAPHY_MISSING_MESSAGE, import_error=CRYPTOGRAPHY_IMPORT_ERROR)
+
+
+# ---------------------------------------------------------------------------
+# Time helpers (shared with the API client)
+# ---------------------------------------------------------------------------
+
+def utcnow() -> datetime.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def as_utc(value: t.Union[datetime.datetime, int, float]) -> datetime.datetime:
+    """Return ``value`` as an aware UTC datetime.
+
+    Naive datetimes are taken to be UTC already (cryptography returns naive UTC
+    times on older versions); numbers are seconds since the epoch.
+    """
+    if isinstance(value, bool):
+        raise TypeError("a time must be a datetime or seconds since the epoch, not a bool")
+    if isinstance(value, (int, float)):
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    if not isinstance(value, datetime.datetime):
+        raise TypeError("a time must be a datetime or seconds since the epoch, got %s" % type(value).__name__)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc)
+
+
+def to_rfc3339(value: t.Union[datetime.datetime, int, float]) -> str:
+    """Format a time as RFC 3339 UTC with whole seconds, e.g. ``2026-11-28T17:00:00Z``.
+
+    The API writes its timestamps this way; sub-second precision is dropped
+    (truncated) so that values compare equal to the API's.
+    """
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(value: str) -> datetime.datetime:
+    """Parse an RFC 3339 timestamp into an aware UTC datetime.
+
+    Accepts ``Z`` or a numeric offset, and any number of fractional-second
+    digits (Python 3.8's ``fromisoformat`` does not). Raises IzumaError naming
+    the expected format when ``value`` is not such a timestamp.
+    """
+    if not isinstance(value, str):
+        raise IzumaError("expected an RFC 3339 timestamp string such as 2026-11-28T17:00:00Z, got %s" % type(value).__name__)
+    match = _RFC3339_RE.match(value.strip())
+    if not match:
+        raise IzumaError("%r is not an RFC 3339 timestamp: use the form 2026-11-28T17:00:00Z" % value[:40])
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    microsecond = int((fraction or "0")[:6].ljust(6, "0"))
+    if zulu:
+        tzinfo = datetime.timezone.utc
+    else:
+        offset = datetime.timedelta(hours=int(off_h), minutes=int(off_m))
+        tzinfo = datetime.timezone(-offset if sign == "-" else offset)
+    try:
+        parsed = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond, tzinfo=tzinfo)
+    except ValueError as exc:
+        raise IzumaError("%r is not a valid RFC 3339 timestamp (%s): use the form 2026-11-28T17:00:00Z" % (value[:40], exc)) from None
+    return parsed.astimezone(datetime.timezone.utc)
+
+
+# ---------------------------------------------------------------------------
+# Key description and rules
+# ---------------------------------------------------------------------------
+
+def _public_key(obj: t.Any) -> t.Any:
+    """Return the public key of a certificate, private key or public key object."""
+    require_cryptography()
+    if isinstance(obj, x509.Certificate):
+        return obj.public_key()
+    if hasattr(obj, "public_bytes") and not hasattr(obj, "private_bytes"):
+        return obj
+    if hasattr(obj, "private_bytes") and hasattr(obj, "public_key"):
+        return obj.public_key()
+    raise IzumaKeyError("expected a private key, public key or certificate object, got %s" % type(obj).__name__)
+
+
+def _algorithm_name(public_key: t.Any) -> str:
+    """Name a public key's algorithm the way the API does (RSA, EC), or by its kind for keys the product refuses."""
+    kinds = (
+        (rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"), (dsa.DSAPublicKey, "DSA"),
+        (ed25519.Ed25519PublicKey, "Ed25519"), (ed448.Ed448PublicKey, "Ed448"),
+        (x25519.X25519PublicKey, "X25519"), (x448.X448PublicKey, "X448"),
+    )
+    for cls, name in kinds:
+        if isinstance(public_key, cls):
+            return name
+    return type(public_key).__name__
+
+
+def curve_name(curve: t.Any) -> str:
+    """Return the JOSE name (P-256, P-384, P-521) of a curve, or cryptography's name for other curves."""
+    return _CURVE_BY_OPENSSL_NAME.get(curve.name, curve.name)
+
+
+def key_description(key: KeyOrCert) -> t.Dict[str, t.Any]:
+    """Describe a private key, public key or certificate's key without secrets.
+
+    Returns ``{"algorithm": "RSA"|"EC"|..., "key_size": int|None, "curve": str|None}``.
+    """
+    public_key = _public_key(key)
+    algorithm = _algorithm_name(public_key)
+    curve = None
+    if algorithm == "EC":
+        curve = curve_name(public_key.curve)
+        size = public_key.curve.key_size  # type: t.Optional[int]
+    else:
+        size = getattr(public_key, "key_size", None)
+    return {"algorithm": algorithm, "key_size": size, "curve": curve}
+
+
+def key_problems(key: KeyOrCert, what: str = "the key") -> t.List[str]:
+    """List why a key (or a certificate's key) cannot be used with Izuma Device Management.
+
+    Each problem is a full sentence that starts with ``what`` and says the fix.
+    An empty list means the key is an RSA key of at least 2048 bits or an EC
+    key on P-256, P-384 or P-521.
+    """
+    desc = key_description(key)
+    algorithm, size, curve = desc["algorithm"], desc["key_size"], desc["curve"]
+    if algorithm == "RSA":
+        if size < MIN_RSA_BITS:
+            return ["%s is an RSA key of %d bits; Izuma Device Management requires at least %d bits: "
+                    "use a new RSA key of 2048, 3072 or 4096 bits." % (what, size, MIN_RSA_BITS)]
+        return []
+    if algorithm == "EC":
+        if size < MIN_EC_BITS:
+            return ["%s is an EC key on %s (%d bits); Izuma Device Management requires at least %d bits: "
+                    "use a new EC key on P-256, P-384 or P-521." % (what, curve, size, MIN_EC_BITS)]
+        if curve not in EC_CURVES:
+            # Big enough for the product's rule, but JWT's ES256/ES384/ES512 are
+            # defined only on the NIST curves, so no accepted token could be signed.
+            return ["%s is an EC key on %s, which none of the supported JWT algorithms (ES256, ES384, ES512) "
+                    "can sign with: use a new EC key on P-256, P-384 or P-521." % (what, curve)]
+        return []
+    return ["%s is a %s key; Izuma Device Management accepts only RSA and EC keys: "
+            "use a new RSA (2048+ bits) or EC (P-256, P-384, P-521) key." % (what, algorithm)]
+
+
+def public_key_fingerprint(key_or_cert: KeyOrCert) -> str:
+    """Return the SHA-256 hex digest (lowercase, no colons) of the SubjectPublicKeyInfo DER.
+
+    Equal for a private key, its public key and every certificate made for it,
+    so it identifies "the same key pair" across files and API objects.
+    """
+    public_key = _public_key(key_or_cert)
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def certificate_matches_key(cert: "x509.Certificate", key: KeyOrCert) -> bool:
+    """Tell whether ``cert`` holds the public key of ``key`` (a private key, public key or certificate)."""
+    return public_key_fingerprint(cert) == public_key_fingerprint(key)
+
+
+# ---------------------------------------------------------------------------
+# Private keys
+# ---------------------------------------------------------------------------
+
+def _normalize_curve(curve: str) -> str:
+    normalized = _CURVE_ALIASES.get(str(curve).strip().lower())
+    if normalized is None:
+        raise IzumaKeyError("EC curve %r is not supported for Izuma Device Management: choose P-256, P-384 or P-521" % (curve,))
+    return normalized
+
+
+def _curve_object(name: str) -> t.Any:
+    return {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}[name]()
+
+
+def generate_private_key(key_type: str = "RSA", size: t.Optional[int] = None, curve: t.Optional[str] = None) -> PrivateKey:
+    """Generate a new RSA or EC private key that meets the product's rules.
+
+    ``key_type`` is ``RSA`` (``size`` 2048, 3072 or 4096; default 2048) or
+    ``EC`` (``curve`` P-256, P-384 or P-521; default P-256; ``size`` 256, 384
+    or 521 may name the curve instead). Weaker or unknown choices raise
+    IzumaKeyError naming the product minimum.
+    """
+    require_cryptography()
+    kind = str(key_type).strip().upper()
+    if kind in ("ECC", "ECDSA"):
+        kind = "EC"
+    if kind not in KEY_TYPES:
+        raise IzumaKeyError("key type %r is not supported for Izuma Device Management: choose RSA or EC" % (key_type,))
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+        raise IzumaKeyError("key size must be a whole number of bits, got %r" % (size,))
+    if kind == "RSA":
+        if curve is not None:
+            raise IzumaKeyError("a curve (%r) was given for an RSA key: curves apply to EC keys only; remove the curve or choose key type EC" % (curve,))
+        bits = 2048 if size is None else size
+        if bits < MIN_RSA_BITS:
+            raise IzumaKeyError("RSA keys must be at least %d bits for Izuma Device Management (got %d); choose 2048, 3072 or 4096" % (MIN_RSA_BITS, bits))
+        if bits not in RSA_SIZES:
+            # Larger keys would make the certificate exceed the 2,000 character limit.
+            raise IzumaKeyError("RSA key size %d is not supported (a larger certificate would exceed Izuma Device Management's %d character limit); "
+                                "choose 2048, 3072 or 4096" % (bits, MAX_CERTIFICATE_CHARS))
+        return rsa.generate_private_key(public_exponent=RSA_PUBLIC_EXPONENT, key_size=bits)
+    if curve is None:
+        if size is None:
+            name = "P-256"
+        elif size < MIN_EC_BITS:
+            raise IzumaKeyError("EC keys must be at least %d bits for Izuma Device Management (got %d); choose P-256, P-384 or P-521" % (MIN_EC_BITS, size))
+        elif size in _CURVE_BY_SIZE:
+            name = _CURVE_BY_SIZE[size]
+        else:
+            raise IzumaKeyError("EC key size %d does not name a supported curve; choose 256 (P-256), 384 (P-384) or 521 (P-521)" % size)
+    else:
+        name = _normalize_curve(curve)
+        if size is not None and _CURVE_BY_SIZE.get(size) != name:
+            raise IzumaKeyError("EC key size %d does not match curve %s; give only the curve" % (size, name))
+    return ec.generate_private_key(_curve_object(name))
+
+
+def _to_text(data: t.Union[bytes, str]) -> str:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, (bytes, bytearray)):
+        # latin-1 never fails, so binary (DER) input still reaches the checks below.
+        return bytes(data).decode("latin-1")
+    raise TypeError("expected bytes or str, got %s" % type(data).__name__)
+
+
+def _pem_blocks(text: str) -> t.List[t.Tuple[str, str]]:
+    """Return (label, full PEM block) pairs found in ``text``."""
+    return [(m.group(1), m.group(0)) for m in _PEM_BLOCK_RE.finditer(text)]
+
+
+def _looks_binary(text: str) -> bool:
+    # DER starts with a SEQUENCE tag (0x30) and is rarely printable.
+    return text[:1] == "\x30" and any(ord(ch) < 9 or 13 < ord(ch) < 32 or ord(ch) > 126 for ch in text[:64])
+
+
+def _passphrase_bytes(passphrase: t.Optional[t.Union[str, bytes]]) -> t.Optional[bytes]:
+    if passphrase is None:
+        return None
+    if isinstance(passphrase, str):
+        return passphrase.encode("utf-8")
+    if isinstance(passphrase, (bytes, bytearray)):
+        return bytes(passphrase)
+    raise IzumaKeyError("the passphrase must be a string, got %s" % type(passphrase).__name__)
+
+
+def _private_key_block(text: str, source: str) -> t.Tuple[str, str]:
+    """Find the one private key PEM block in ``text`` and return (label, block)."""
+    if not text.strip():
+        raise IzumaKeyError("%s is empty: give a private key in PEM format (-----BEGIN PRIVATE KEY-----)" % source)
+    blocks = _pem_blocks(text)
+    keys = [(label, block) for label, block in blocks if label in _PRIVATE_KEY_LABELS]
+    if not keys:
+        if any(label == "OPENSSH PRIVATE KEY" for label, _block in blocks):
+            raise IzumaKeyError("%s is in OpenSSH format; convert it to PKCS#8 PEM first, e.g. with: ssh-keygen -p -m PKCS8 -f FILE" % source)
+        if any(label == "CERTIFICATE" for label, _block in blocks):
+            raise IzumaKeyError("%s holds a certificate, not a private key: give the private key (-----BEGIN PRIVATE KEY-----)" % source)
+        if _looks_binary(text):
+            raise IzumaKeyError("%s is binary (DER), not PEM: convert it with: openssl pkey -inform DER -in FILE -out FILE.pem" % source)
+        raise IzumaKeyError("%s is not a PEM private key (no -----BEGIN PRIVATE KEY----- block found): give a PEM private key" % source)
+    if len(keys) > 1:
+        raise IzumaKeyError("%s holds %d private keys; give a file with exactly one" % (source, len(keys)))
+    return keys[0]
+
+
+def private_key_is_encrypted(data: t.Union[bytes, str]) -> bool:
+    """Tell whether PEM ``data`` holds a passphrase-protected private key (PKCS#8 or traditional)."""
+    text = _to_text(data)
+    for label, block in _pem_blocks(text):
+        if label == "ENCRYPTED PRIVATE KEY":
+            return True
+        if label in _PRIVATE_KEY_LABELS and "Proc-Type: 4,ENCRYPTED" in block:
+            return True
+    return False
+
+
+def load_private_key(data: t.Union[bytes, str], passphrase: t.Optional[t.Union[str, bytes]] = None, source: str = "private key",
+                     enforce_rules: bool = True, ignore_unused_passphrase: bool = False) -> PrivateKey:
+    """Load a PEM private key (PKCS#8 or traditional, encrypted or not).
+
+    ``source`` names the input in messages, e.g. a file path or
+    ``private_key_content``. Raises IzumaKeyError for input that is empty, not
+    PEM, DER, OpenSSH, a certificate, encrypted without a passphrase, or not
+    decryptable with the passphrase given. With ``enforce_rules`` (default)
+    also for keys Izuma Device Management cannot use (DSA, Ed25519, RSA below
+    2048 bits, EC below 256 bits or off the NIST curves).
+
+    A passphrase given for an unencrypted key is refused, because it means the
+    caller believes the key is protected when it is not; pass
+    ``ignore_unused_passphrase=True`` to accept it silently. An empty
+    passphrase counts as no passphrase.
+    """
+    require_cryptography()
+    _label, block = _private_key_block(_to_text(data), source)
+    password = _passphrase_bytes(passphrase) or None
+    encrypted = private_key_is_encrypted(block)
+    if encrypted and password is None:
+        raise IzumaKeyError("%s is encrypted: give its passphrase with private_key_passphrase" % source)
+    if not encrypted and password is not None:
+        if not ignore_unused_passphrase:
+            raise IzumaKeyError("%s is not encrypted, but a passphrase was given: remove private_key_passphrase, "
+                                "or write the key encrypted with that passphrase" % source)
+        password = None
+    try:
+        key = serialization.load_pem_private_key(block.encode("ascii", "replace"), password=password)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # The library's own message is not shown: it could quote input bytes.
+        if encrypted:
+            raise IzumaKeyError("%s could not be decrypted: the passphrase in private_key_passphrase is wrong, "
+                                "or the key is damaged" % source) from None
+        raise IzumaKeyError("%s is not a valid private key: the PEM block is damaged or of an unsupported kind; "
+                            "give an RSA or EC private key in PEM format" % source) from None
+    if enforce_rules:
+        problems = key_problems(key, what=source)
+        if problems:
+            raise IzumaKeyError(" ".join(problems), **key_description(key))
+    return key
+
+
+def load_public_key(data: t.Union[bytes, str], source: str = "public key") -> t.Any:
+    """Load a PEM public key or the public key of a PEM certificate (no rules enforced)."""
+    require_cryptography()
+    text = _to_text(data)
+    labels = [label for label, _block in _pem_blocks(text)]
+    if "CERTIFICATE" in labels:
+        return load_certificate(text, source=source).public_key()
+    for label, block in _pem_blocks(text):
+        if label == "PUBLIC KEY":
+            try:
+                return serialization.load_pem_public_key(block.encode("ascii", "replace"))
+            except (ValueError, TypeError, UnsupportedAlgorithm):
+                raise IzumaKeyError("%s is not a valid public key: the PEM block is damaged" % source) from None
+    raise IzumaKeyError("%s holds no PEM public key or certificate (-----BEGIN PUBLIC KEY----- or -----BEGIN CERTIFICATE-----)" % source)
+
+
+def dump_private_key(key: PrivateKey, passphrase: t.Optional[t.Union[str, bytes]] = None) -> bytes:
+    """Serialize a private key as PKCS#8 PEM, encrypted with the best available scheme when a passphrase is given.
+
+    An empty passphrase is refused rather than silently writing the key unencrypted.
+    """
+    require_cryptography()
+    password = _passphrase_bytes(passphrase)
+    if password is None:
+        encryption = serialization.NoEncryption()  # type: t.Any
+    elif not password:
+        raise IzumaKeyError("the private key passphrase is empty: give a non-empty private_key_passphrase, or omit it to write the key unencrypted")
+    else:
+        encryption = serialization.BestAvailableEncryption(password)
+    if not hasattr(key, "private_bytes"):
+        raise IzumaKeyError("expected a private key object to write, got %s" % type(key).__name__)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+# ---------------------------------------------------------------------------
+# Certificates
+# ---------------------------------------------------------------------------
+
+def _name_oids() -> t.Dict[str, t.Any]:
+    return {
+        "C": NameOID.COUNTRY_NAME, "countryName": NameOID.COUNTRY_NAME,
+        "ST": NameOID.STATE_OR_PROVINCE_NAME, "stateOrProvinceName": NameOID.STATE_OR_PROVINCE_NAME,
+        "L": NameOID.LOCALITY_NAME, "localityName": NameOID.LOCALITY_NAME,
+        "O": NameOID.ORGANIZATION_NAME, "organizationName": NameOID.ORGANIZATION_NAME,
+        "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "organizationalUnitName": NameOID.ORGANIZATIONAL_UNIT_NAME,
+        "CN": NameOID.COMMON_NAME, "commonName": NameOID.COMMON_NAME,
+        "emailAddress": NameOID.EMAIL_ADDRESS,
+    }
+
+
+# Conventional order of the attributes in a distinguished name, country first.
+_NAME_ORDER = ("C", "ST", "L", "O", "OU", "CN", "emailAddress")
+_SHORT_NAMES = {
+    "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L", "organizationName": "O",
+    "organizationalUnitName": "OU", "commonName": "CN",
+}
+
+
+def _build_name(common_name: str, subject: t.Optional[t.Mapping[str, str]]) -> "x509.Name":
+    if not isinstance(common_name, str) or not common_name.strip():
+        raise IzumaKeyError("common_name must be a non-empty string naming the verification key's certificate")
+    if len(common_name) > 64:
+        raise IzumaKeyError("common_name is %d characters; X.509 allows at most 64: shorten it" % len(common_name))
+    oids = _name_oids()
+    values = {"CN": common_name}
+    for name, value in (subject or {}).items():
+        short = _SHORT_NAMES.get(name, name)
+        if short not in oids:
+            raise IzumaKeyError("subject attribute %r is not supported: use C, ST, L, O, OU, CN or emailAddress" % (name,))
+        if not isinstance(value, str) or not value:
+            raise IzumaKeyError("subject attribute %s must be a non-empty string" % short)
+        if short == "CN" and value != common_name:
+            raise IzumaKeyError("subject CN differs from common_name: give the common name once, as common_name")
+        if short == "C" and len(value) != 2:
+            raise IzumaKeyError("subject attribute C must be a two-letter country code such as FI or US")
+        if len(value) > 64 and short != "emailAddress":
+            raise IzumaKeyError("subject attribute %s is %d characters; X.509 allows at most 64: shorten it" % (short, len(value)))
+        values[short] = value
+    try:
+        return x509.Name([x509.NameAttribute(oids[short], values[short]) for short in _NAME_ORDER if short in values])
+    except ValueError as exc:
+        raise IzumaKeyError("the certificate subject is not valid: %s" % exc) from None
+
+
+def _signature_hash(key: PrivateKey) -> t.Any:
+    # Match the hash strength to the curve, as ES384/ES512 do; SHA-256 elsewhere.
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        if key.curve.key_size >= 512:
+            return hashes.SHA512()
+        if key.curve.key_size >= 384:
+            return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def create_self_signed_certificate(key: PrivateKey, common_name: str, valid_days: int, subject: t.Optional[t.Mapping[str, str]] = None,
+                                   not_before: t.Optional[datetime.datetime] = None,
+                                   now: t.Optional[datetime.datetime] = None) -> "x509.Certificate":
+    """Create a self-signed X.509 certificate for ``key``, fit to upload as a verification key.
+
+    The certificate has a random serial, subject = issuer = ``common_name``
+    plus the optional ``subject`` attributes (C, ST, L, O, OU, emailAddress),
+    only two extensions (basicConstraints CA:FALSE and keyUsage
+    digitalSignature, both critical) so that even an RSA 4096 certificate stays
+    under the 2,000 character limit, and a SHA-256 signature (SHA-384 for
+    P-384, SHA-512 for P-521).
+
+    Validity starts at ``not_before`` (default: ``now`` minus five minutes, to
+    allow for clock skew) and ends ``valid_days`` days after ``not_before`` if
+    given, else after ``now``. Raises IzumaKeyError for unusable keys, bad
+    subjects and a result longer than 2,000 characters.
+    """
+    require_cryptography()
+    problems = key_problems(key, what="the private key")
+    if problems:
+        raise IzumaKeyError(" ".join(problems))
+    if not hasattr(key, "private_bytes"):
+        raise IzumaKeyError("a private key is needed to sign the certificate, got %s" % type(key).__name__)
+    if isinstance(valid_days, bool) or not isinstance(valid_days, int) or not 1 <= valid_days <= MAX_VALID_DAYS:
+        raise IzumaKeyError("valid_days must be a whole number of days from 1 to %d, got %r" % (MAX_VALID_DAYS, valid_days))
+    name = _build_name(common_name, subject)
+    current = as_utc(now if now is not None else utcnow()).replace(microsecond=0)
+    if not_before is None:
+        start = current - datetime.timedelta(seconds=CLOCK_SKEW_SECONDS)
+        end = current + datetime.timedelta(days=valid_days)
+    else:
+        start = as_utc(not_before).replace(microsecond=0)
+        end = start + datetime.timedelta(days=valid_days)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    cert = builder.sign(key, _signature_hash(key))
+    length = len(dump_certificate(cert))
+    if length > MAX_CERTIFICATE_CHARS:
+        raise IzumaKeyError(
+            "the certificate would be %d characters of PEM, more than the %d Izuma Device Management accepts: "
+            "shorten common_name and the subject attributes, or use a smaller key (RSA 2048/3072 or EC)" % (length, MAX_CERTIFICATE_CHARS)
+        )
+    return cert
+
+
+def load_certificate(data: t.Union[bytes, str], source: str = "certificate") -> "x509.Certificate":
+    """Load exactly one PEM X.509 certificate.
+
+    A private key next to the certificate (a combined file) is ignored. Raises
+    IzumaKeyError for empty input, DER, no certificate, several certificates or
+    a damaged PEM block, naming ``source``.
+    """
+    require_cryptography()
+    text = _to_text(data)
+    if not text.strip():
+        raise IzumaKeyError("%s is empty: give an X.509 certificate in PEM format (-----BEGIN CERTIFICATE-----)" % source)
+    blocks = _pem_blocks(text)
+    certs = [block for label, block in blocks if label == "CERTIFICATE"]
+    if not certs:
+        if any(label in _PRIVATE_KEY_LABELS for label, _block in blocks):
+            raise IzumaKeyError("%s holds a private key, not a certificate: give the X.509 certificate (-----BEGIN CERTIFICATE-----)" % source)
+        if _looks_binary(text):
+            raise IzumaKeyError("%s is binary (DER), not PEM: convert it with: openssl x509 -inform DER -in FILE -out FILE.pem" % source)
+        raise IzumaKeyError("%s is not a PEM certificate (no -----BEGIN CERTIFICATE----- block found): give an X.509 certificate in PEM format" % source)
+    if len(certs) > 1:
+        raise IzumaKeyError("%s holds %d certificates; a verification key is exactly one certificate: give only the key's own certificate"
+                            % (source, len(certs)))
+    try:
+        return x509.load_pem_x509_certificate(certs[0].encode("ascii", "replace"))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise IzumaKeyError("%s is not a valid X.509 certificate: the PEM block is damaged; export the certificate again" % source) from None
+
+
+def dump_certificate(cert: "x509.Certificate") -> str:
+    """Return the certificate as PEM text (64-character lines, trailing newline)."""
+    require_cryptography()
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def normalize_certificate_pem(data: t.Union[bytes, str], source: str = "certificate") -> str:
+    """Return the canonical PEM text of the one certificate in ``data``.
+
+    This is the text to upload and to compare with the API's ``certificate``
+    field: surrounding text, CRLF line ends and other PEM blocks are dropped.
+    """
+    return dump_certificate(load_certificate(data, source=source))
+
+
+def _cert_times(cert: "x509.Certificate") -> t.Tuple[datetime.datetime, datetime.datetime]:
+    # cryptography >= 42 has the *_utc properties; older versions return naive UTC.
+    start = getattr(cert, "not_valid_before_utc", None) or as_utc(cert.not_valid_before)
+    end = getattr(cert, "not_valid_after_utc", None) or as_utc(cert.not_valid_after)
+    return as_utc(start), as_utc(end)
+
+
+def _is_self_signed(cert: "x509.Certificate") -> bool:
+    if cert.issuer != cert.subject:
+        return False
+    if hasattr(cert, "verify_directly_issued_by"):
+        try:
+            cert.verify_directly_issued_by(cert)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            return False
+        return True
+    # cryptography < 40: verify the signature with the certificate's own key.
+    public_key = cert.public_key()
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        else:
+            return False
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def certificate_info(cert: "x509.Certificate", now: t.Optional[datetime.datetime] = None) -> t.Dict[str, t.Any]:
+    """Describe a certificate with JSON-friendly values, as the API does for verification keys.
+
+    Keys: fingerprint (SHA-256 hex of the DER, like the API's
+    certificate_fingerprint), subject and issuer (RFC 4514), algorithm,
+    key_size, curve, serial_number (decimal string), valid_from and expires_at
+    (RFC 3339 UTC), days_left (whole days, floored, negative once expired),
+    expired, valid (now within the validity window, like the API's ``valid``),
+    self_signed and public_key_fingerprint.
+    """
+    require_cryptography()
+    current = as_utc(now if now is not None else utcnow())
+    start, end = _cert_times(cert)
+    desc = key_description(cert)
+    return {
+        "fingerprint": cert.fingerprint(hashes.SHA256()).hex(),
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "algorithm": desc["algorithm"],
+        "key_size": desc["key_size"],
+        "curve": desc["curve"],
+        "serial_number": str(cert.serial_number),
+        "valid_from": to_rfc3339(start),
+        "expires_at": to_rfc3339(end),
+        "days_left": (end - current) // datetime.timedelta(days=1),
+        "expired": current > end,
+        "valid": start <= current <= end,
+        "self_signed": _is_self_signed(cert),
+        "public_key_fingerprint": public_key_fingerprint(cert),
+    }
+
+
+def check_certificate_rules(pem: t.Union[str, bytes, "x509.Certificate"], now: t.Optional[datetime.datetime] = None,
+                            source: str = "the certificate") -> t.List[str]:
+    """List every Izuma Device Management upload rule the certificate breaks; empty means uploadable.
+
+    Rules: one X.509 certificate in PEM; at most 2,000 characters (counted on
+    the canonical PEM from ``normalize_certificate_pem``, which is what should
+    be uploaded); an RSA key of at least 2048 bits or an EC key of at least 256
+    bits on P-256, P-384 or P-521; not expired. Each problem is a sentence
+    naming the rule and the fix.
+    """
+    require_cryptography()
+    if isinstance(pem, x509.Certificate):
+        cert = pem
+    else:
+        try:
+            cert = load_certificate(pem, source=source)
+        except IzumaKeyError as exc:
+            return [exc.message.rstrip(".") + "."]
+    problems = []
+    length = len(dump_certificate(cert))
+    if length > MAX_CERTIFICATE_CHARS:
+        problems.append("%s is %d characters of PEM; Izuma Device Management accepts at most %d: use a smaller key "
+                        "(RSA 2048/3072 or EC) and a shorter subject with fewer extensions." % (source, length, MAX_CERTIFICATE_CHARS))
+    problems.extend(key_problems(cert, what=source))
+    current = as_utc(now if now is not None else utcnow())
+    _start, end = _cert_times(cert)
+    if current > end:
+        problems.append("%s expired at %s; Izuma Device Management does not accept an expired verification key: "
+                        "create a new certificate with a future expiry." % (source, to_rfc3339(end)))
+    return problems
+
+
+def assert_certificate_uploadable(pem: t.Union[str, bytes, "x509.Certificate"], now: t.Optional[datetime.datetime] = None,
+                                  source: str = "the certificate") -> None:
+    """Raise IzumaKeyError listing every rule ``check_certificate_rules`` finds broken."""
+    problems = check_certificate_rules(pem, now=now, source=source)
+    if problems:
+        raise IzumaKeyError(" ".join(problems), problems=problems)
