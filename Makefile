@@ -1,0 +1,71 @@
+# izuma.device_management: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# ansible-core 2.19 runs on Python 3.11, 2.21 on Python 3.12 (pyenv installs both side by side).
+PY311 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
+PY312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
+VENV_219 := .venv/2.19
+VENV_221 := .venv/2.21
+BUILD := build
+COLLECTIONS := $(abspath $(BUILD)/collections)
+TREE := $(COLLECTIONS)/ansible_collections/izuma/device_management
+PORT ?= 0
+ADMIN_KEY ?=
+TLS ?=
+
+.PHONY: help demo test sanity sanity-2.19 sanity-2.21 units integration emulator venvs tree clean
+
+help:
+	@echo "make demo      run the main job against a local Izuma API emulator"
+	@echo "make test      run every test CI runs (sanity on ansible-core 2.19 and 2.21, unit, integration)"
+	@echo "make emulator  start the local Izuma API emulator in the foreground (PORT=, ADMIN_KEY=, TLS=1)"
+
+$(VENV_219)/.installed: requirements/test-2.19.txt
+	rm -rf $(VENV_219)
+	$(PY311) -m venv $(VENV_219)
+	$(VENV_219)/bin/pip install --quiet -r $<
+	touch $@
+
+$(VENV_221)/.installed: requirements/test-2.21.txt
+	rm -rf $(VENV_221)
+	$(PY312) -m venv $(VENV_221)
+	$(VENV_221)/bin/pip install --quiet -r $<
+	touch $@
+
+venvs: $(VENV_219)/.installed $(VENV_221)/.installed
+
+tree:
+	@hack/build-tree.sh $(COLLECTIONS) >/dev/null
+
+demo: $(VENV_219)/.installed
+	PATH="$(abspath $(VENV_219))/bin:$$PATH" hack/demo.sh
+
+emulator: $(VENV_219)/.installed
+	PYTHONPATH=tests/emulator $(VENV_219)/bin/python -m izuma_emulator --port $(PORT) \
+		$(if $(ADMIN_KEY),--admin-key $(ADMIN_KEY)) $(if $(TLS),--tls)
+
+sanity: sanity-2.19 sanity-2.21
+
+sanity-2.19: $(VENV_219)/.installed tree
+	hack/install-ansible-test-bootstrap.sh $(VENV_219)/bin/python
+	cd $(TREE) && $(abspath $(VENV_219))/bin/ansible-test sanity --venv --python 3.11 --color no
+
+sanity-2.21: $(VENV_221)/.installed tree
+	hack/install-ansible-test-bootstrap.sh $(VENV_221)/bin/python
+	cd $(TREE) && $(abspath $(VENV_221))/bin/ansible-test sanity --venv --python 3.12 --color no
+
+units: venvs tree
+	cd $(TREE) && PYTHONPATH=$(COLLECTIONS):tests/emulator $(abspath $(VENV_219))/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/emulator/tests
+	cd $(TREE) && PYTHONPATH=$(COLLECTIONS):tests/emulator $(abspath $(VENV_221))/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
+integration: venvs tree
+	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
+	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
+
+test: sanity units integration
+	@echo "make test: all suites passed"
+
+clean:
+	rm -rf $(BUILD) .venv

@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options of every plugin that talks to the Izuma Device Management API."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Use C(izuma.device_management.connection) in modules, C(izuma.device_management.connection.plugins) in lookups."""
+
+    # Modules: the environment fallbacks are part of the argument spec.
+    DOCUMENTATION = r"""
+options:
+  api_host:
+    description:
+      - Base URL of the Izuma Device Management API.
+      - If not set, the E(IZUMA_API_HOST) environment variable is used.
+    type: str
+    default: https://api.us-east-1.mbedcloud.com
+  api_key:
+    description:
+      - An administrator access key (it starts with V(ak_)), sent as C(Authorization: Bearer ak_...).
+      - If not set, the E(IZUMA_API_KEY) environment variable is used.
+      - Takes precedence over JWT authentication when both are configured.
+    type: str
+  auth_application_id:
+    description:
+      - Authenticate with a JWT instead of an access key, as this application (32 hex characters).
+      - The collection signs its own short-lived token with O(auth_private_key_path) or O(auth_private_key_content)
+        and sends it with C(X-Application-ID). The application needs an ACTIVE, unexpired verification key
+        matching that private key, and enough rights (the Administrators group) for the task.
+      - If not set, the E(IZUMA_APPLICATION_ID) environment variable is used.
+    type: str
+  auth_private_key_path:
+    description:
+      - Path, on the host where the module runs, of the PEM private key that signs the authentication JWT.
+      - If not set, the E(IZUMA_PRIVATE_KEY_PATH) environment variable is used.
+      - Mutually exclusive with O(auth_private_key_content).
+    type: path
+  auth_private_key_content:
+    description:
+      - The PEM private key that signs the authentication JWT, as content (for example from Ansible Vault).
+      - If not set, the E(IZUMA_PRIVATE_KEY) environment variable is used.
+    type: str
+  auth_private_key_passphrase:
+    description:
+      - Passphrase of an encrypted authentication private key.
+      - If not set, the E(IZUMA_PRIVATE_KEY_PASSPHRASE) environment variable is used.
+    type: str
+  auth_jwt_algorithm:
+    description:
+      - JWS algorithm of the authentication JWT. By default RS256 for RSA keys, and ES256, ES384 or ES512 for EC keys
+        on P-256, P-384 or P-521.
+      - If not set, the E(IZUMA_JWT_ALGORITHM) environment variable is used.
+    type: str
+    choices: [RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512]
+  validate_certs:
+    description:
+      - Verify the API server's TLS certificate. Turn this off only to test against a local emulator.
+      - If not set, the E(IZUMA_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A CA bundle (PEM) to verify the API server's certificate with, instead of the system's trust store.
+      - If not set, the E(IZUMA_CA_BUNDLE) environment variable is used.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for the API on each request (connect and read).
+      - If not set, the E(IZUMA_TIMEOUT) environment variable is used.
+    type: float
+    default: 30
+  retries:
+    description:
+      - How many times a request is retried after HTTP 429, 502, 503, 504 or a connection error, with capped
+        exponential backoff and full jitter, honouring C(Retry-After).
+      - A create request (POST) whose outcome is unknown is never sent again blindly; the object is looked up first.
+      - If not set, the E(IZUMA_RETRIES) environment variable is used.
+    type: int
+    default: 5
+requirements:
+  - requests
+  - cryptography and PyJWT, for JWT authentication
+notes:
+  - All modules that talk to the API belong to the action group C(izuma.device_management.izuma), so
+    C(module_defaults) with C(group/izuma.device_management.izuma) sets these options once for a play.
+"""
+
+    # Lookups and other controller-side plugins: the same options, from variables and ansible.cfg too.
+    PLUGINS = r"""
+options:
+  api_host:
+    description: Base URL of the Izuma Device Management API.
+    type: str
+    default: https://api.us-east-1.mbedcloud.com
+    env:
+      - name: IZUMA_API_HOST
+    vars:
+      - name: izuma_api_host
+    ini:
+      - section: izuma
+        key: api_host
+  api_key:
+    description:
+      - An administrator access key (it starts with V(ak_)).
+      - Takes precedence over JWT authentication when both are configured.
+    type: str
+    env:
+      - name: IZUMA_API_KEY
+    vars:
+      - name: izuma_api_key
+  auth_application_id:
+    description: Authenticate with a JWT instead of an access key, as this application.
+    type: str
+    env:
+      - name: IZUMA_APPLICATION_ID
+    vars:
+      - name: izuma_auth_application_id
+  auth_private_key_path:
+    description: Path on the controller of the PEM private key that signs the authentication JWT.
+    type: path
+    env:
+      - name: IZUMA_PRIVATE_KEY_PATH
+    vars:
+      - name: izuma_auth_private_key_path
+  auth_private_key_content:
+    description: The PEM private key that signs the authentication JWT, as content.
+    type: str
+    env:
+      - name: IZUMA_PRIVATE_KEY
+    vars:
+      - name: izuma_auth_private_key_content
+  auth_private_key_passphrase:
+    description: Passphrase of an encrypted authentication private key.
+    type: str
+    env:
+      - name: IZUMA_PRIVATE_KEY_PASSPHRASE
+    vars:
+      - name: izuma_auth_private_key_passphrase
+  auth_jwt_algorithm:
+    description: JWS algorithm of the authentication JWT; by default chosen from the key type.
+    type: str
+    env:
+      - name: IZUMA_JWT_ALGORITHM
+    vars:
+      - name: izuma_auth_jwt_algorithm
+  validate_certs:
+    description: Verify the API server's TLS certificate.
+    type: bool
+    default: true
+    env:
+      - name: IZUMA_VALIDATE_CERTS
+    vars:
+      - name: izuma_validate_certs
+    ini:
+      - section: izuma
+        key: validate_certs
+  ca_path:
+    description: A CA bundle (PEM) to verify the API server's certificate with.
+    type: path
+    env:
+      - name: IZUMA_CA_BUNDLE
+    vars:
+      - name: izuma_ca_path
+    ini:
+      - section: izuma
+        key: ca_path
+  timeout:
+    description: Seconds to wait for the API on each request.
+    type: float
+    default: 30
+    env:
+      - name: IZUMA_TIMEOUT
+    vars:
+      - name: izuma_timeout
+    ini:
+      - section: izuma
+        key: timeout
+  retries:
+    description: How many times a request is retried after HTTP 429, 502, 503, 504 or a connection error.
+    type: int
+    default: 5
+    env:
+      - name: IZUMA_RETRIES
+    vars:
+      - name: izuma_retries
+    ini:
+      - section: izuma
+        key: retries
+"""

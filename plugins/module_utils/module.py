@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The thin layer between AnsibleModule and the core.
+
+It adds the connection options (with their environment fallbacks) to a
+module's argument spec, builds the one API client of the run, checks the
+libraries the module needs, and turns every ``IzumaError`` into a clean
+``fail_json``: a message and the API's error details, never a traceback and
+never a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.izuma.device_management.plugins.module_utils.api import (
+    DEFAULT_HOST,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    ClientConfig,
+    IzumaApiError,
+    IzumaClient,
+)
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+
+
+def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
+    """The connection options of the ``izuma.device_management.connection`` doc fragment."""
+    return dict(
+        api_host=dict(type="str", default=DEFAULT_HOST, fallback=(env_fallback, ["IZUMA_API_HOST"])),
+        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["IZUMA_API_KEY"])),
+        auth_application_id=dict(type="str", fallback=(env_fallback, ["IZUMA_APPLICATION_ID"])),
+        auth_private_key_path=dict(type="path", fallback=(env_fallback, ["IZUMA_PRIVATE_KEY_PATH"])),
+        auth_private_key_content=dict(type="str", no_log=True, fallback=(env_fallback, ["IZUMA_PRIVATE_KEY"])),
+        auth_private_key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["IZUMA_PRIVATE_KEY_PASSPHRASE"])),
+        auth_jwt_algorithm=dict(
+            type="str", fallback=(env_fallback, ["IZUMA_JWT_ALGORITHM"]),
+            choices=["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"]),
+        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["IZUMA_VALIDATE_CERTS"])),
+        ca_path=dict(type="path", fallback=(env_fallback, ["IZUMA_CA_BUNDLE"])),
+        timeout=dict(type="float", default=DEFAULT_TIMEOUT, fallback=(env_fallback, ["IZUMA_TIMEOUT"])),
+        retries=dict(type="int", default=DEFAULT_RETRIES, fallback=(env_fallback, ["IZUMA_RETRIES"])),
+    )
+
+
+class IzumaModule:
+    """An AnsibleModule with the connection options, one lazily built client, and clean failures."""
+
+    def __init__(self, argument_spec: Dict[str, Any], supports_check_mode: bool = True, **kwargs: Any) -> None:
+        spec = connection_argument_spec()
+        spec.update(argument_spec)
+        mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
+        mutually_exclusive.append(("auth_private_key_path", "auth_private_key_content"))
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode,
+                                    mutually_exclusive=mutually_exclusive, **kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self._client: Optional[IzumaClient] = None
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+
+    @property
+    def diff_mode(self) -> bool:
+        """True when the task runs with --diff."""
+        return bool(self.module._diff)
+
+    @property
+    def client(self) -> IzumaClient:
+        """The run's API client, built on first use."""
+        if self._client is None:
+            self._client = IzumaClient(ClientConfig.from_options(self.params.get))
+        return self._client
+
+    def require(self, has_library: bool, library: str, import_error: Optional[str]) -> None:
+        """Fail with Ansible's standard message when a Python library the task needs is missing."""
+        if not has_library:
+            self.module.fail_json(msg=missing_required_lib(library), exception=import_error)
+
+    def run(self, main: Callable[["IzumaModule"], Dict[str, Any]]) -> None:
+        """Call ``main(self)`` and exit with its result, or fail cleanly on an IzumaError."""
+        try:
+            result = main(self)
+        except IzumaApiError as exc:
+            self.module.fail_json(msg=str(exc), error=exc.to_dict())
+        except IzumaError as exc:
+            self.module.fail_json(msg=str(exc))
+        self.module.exit_json(**result)

@@ -1,0 +1,97 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: izuma_application_info
+short_description: List Izuma Device Management applications
+version_added: 0.1.0
+description:
+  - Lists every application of the account (all pages), or gets one by name or ID.
+author:
+  - izuma.device_management contributors
+options:
+  name:
+    description: Return only the application with this name.
+    type: str
+  application_id:
+    description: Return only the application with this ID (one request).
+    type: str
+    aliases: [id]
+  status:
+    description: Return only applications with this status.
+    type: str
+    choices: [active, inactive]
+extends_documentation_fragment:
+  - izuma.device_management.connection
+  - izuma.device_management.attributes
+  - izuma.device_management.attributes.info_module
+seealso:
+  - module: izuma.device_management.izuma_application
+"""
+
+EXAMPLES = r"""
+- name: Every application of the account
+  izuma.device_management.izuma_application_info:
+  register: all_apps
+
+- name: One application by name
+  izuma.device_management.izuma_application_info:
+    name: telemetry
+  register: telemetry
+
+- name: Fail when it is missing
+  ansible.builtin.assert:
+    that: telemetry.applications | length == 1
+"""
+
+RETURN = r"""
+applications:
+  description: The applications found, as the API returns them; empty when none matches.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - object: application
+      id: 0172c9f5a5c3ed9a0a5f5c8f00000000
+      name: telemetry
+      status: ACTIVE
+      groups: []
+"""
+
+from ansible_collections.izuma.device_management.plugins.module_utils import applications
+from ansible_collections.izuma.device_management.plugins.module_utils.module import IzumaModule
+
+
+def run(izuma: IzumaModule) -> dict:
+    """Read and filter."""
+    params = izuma.params
+    if params["application_id"]:
+        found = applications.find_application(izuma.client, application_id=params["application_id"])
+        items = [found] if found else []
+    else:
+        items = applications.list_applications(izuma.client)
+    if params["name"] is not None:
+        items = [item for item in items if item.get("name") == params["name"]]
+    if params["status"] is not None:
+        items = [item for item in items if item.get("status") == params["status"].upper()]
+    return dict(changed=False, applications=items)
+
+
+def main() -> None:
+    """Module entry point."""
+    izuma = IzumaModule(
+        argument_spec=dict(
+            name=dict(type="str"),
+            application_id=dict(type="str", aliases=["id"]),
+            status=dict(type="str", choices=["active", "inactive"]),
+        ),
+    )
+    izuma.run(run)
+
+
+if __name__ == "__main__":
+    main()
