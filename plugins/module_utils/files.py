@@ -1,0 +1,268 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Safe local files for secrets: atomic writes with a private mode from the start, reads, backups.
+
+A private key or token file is written to a temporary file in the same
+directory, created with its final mode (0600 by default) so the secret is never
+readable by others even for a moment, flushed to disk, then renamed over the
+target. Readers see the old file or the new one, never a partial one, and a
+failure leaves the old file as it was.
+
+Failures raise IzumaFileError naming the path and the reason. File contents
+never appear in messages.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import time
+import typing as t
+
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaFileError
+
+try:
+    import grp
+    import pwd
+except ImportError:  # pragma: no cover - not on Windows; Ansible modules run on POSIX
+    grp = None  # type: ignore[assignment]
+    pwd = None  # type: ignore[assignment]
+
+# Key, certificate and token files are small; a huge file is a wrong path.
+MAX_READ_BYTES = 1024 * 1024
+
+
+def _reason(exc: OSError) -> str:
+    """Describe an OSError without repeating the (possibly temporary) file name."""
+    if exc.errno == errno.EACCES or exc.errno == errno.EPERM:
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
+def _resolve_id(value: t.Union[str, int, None], kind: str) -> int:
+    """Return a uid/gid for a user/group name or number; -1 means "leave as is" for os.fchown."""
+    if value is None:
+        return -1
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        if kind == "owner":
+            return pwd.getpwnam(text).pw_uid
+        return grp.getgrnam(text).gr_gid
+    except (KeyError, AttributeError):
+        raise IzumaFileError("%s %r does not exist on this host: give an existing %s name or a numeric id"
+                             % (kind, text, "user" if kind == "owner" else "group")) from None
+
+
+def read_file(path: str, what: str = "private key", max_size: int = MAX_READ_BYTES) -> bytes:
+    """Return the bytes of ``path``; ``what`` names the file's role in messages.
+
+    Raises IzumaFileError when the file is missing, a directory, unreadable
+    (permission denied) or larger than ``max_size`` bytes.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_size + 1)
+    except FileNotFoundError:
+        raise IzumaFileError("%s file %s does not exist: check the path" % (what, path), path=path) from None
+    except IsADirectoryError:
+        raise IzumaFileError("%s file %s is a directory: give the path of the file itself" % (what, path), path=path) from None
+    except PermissionError:
+        raise IzumaFileError("cannot read %s file %s: permission denied; fix its owner and mode or run the task with become"
+                             % (what, path), path=path) from None
+    except OSError as exc:
+        raise IzumaFileError("cannot read %s file %s: %s" % (what, path, _reason(exc)), path=path) from None
+    if len(data) > max_size:
+        raise IzumaFileError("%s file %s is larger than %d bytes: check the path" % (what, path, max_size), path=path)
+    return data
+
+
+def file_mode(path: str) -> t.Optional[int]:
+    """Return the permission bits of ``path`` (e.g. 0o600), or None when it does not exist."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IzumaFileError("cannot inspect %s: %s" % (path, _reason(exc)), path=path) from None
+
+
+def same_content(path: str, data: bytes, what: str = "existing") -> bool:
+    """Tell whether ``path`` exists and holds exactly ``data`` (to skip rewriting an unchanged file)."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise IzumaFileError("cannot inspect %s: %s" % (path, _reason(exc)), path=path) from None
+    if size != len(data):
+        return False
+    return read_file(path, what=what, max_size=max(len(data), MAX_READ_BYTES)) == data
+
+
+def set_file_mode(path: str, mode: int) -> bool:
+    """Set the permission bits of ``path`` to ``mode``; return True when they changed."""
+    current = file_mode(path)
+    if current is None:
+        raise IzumaFileError("cannot set the mode of %s: it does not exist" % path, path=path)
+    if current == mode:
+        return False
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:
+        raise IzumaFileError("cannot set the mode of %s to %04o: %s" % (path, mode, _reason(exc)), path=path) from None
+    return True
+
+
+def _fsync_directory(directory: str) -> None:
+    # Makes the rename itself durable; not every platform or filesystem allows it.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _create_exclusive(directory: str, base: str, mode: int) -> t.Tuple[str, int]:
+    """Create a new file next to the target, with ``mode`` from the first instant."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _attempt in range(100):
+        temp = os.path.join(directory, ".%s.%s.tmp" % (base, os.urandom(6).hex()))
+        try:
+            return temp, os.open(temp, flags, mode)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "could not create a unique temporary file")
+
+
+def atomic_write(path: str, data: bytes, mode: int = 0o600, owner: t.Union[str, int, None] = None,
+                 group: t.Union[str, int, None] = None) -> None:
+    """Write ``data`` to ``path`` atomically, with permission bits ``mode`` and optional owner/group.
+
+    The temporary file is created in the target's directory with O_EXCL and
+    ``mode`` (then set exactly, whatever the umask), owned as asked, written,
+    fsynced and renamed over ``path``; the directory is fsynced too. A
+    symbolic link at ``path`` is followed: its target is replaced, so a linked
+    deployment keeps its link. On failure the temporary file is removed and
+    the old file is untouched. Raises IzumaFileError with the path and reason.
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        raise IzumaFileError("cannot write %s: the content must be bytes, got %s" % (path, type(data).__name__), path=path)
+    target = os.path.realpath(path)
+    directory, base = os.path.split(target)
+    if not os.path.isdir(directory):
+        raise IzumaFileError("cannot write %s: directory %s does not exist; create it first" % (path, directory), path=path)
+    if os.path.isdir(target):
+        raise IzumaFileError("cannot write %s: it is a directory; give a file path" % path, path=path)
+    uid = _resolve_id(owner, "owner")
+    gid = _resolve_id(group, "group")
+    temp = None  # type: t.Optional[str]
+    try:
+        temp, fd = _create_exclusive(directory, base, mode)
+        try:
+            # The umask may have removed bits from ``mode``; it can never have added any.
+            os.fchmod(fd, mode)
+            if uid != -1 or gid != -1:
+                os.fchown(fd, uid, gid)
+            _write_all(fd, bytes(data))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+        temp = None
+        _fsync_directory(directory)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM) and (uid != -1 or gid != -1):
+            reason = "permission denied (changing the owner or group needs root: run the task with become)"
+        else:
+            reason = _reason(exc)
+        raise IzumaFileError("cannot write %s: %s" % (path, reason), path=path) from None
+    finally:
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+
+def backup_file(path: str) -> t.Optional[str]:
+    """Copy ``path`` to ``<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`` (Ansible's backup naming) and return the copy's path.
+
+    Returns None when ``path`` does not exist. The copy is created with the
+    original's mode from the start (a backup of a secret is a secret), keeps
+    its timestamps and, when allowed, its owner and group.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IzumaFileError("cannot back up %s: %s" % (path, _reason(exc)), path=path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IzumaFileError("cannot back up %s: it is a directory" % path, path=path)
+    data = read_file(path, what="file to back up", max_size=max(info.st_size, MAX_READ_BYTES))
+    mode = stat.S_IMODE(info.st_mode)
+    stamp = time.strftime("%Y-%m-%d@%H:%M:%S", time.localtime())
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for attempt in range(100):
+        backup = "%s.%s.%s%s~" % (path, os.getpid(), stamp, "" if attempt == 0 else ".%d" % attempt)
+        try:
+            fd = os.open(backup, flags, mode)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise IzumaFileError("cannot back up %s to %s: %s" % (path, backup, _reason(exc)), path=path) from None
+        break
+    else:
+        raise IzumaFileError("cannot back up %s: too many backups named %s.%s.%s*~ already exist" % (path, path, os.getpid(), stamp), path=path)
+    try:
+        try:
+            os.fchmod(fd, mode)
+            try:
+                os.fchown(fd, info.st_uid, info.st_gid)
+            except OSError:
+                pass  # Only root may give files away; the backup then belongs to us, with the same mode.
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.utime(backup, ns=(info.st_atime_ns, info.st_mtime_ns))
+    except OSError as exc:
+        try:
+            os.unlink(backup)
+        except OSError:
+            pass
+        raise IzumaFileError("cannot back up %s to %s: %s" % (path, backup, _reason(exc)), path=path) from None
+    return backup
+
+
+def remove_file(path: str) -> bool:
+    """Remove ``path``; return True if it existed, False if there was nothing to remove."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    except IsADirectoryError:
+        raise IzumaFileError("cannot remove %s: it is a directory" % path, path=path) from None
+    except OSError as exc:
+        if exc.errno == errno.EISDIR or (exc.errno == errno.EPERM and os.path.isdir(path)):
+            raise IzumaFileError("cannot remove %s: it is a directory" % path, path=path) from None
+        raise IzumaFileError("cannot remove %s: %s" % (path, _reason(exc)), path=path) from None
+    return True
