@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The REST API: routing, authentication, authorization, bodies and the IAM operations.
+
+A request is answered in this order: authenticate (401), find the route (404) and
+method (405), authorize (403), read the JSON body (415/400), then the operation
+(400/404/409/412 ...). The whole request runs under the store lock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from izuma_emulator.auth import Authenticator, Principal, may_call
+from izuma_emulator.listing import ListQuery, parse_list_query, render_list
+from izuma_emulator.messages import ApiError, Response
+from izuma_emulator.store import Store
+from izuma_emulator.validation import STATUSES
+
+_ID = r"(?P<{0}>[^/]+)"
+
+
+@dataclass
+class ApiRequest:
+    """One API request as the operations see it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes
+    params: dict[str, str]
+
+    def json_body(self) -> dict[str, object]:
+        """Return the body as a JSON object, or raise 415/400 explaining what is wrong."""
+        media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(415, "unsupported_media_type",
+                           f"Content-Type must be application/json, got {media_type or 'none'}.")
+        try:
+            body = json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise ApiError(400, "validation_error", f"The request body is not valid JSON: {error}.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "validation_error", "The request body must be a JSON object.")
+        return body
+
+    @property
+    def if_match(self) -> str | None:
+        """The If-Match header, if sent."""
+        return self.headers.get("If-Match")
+
+
+Operation = Callable[[ApiRequest], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path pattern, its name (used in authorization) and its operations by method."""
+
+    name: str
+    pattern: re.Pattern[str]
+    operations: dict[str, Operation]
+
+
+def _pattern(*parts: str) -> re.Pattern[str]:
+    return re.compile("^/v3/" + "/".join(_ID.format(part[1:-1]) if part.startswith("{") else part for part in parts) + "$")
+
+
+def _object(body: dict[str, object], status: int = 200) -> Response:
+    """An object response, with its etag also as an ETag header."""
+    return Response(status, body, {"ETag": f"\"{body['etag']}\""})
+
+
+class Api:
+    """Answers ``/v3`` requests against one store."""
+
+    def __init__(self, store: Store, admin_key: str) -> None:
+        self.store = store
+        self.authenticator = Authenticator(store, admin_key)
+        app, key = "{application_id}", "{key_id}"
+        self.routes = [
+            Route("applications", _pattern("applications"),
+                  {"GET": self.list_applications, "POST": self.create_application}),
+            Route("application", _pattern("applications", app),
+                  {"GET": self.get_application, "PUT": self.update_application, "DELETE": self.delete_application}),
+            Route("verification-keys", _pattern("applications", app, "verification-keys"),
+                  {"GET": self.list_verification_keys, "POST": self.create_verification_key}),
+            Route("verification-key", _pattern("applications", app, "verification-keys", key),
+                  {"GET": self.get_verification_key, "PUT": self.update_verification_key, "DELETE": self.delete_verification_key}),
+            Route("access-keys", _pattern("applications", app, "access-keys"),
+                  {"GET": self.list_access_keys, "POST": self.create_access_key}),
+            Route("access-key", _pattern("applications", app, "access-keys", key),
+                  {"GET": self.get_access_key, "PUT": self.update_access_key, "DELETE": self.delete_access_key}),
+            Route("policy-groups", _pattern("policy-groups"), {"GET": self.list_groups}),
+            Route("policy-group", _pattern("policy-groups", "{group_id}"), {"GET": self.get_group}),
+        ]
+
+    def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> tuple[Response, Principal | None]:
+        """Answer one request; return the response and the authenticated caller (None if not authenticated)."""
+        principal: Principal | None = None
+        with self.store.lock:
+            try:
+                principal = self.authenticator.authenticate(headers)
+                route, params = self._route(method, path)
+                if not may_call(self.store, principal, route.name, method, params):
+                    raise ApiError(403, "access_denied", f"The caller may not {method} {path}: it needs the Administrators group.")
+                request = ApiRequest(method, path, parse_qs(query, keep_blank_values=True), headers, body, params)
+                return route.operations[method](request), principal
+            except ApiError as error:
+                return error.response(), principal
+
+    def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match:
+                if method not in route.operations:
+                    allowed = ", ".join(route.operations)
+                    raise ApiError(405, "method_not_supported", f"{method} is not supported on {path}; use {allowed}.",
+                                   headers={"Allow": allowed})
+                return route, match.groupdict()
+        raise ApiError(404, "not_found", f"There is no API endpoint at {path}.")
+
+    def _list_query(self, request: ApiRequest, filters: Mapping[str, tuple[str, ...] | None] | None = None) -> ListQuery:
+        return parse_list_query(request.query, self.store.settings, filters or {})
+
+    # ---- policy groups ------------------------------------------------------------------
+
+    def list_groups(self, request: ApiRequest) -> Response:
+        """GET /v3/policy-groups (``name__eq`` lets a client resolve a group name)."""
+        query = self._list_query(request, {"name__eq": None})
+        groups = [group for group in self.store.groups.values() if query.filters.get("name__eq", group.name) == group.name]
+        return Response(200, render_list(groups, query, lambda ident: self.store.cursor_position("policy-group", ident),
+                                         self.store.render_group))
+
+    def get_group(self, request: ApiRequest) -> Response:
+        """GET /v3/policy-groups/{group_id}."""
+        return _object(self.store.render_group(self.store.get_group(request.params["group_id"])))
+
+    # ---- applications -------------------------------------------------------------------
+
+    def list_applications(self, request: ApiRequest) -> Response:
+        """GET /v3/applications."""
+        query = self._list_query(request)
+        return Response(200, render_list(list(self.store.applications.values()), query,
+                                         lambda ident: self.store.cursor_position("application", ident),
+                                         self.store.render_application))
+
+    def create_application(self, request: ApiRequest) -> Response:
+        """POST /v3/applications."""
+        return _object(self.store.render_application(self.store.create_application(request.json_body())), 201)
+
+    def get_application(self, request: ApiRequest) -> Response:
+        """GET /v3/applications/{application_id}."""
+        return _object(self.store.render_application(self.store.get_application(request.params["application_id"])))
+
+    def update_application(self, request: ApiRequest) -> Response:
+        """PUT /v3/applications/{application_id}."""
+        application = self.store.update_application(request.params["application_id"], request.json_body(), request.if_match)
+        return _object(self.store.render_application(application))
+
+    def delete_application(self, request: ApiRequest) -> Response:
+        """DELETE /v3/applications/{application_id} (cascades to the application's keys)."""
+        self.store.delete_application(request.params["application_id"], request.if_match)
+        return Response(204)
+
+    # ---- verification keys --------------------------------------------------------------
+
+    def list_verification_keys(self, request: ApiRequest) -> Response:
+        """GET /v3/applications/{application_id}/verification-keys (filters name__eq, status__eq)."""
+        application = self.store.get_application(request.params["application_id"])
+        query = self._list_query(request, {"name__eq": None, "status__eq": STATUSES})
+        keys = [
+            key for key in self.store.verification_keys_of(application.id)
+            if query.filters.get("name__eq", key.name) == key.name and query.filters.get("status__eq", key.status) == key.status
+        ]
+        return Response(200, render_list(keys, query, lambda ident: self.store.cursor_position("verification-key", ident),
+                                         self.store.render_verification_key))
+
+    def create_verification_key(self, request: ApiRequest) -> Response:
+        """POST /v3/applications/{application_id}/verification-keys."""
+        key = self.store.create_verification_key(request.params["application_id"], request.json_body())
+        return _object(self.store.render_verification_key(key), 201)
+
+    def get_verification_key(self, request: ApiRequest) -> Response:
+        """GET /v3/applications/{application_id}/verification-keys/{key_id}."""
+        key = self.store.get_verification_key(request.params["application_id"], request.params["key_id"])
+        return _object(self.store.render_verification_key(key))
+
+    def update_verification_key(self, request: ApiRequest) -> Response:
+        """PUT /v3/applications/{application_id}/verification-keys/{key_id}."""
+        key = self.store.update_verification_key(request.params["application_id"], request.params["key_id"],
+                                                 request.json_body(), request.if_match)
+        return _object(self.store.render_verification_key(key))
+
+    def delete_verification_key(self, request: ApiRequest) -> Response:
+        """DELETE /v3/applications/{application_id}/verification-keys/{key_id}."""
+        self.store.delete_verification_key(request.params["application_id"], request.params["key_id"], request.if_match)
+        return Response(204)
+
+    # ---- access keys --------------------------------------------------------------------
+
+    def list_access_keys(self, request: ApiRequest) -> Response:
+        """GET /v3/applications/{application_id}/access-keys."""
+        application = self.store.get_application(request.params["application_id"])
+        query = self._list_query(request)
+        return Response(200, render_list(self.store.access_keys_of(application.id), query,
+                                         lambda ident: self.store.cursor_position("access-key", ident),
+                                         self.store.render_access_key))
+
+    def create_access_key(self, request: ApiRequest) -> Response:
+        """POST /v3/applications/{application_id}/access-keys; the only answer that carries the secret."""
+        key, secret = self.store.create_access_key(request.params["application_id"], request.json_body())
+        return _object(self.store.render_access_key(key, secret), 201)
+
+    def get_access_key(self, request: ApiRequest) -> Response:
+        """GET /v3/applications/{application_id}/access-keys/{key_id}."""
+        key = self.store.get_access_key(request.params["application_id"], request.params["key_id"])
+        return _object(self.store.render_access_key(key))
+
+    def update_access_key(self, request: ApiRequest) -> Response:
+        """PUT /v3/applications/{application_id}/access-keys/{key_id}."""
+        key = self.store.update_access_key(request.params["application_id"], request.params["key_id"],
+                                           request.json_body(), request.if_match)
+        return _object(self.store.render_access_key(key))
+
+    def delete_access_key(self, request: ApiRequest) -> Response:
+        """DELETE /v3/applications/{application_id}/access-keys/{key_id}."""
+        self.store.delete_access_key(request.params["application_id"], request.params["key_id"], request.if_match)
+        return Response(204)
