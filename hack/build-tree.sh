@@ -9,4 +9,6 @@ rm -rf "$tree"
 mkdir -p "$tree"
 (cd "$src" && tar --exclude=./.git --exclude=./build --exclude=./.venv --exclude=./tests/output \
     --exclude='__pycache__' --exclude=.pytest_cache -cf - .) | tar -xf - -C "$tree"
+# A repository of its own: ansible-test lists files through git, and the enclosing checkout ignores build/.
+git -C "$tree" init -q
 echo "$tree"

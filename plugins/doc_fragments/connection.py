@@ -20,7 +20,7 @@ options:
     default: https://api.us-east-1.mbedcloud.com
   api_key:
     description:
-      - An administrator access key (it starts with V(ak_)), sent as C(Authorization: Bearer ak_...).
+      - "An administrator access key (it starts with V(ak_)), sent as C(Authorization: Bearer ak_...)."
       - If not set, the E(IZUMA_API_KEY) environment variable is used.
       - Takes precedence over JWT authentication when both are configured.
     type: str

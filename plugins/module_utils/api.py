@@ -416,8 +416,7 @@ class IzumaClient:
         while True:
             page = self.get(path, params=query)
             data = page.get("data") or []
-            for item in data:
-                yield item
+            yield from data
             if not page.get("has_more") or not data:
                 return
             query["after"] = data[-1]["id"]

@@ -16,7 +16,7 @@ description:
     authorized by the policies of its groups.
   - Idempotent; supports check mode and diff mode.
 author:
-  - izuma.device_management contributors
+  - Izuma device management collection maintainers (@izuma)
 options:
   name:
     description:

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Lists every application of the account (all pages), or gets one by name or ID.
 author:
-  - izuma.device_management contributors
+  - Izuma device management collection maintainers (@izuma)
 options:
   name:
     description: Return only the application with this name.

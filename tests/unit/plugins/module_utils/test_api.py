@@ -92,7 +92,7 @@ def test_get_is_retried_on_transient_statuses(status: int) -> None:
 
 
 def test_backoff_is_exponential_full_jitter_and_capped() -> None:
-    script = [FakeResponse(503, error(503, "system_unavailable")) for _ in range(6)] + [FakeResponse(200, {})]
+    script = [FakeResponse(503, error(503, "system_unavailable")) for _attempt in range(6)] + [FakeResponse(200, {})]
     client, session, sleeps = make_client(script, retries=6)
     client.get("/v3/applications")
     # 0.5 * min(8, 1, 2, 4, 8, 16, 32)
@@ -101,7 +101,7 @@ def test_backoff_is_exponential_full_jitter_and_capped() -> None:
 
 
 def test_gives_up_after_the_configured_retries_with_the_last_error() -> None:
-    script = [FakeResponse(503, error(503, "system_unavailable", "maintenance")) for _ in range(3)]
+    script = [FakeResponse(503, error(503, "system_unavailable", "maintenance")) for _attempt in range(3)]
     client, session, sleeps = make_client(script, retries=2)
     with pytest.raises(IzumaApiError) as info:
         client.get("/v3/applications")
@@ -120,27 +120,27 @@ def test_client_errors_are_not_retried() -> None:
 
 
 def test_retry_after_seconds_is_honoured() -> None:
-    client, _, sleeps = make_client([FakeResponse(429, error(429, "rate_limit_exceeded"), {"Retry-After": "7"}), FakeResponse(200, {})])
+    client, _session, sleeps = make_client([FakeResponse(429, error(429, "rate_limit_exceeded"), {"Retry-After": "7"}), FakeResponse(200, {})])
     client.get("/v3/applications")
     assert sleeps == [7.0]
 
 
 def test_retry_after_http_date_is_honoured() -> None:
     when = email.utils.formatdate(1_000_000.0 + 12, usegmt=True)
-    client, _, sleeps = make_client([FakeResponse(503, error(503, "system_unavailable"), {"Retry-After": when}), FakeResponse(200, {})])
+    client, _session, sleeps = make_client([FakeResponse(503, error(503, "system_unavailable"), {"Retry-After": when}), FakeResponse(200, {})])
     client.get("/v3/applications")
     assert sleeps == [12.0]
 
 
 def test_retry_after_is_capped() -> None:
-    client, _, sleeps = make_client([FakeResponse(429, error(429, "rate_limit_exceeded"), {"Retry-After": "3600"}), FakeResponse(200, {})],
+    client, _session, sleeps = make_client([FakeResponse(429, error(429, "rate_limit_exceeded"), {"Retry-After": "3600"}), FakeResponse(200, {})],
                                     retry_after_cap=30.0)
     client.get("/v3/applications")
     assert sleeps == [30.0]
 
 
 def test_unreadable_retry_after_falls_back_to_backoff() -> None:
-    client, _, sleeps = make_client([FakeResponse(503, error(503, "system_unavailable"), {"Retry-After": "soon"}), FakeResponse(200, {})])
+    client, _session, sleeps = make_client([FakeResponse(503, error(503, "system_unavailable"), {"Retry-After": "soon"}), FakeResponse(200, {})])
     client.get("/v3/applications")
     assert sleeps == [0.5]
 
@@ -152,7 +152,7 @@ def test_parse_retry_after(value: Optional[str], expected: Optional[float]) -> N
 
 
 def test_get_is_retried_after_a_connection_error() -> None:
-    client, session, _ = make_client([reset_after_send(), FakeResponse(200, {"id": "a"})])
+    client, session, _sleeps = make_client([reset_after_send(), FakeResponse(200, {"id": "a"})])
     assert client.get("/v3/applications/a") == {"id": "a"}
     assert len(session.calls) == 2
 
@@ -163,7 +163,7 @@ def test_get_is_retried_after_a_connection_error() -> None:
 @pytest.mark.parametrize("failure", [FakeResponse(502, error(502, "internal_server_error")), FakeResponse(504, None, text="gateway"),
                                      reset_after_send(), requests.exceptions.ReadTimeout("read timed out")])
 def test_post_after_ambiguous_failure_reads_back_and_does_not_post_again(failure: Any) -> None:
-    client, session, _ = make_client([failure])
+    client, session, _sleeps = make_client([failure])
     created = {"id": "b" * 32, "name": "x"}
     lookups: List[int] = []
 
@@ -178,13 +178,13 @@ def test_post_after_ambiguous_failure_reads_back_and_does_not_post_again(failure
 
 def test_post_after_ambiguous_failure_is_retried_when_read_back_finds_nothing() -> None:
     created = {"id": "c" * 32, "name": "x"}
-    client, session, _ = make_client([FakeResponse(502, error(502, "internal_server_error")), FakeResponse(201, created)])
+    client, session, _sleeps = make_client([FakeResponse(502, error(502, "internal_server_error")), FakeResponse(201, created)])
     assert client.create("/v3/applications", {"name": "x"}, read_back=lambda: None) == created
     assert [call["method"] for call in session.calls] == ["POST", "POST"]
 
 
 def test_post_without_read_back_is_never_retried_after_an_ambiguous_failure() -> None:
-    client, session, _ = make_client([reset_after_send(), FakeResponse(201, {})])
+    client, session, _sleeps = make_client([reset_after_send(), FakeResponse(201, {})])
     with pytest.raises(IzumaApiError) as info:
         client.create("/v3/applications", {"name": "x"})
     assert "not sent again blindly" in str(info.value)
@@ -199,19 +199,19 @@ def test_post_is_retried_without_read_back_when_the_server_did_not_act(failure: 
     def read_back() -> None:
         raise AssertionError("no read-back needed: the request was certainly not carried out")
 
-    client, session, _ = make_client([failure, FakeResponse(201, created)])
+    client, session, _sleeps = make_client([failure, FakeResponse(201, created)])
     assert client.create("/v3/applications", {"name": "x"}, read_back=read_back) == created
     assert len(session.calls) == 2
 
 
 def test_delete_that_finds_the_object_gone_reports_false() -> None:
-    client, session, _ = make_client([reset_after_send(), FakeResponse(404, error(404, "not_found"))])
+    client, session, _sleeps = make_client([reset_after_send(), FakeResponse(404, error(404, "not_found"))])
     assert client.delete("/v3/applications/" + "e" * 32) is False
     assert len(session.calls) == 2
 
 
 def test_update_and_delete_send_if_match() -> None:
-    client, session, _ = make_client([FakeResponse(200, {"id": "a"}), FakeResponse(204)])
+    client, session, _sleeps = make_client([FakeResponse(200, {"id": "a"}), FakeResponse(204)])
     client.update("/v3/applications/a", {"description": "d"}, etag="3")
     assert client.delete("/v3/applications/a", etag="4") is True
     assert session.calls[0]["headers"]["If-Match"] == "3"
@@ -227,14 +227,14 @@ def test_list_follows_has_more_and_after_to_the_end() -> None:
         FakeResponse(200, {"object": "list", "data": [{"id": "3"}, {"id": "4"}], "has_more": True}),
         FakeResponse(200, {"object": "list", "data": [{"id": "5"}], "has_more": False}),
     ]
-    client, session, _ = make_client(pages)
+    client, session, _sleeps = make_client(pages)
     assert [item["id"] for item in client.list("/v3/applications", params={"status__eq": "ACTIVE"})] == ["1", "2", "3", "4", "5"]
     assert [call["params"].get("after") for call in session.calls] == [None, "2", "4"]
     assert all(call["params"]["limit"] == 1000 and call["params"]["status__eq"] == "ACTIVE" for call in session.calls)
 
 
 def test_list_stops_on_an_empty_page_even_if_has_more_is_set() -> None:
-    client, session, _ = make_client([FakeResponse(200, {"object": "list", "data": [], "has_more": True})])
+    client, session, _sleeps = make_client([FakeResponse(200, {"object": "list", "data": [], "has_more": True})])
     assert client.list("/v3/applications") == []
     assert len(session.calls) == 1
 
@@ -244,7 +244,7 @@ def test_list_stops_on_an_empty_page_even_if_has_more_is_set() -> None:
 
 def test_error_envelope_is_mapped_to_one_exception() -> None:
     body = error(400, "validation_error", "Validation error", fields=[{"name": "name", "message": "Name is required."}])
-    client, _, _ = make_client([FakeResponse(400, body)])
+    client, _session, _sleeps = make_client([FakeResponse(400, body)])
     with pytest.raises(IzumaApiError) as info:
         client.create("/v3/applications", {})
     exc = info.value
@@ -257,7 +257,7 @@ def test_error_envelope_is_mapped_to_one_exception() -> None:
 
 
 def test_non_json_error_body_is_still_a_clean_error() -> None:
-    client, _, _ = make_client([FakeResponse(500, None, text="<html>boom</html>")])
+    client, _session, _sleeps = make_client([FakeResponse(500, None, text="<html>boom</html>")])
     with pytest.raises(IzumaApiError) as info:
         client.get("/v3/applications")
     assert info.value.status == 500
@@ -265,7 +265,7 @@ def test_non_json_error_body_is_still_a_clean_error() -> None:
 
 
 def test_no_secret_in_errors_or_config_repr() -> None:
-    client, _, _ = make_client([FakeResponse(401, error(401, "invalid_auth")), ])
+    client, _session, _sleeps = make_client([FakeResponse(401, error(401, "invalid_auth")), ])
     with pytest.raises(IzumaApiError) as info:
         client.get("/v3/applications")
     assert API_KEY not in str(info.value)
@@ -274,12 +274,12 @@ def test_no_secret_in_errors_or_config_repr() -> None:
 
 
 def test_get_or_none_maps_404_to_none() -> None:
-    client, _, _ = make_client([FakeResponse(404, error(404, "not_found"))])
+    client, _session, _sleeps = make_client([FakeResponse(404, error(404, "not_found"))])
     assert client.get_or_none("/v3/applications/" + "a" * 32) is None
 
 
 def test_access_key_is_sent_as_bearer() -> None:
-    client, session, _ = make_client([FakeResponse(200, {})])
+    client, session, _sleeps = make_client([FakeResponse(200, {})])
     client.get("/v3/applications")
     assert session.calls[0]["headers"]["Authorization"] == "Bearer " + API_KEY
     assert session.calls[0]["url"] == HOST + "/v3/applications"
@@ -292,13 +292,13 @@ def test_access_key_is_sent_as_bearer() -> None:
 @pytest.mark.parametrize("options, verify", [({}, True), ({"ca_path": "/etc/ca.pem"}, "/etc/ca.pem"),
                                              ({"validate_certs": False, "ca_path": "/etc/ca.pem"}, False)])
 def test_tls_options_reach_every_request(options: Dict[str, Any], verify: Any) -> None:
-    client, session, _ = make_client([FakeResponse(200, {})], **options)
+    client, session, _sleeps = make_client([FakeResponse(200, {})], **options)
     client.get("/v3/applications")
     assert session.calls[0]["verify"] == verify
 
 
 def test_tls_failure_is_explained_and_not_retried() -> None:
-    client, session, _ = make_client([requests.exceptions.SSLError("certificate verify failed"), FakeResponse(200, {})])
+    client, session, _sleeps = make_client([requests.exceptions.SSLError("certificate verify failed"), FakeResponse(200, {})])
     with pytest.raises(IzumaApiError) as info:
         client.get("/v3/applications")
     assert "ca_path" in str(info.value)
