@@ -1,0 +1,247 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers for test suites that need an emulator.
+
+Two ways to run one, with the same interface:
+
+* ``Emulator``: a subprocess (``python -m izuma_emulator``), as a context manager. Use it
+  when the code under test runs in other processes (ansible-playbook and its forks).
+* ``start_in_thread()``: a server in a thread of the test process, for fast unit tests.
+
+Example::
+
+    with Emulator(tls=True) as emulator:
+        env = {**os.environ, **emulator.env()}
+        subprocess.run(["ansible-playbook", "site.yml"], env=env, check=True)
+        assert [entry["method"] for entry in emulator.writes()] == ["POST"]
+
+Control calls use only the standard library and ignore proxy settings (the emulator is
+always on loopback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from izuma_emulator.app import EmulatorApp, generate_admin_key
+from izuma_emulator.certs import generate_tls_files
+from izuma_emulator.server import EmulatorServer, create_server, serve_in_thread
+from izuma_emulator.settings import Settings
+
+# The directory to put on PYTHONPATH so that ``python -m izuma_emulator`` finds the package.
+EMULATOR_PYTHONPATH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class ControlError(RuntimeError):
+    """A control request failed."""
+
+
+class EmulatorControl:
+    """The control-interface helpers shared by the subprocess and in-thread emulators."""
+
+    url = ""
+    admin_key = ""
+    ca_bundle: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """Environment variables pointing a client at this emulator (IZUMA_API_HOST, IZUMA_API_KEY, IZUMA_CA_BUNDLE)."""
+        env = {"IZUMA_API_HOST": self.url, "IZUMA_API_KEY": self.admin_key}
+        if self.ca_bundle:
+            env["IZUMA_CA_BUNDLE"] = self.ca_bundle
+        return env
+
+    def _call(self, method: str, name: str, payload: object = None) -> Any:
+        """Send one control request and return its decoded JSON answer."""
+        data = None if payload is None else json.dumps(payload).encode("utf-8")
+        request = urllib.request.Request(f"{self.url}/_emulator/{name}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+        if self.ca_bundle:
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=self.ca_bundle)))
+        try:
+            with urllib.request.build_opener(*handlers).open(request, timeout=30) as response:
+                return json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as error:
+            raise ControlError(f"{method} /_emulator/{name} failed: {error.code} {error.read().decode('utf-8', 'replace')}") from None
+
+    def reset(self) -> None:
+        """Empty the account and clear the log, faults, clock shift, rate limit and settings changes."""
+        self._call("POST", "reset")
+
+    def state(self) -> dict[str, object]:
+        """The account as JSON: applications with their keys (never access-key secrets)."""
+        return self._call("GET", "state")
+
+    def log(self) -> list[dict[str, object]]:
+        """Every API request so far (method, path, query, status, auth, application_id, fault)."""
+        return self._call("GET", "log")
+
+    def clear_log(self) -> None:
+        """Forget the logged requests."""
+        self._call("DELETE", "log")
+
+    def writes(self) -> list[dict[str, object]]:
+        """The logged requests that were not GETs."""
+        return [entry for entry in self.log() if entry["method"] != "GET"]
+
+    def faults(self, rules: dict[str, object] | Iterable[dict[str, object]]) -> list[dict[str, object]]:
+        """Add fault rules (one object or a list); return all active rules."""
+        payload = rules if isinstance(rules, dict) else list(rules)
+        return self._call("POST", "faults", payload)
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule and release hung requests."""
+        self._call("DELETE", "faults")
+
+    def status(self) -> dict[str, object]:
+        """Whether a request is hanging, the clock and the rate limit."""
+        return self._call("GET", "status")
+
+    def wait_until_hanging(self, timeout: float = 10.0) -> dict[str, object]:
+        """Poll status until a request hangs; return the hung request's method and path."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status()
+            if status["hanging"]:
+                return status["hung_request"]
+            time.sleep(0.02)
+        raise ControlError(f"no request hung within {timeout} seconds")
+
+    def release(self) -> int:
+        """Let hung requests continue; return how many there were."""
+        return int(self._call("POST", "release")["released"])
+
+    def clock(self, offset_seconds: float) -> dict[str, object]:
+        """Shift the emulator's now by ``offset_seconds`` from real time."""
+        return self._call("POST", "clock", {"offset_seconds": offset_seconds})
+
+    def rate_limit(self, requests: int | None = None, per_seconds: float | None = None) -> None:
+        """Allow ``requests`` per ``per_seconds`` (429 beyond); no arguments disable the limit."""
+        self._call("POST", "rate_limit", {"requests": requests, "per_seconds": per_seconds} if requests else {})
+
+    def settings(self, **changes: object) -> dict[str, object]:
+        """Change settings (e.g. ``max_applications=4``); return all settings."""
+        return self._call("POST", "settings", changes)
+
+
+class Emulator(EmulatorControl):
+    """The emulator as a subprocess; a context manager that starts and stops it."""
+
+    def __init__(self, tls: bool = False, admin_key: str | None = None, extra_args: Iterable[str] = (),
+                 startup_timeout: float = 30.0, python: str = sys.executable) -> None:
+        self.tls = tls
+        self.requested_admin_key = admin_key
+        self.extra_args = list(extra_args)
+        self.startup_timeout = startup_timeout
+        self.python = python
+        self.process: subprocess.Popen[bytes] | None = None
+        self.workdir: str | None = None
+
+    @property
+    def output_path(self) -> str:
+        """The file collecting the subprocess's stdout and stderr."""
+        return os.path.join(self.workdir or "", "output.log")
+
+    def output(self) -> str:
+        """What the subprocess printed so far (for diagnosing a failed test)."""
+        with open(self.output_path, encoding="utf-8", errors="replace") as stream:
+            return stream.read()
+
+    def command(self, ready_file: str) -> list[str]:
+        """The command line used to start the subprocess."""
+        command = [self.python, "-m", "izuma_emulator", "--port", "0", "--quiet", "--ready-file", ready_file]
+        if self.requested_admin_key:
+            command += ["--admin-key", self.requested_admin_key]
+        if self.tls:
+            command += ["--tls", "--tls-dir", os.path.join(self.workdir or "", "tls")]
+        return command + self.extra_args
+
+    def start(self) -> Emulator:
+        """Start the subprocess and wait until it is listening."""
+        self.workdir = tempfile.mkdtemp(prefix="izuma-emulator-")
+        ready_file = os.path.join(self.workdir, "ready.json")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [EMULATOR_PYTHONPATH, env.get("PYTHONPATH")]))
+        # Output goes to a file: a pipe nobody reads would eventually block the server.
+        with open(self.output_path, "wb") as output:
+            self.process = subprocess.Popen(self.command(ready_file), env=env, stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        while not os.path.exists(ready_file):
+            if self.process.poll() is not None:
+                output_text = self.output()
+                self.stop()
+                raise ControlError(f"the emulator exited with status {self.process.returncode}:\n{output_text}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ControlError(f"the emulator was not ready within {self.startup_timeout} seconds")
+            time.sleep(0.02)
+        with open(ready_file, encoding="utf-8") as stream:
+            ready = json.load(stream)
+        self.url, self.admin_key, self.ca_bundle = ready["url"], ready["admin_key"], ready["ca_bundle"]
+        return self
+
+    def stop(self) -> None:
+        """Stop the subprocess (SIGTERM, then SIGKILL after 10 s) and remove its files."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None) -> None:
+        self.stop()
+
+
+class ThreadedEmulator(EmulatorControl):
+    """An emulator serving from a thread of the current process; ``stop()`` shuts it down."""
+
+    def __init__(self, app: EmulatorApp, server: EmulatorServer, tls_dir: str | None) -> None:
+        self.app = app
+        self.server = server
+        self.tls_dir = tls_dir
+        self.url, self.admin_key, self.ca_bundle = app.url, app.admin_key, app.ca_bundle
+        self.thread = serve_in_thread(server)
+
+    def stop(self) -> None:
+        """Stop serving, release hung requests and remove generated TLS files."""
+        self.app.faults.clear()
+        self.server.shutdown()
+        self.server.server_close()
+        if self.tls_dir:
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
+
+    def __enter__(self) -> ThreadedEmulator:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None) -> None:
+        self.stop()
+
+
+def start_in_thread(tls: bool = False, admin_key: str | None = None, settings: Settings | None = None) -> ThreadedEmulator:
+    """Start an emulator on a free loopback port in a daemon thread of this process."""
+    app = EmulatorApp(admin_key or generate_admin_key(), settings)
+    tls_dir = tempfile.mkdtemp(prefix="izuma-emulator-tls-") if tls else None
+    tls_files = generate_tls_files(tls_dir, ["127.0.0.1", "localhost", "::1"]) if tls_dir else None
+    server = create_server(app, "127.0.0.1", 0, tls_files, quiet=True)
+    return ThreadedEmulator(app, server, tls_dir)
