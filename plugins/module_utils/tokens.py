@@ -611,4 +611,3 @@ class TokenCache:
 # Shared by the plugins of one process (an Ansible worker runs one task for one host).
 SIGNING_KEY_CACHE = SigningKeyCache()
 TOKEN_CACHE = TokenCache()
-

@@ -564,7 +564,7 @@ def test_token_cache_threads(ec256: t.Any) -> None:
 
     def worker(index: int) -> None:
         try:
-            for _ in range(20):
+            for _round in range(20):
                 results.append(cache.get_or_sign(ec256, claims={"n": index % 3}, now=NOW))
         except BaseException as exc:  # pylint: disable=broad-except
             errors.append(exc)
