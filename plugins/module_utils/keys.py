@@ -612,7 +612,11 @@ def _is_self_signed(cert: "x509.Certificate") -> bool:
         except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             return False
         return True
-    # cryptography < 40: verify the signature with the certificate's own key.
+    return _signed_by_own_key(cert)
+
+
+def _signed_by_own_key(cert: "x509.Certificate") -> bool:
+    """Verify a certificate's signature with its own public key (for cryptography < 40)."""
     public_key = cert.public_key()
     try:
         if isinstance(public_key, rsa.RSAPublicKey):

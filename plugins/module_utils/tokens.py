@@ -559,7 +559,8 @@ class TokenCache:
     canonical JSON of every other signing option, so a change in claims,
     headers, lifetime or key signs anew. A cached token is handed out again
     only while more than ``min_remaining_fraction`` of its lifetime and more
-    than ``min_remaining_seconds`` remain; otherwise it is re-signed.
+    than ``min_remaining_seconds`` remain; otherwise it is re-signed. A reused
+    token is the same token, so with ``jwt_id=True`` its jti repeats too.
     Thread-safe; oldest entries are dropped beyond ``max_entries``.
     """
 

@@ -172,7 +172,7 @@ def traditional(key: t.Any, passphrase: t.Optional[bytes] = None) -> bytes:
 
 def test_load_pkcs8_bytes_and_str(rsa2048: rsa.RSAPrivateKey, to_pkcs8: t.Callable[..., bytes]) -> None:
     pem = to_pkcs8(rsa2048)
-    for data in (pem, pem.decode("ascii")):
+    for data in (pem, pem.decode("ascii"), pem.replace(b"\n", b"\r\n"), b"comment line\n" + pem + b"\n\n"):
         loaded = keys.load_private_key(data)
         assert keys.public_key_fingerprint(loaded) == keys.public_key_fingerprint(rsa2048)
 
@@ -522,6 +522,16 @@ def test_certificate_info_not_self_signed(rsa2048: rsa.RSAPrivateKey, rsa2048_ot
     issued = make_cert(rsa2048, common_name="leaf", issuer_name="Some CA", signer=rsa2048_other)
     info = keys.certificate_info(issued, now=NOW)
     assert info["self_signed"] is False and info["issuer"] == "CN=Some CA"
+
+
+def test_self_signed_fallback_for_old_cryptography(rsa2048: rsa.RSAPrivateKey, rsa2048_other: rsa.RSAPrivateKey,
+                                                   ec256: ec.EllipticCurvePrivateKey, ed25519_key: t.Any,
+                                                   make_cert: t.Callable[..., x509.Certificate]) -> None:
+    # keys._signed_by_own_key is what cryptography < 40 uses instead of verify_directly_issued_by.
+    assert keys._signed_by_own_key(make_cert(rsa2048)) is True  # pylint: disable=protected-access
+    assert keys._signed_by_own_key(make_cert(ec256)) is True  # pylint: disable=protected-access
+    assert keys._signed_by_own_key(make_cert(rsa2048, signer=rsa2048_other)) is False  # pylint: disable=protected-access
+    assert keys._signed_by_own_key(make_cert(ed25519_key)) is False  # pylint: disable=protected-access
 
 
 def test_certificate_info_default_now(ec256: ec.EllipticCurvePrivateKey) -> None:
