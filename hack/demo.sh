@@ -30,7 +30,7 @@ export IZUMA_API_HOST IZUMA_API_KEY
 echo "Emulator at $IZUMA_API_HOST (an administrator access key was generated for this run)."
 
 run_demo() {
-    ansible-playbook playbooks/demo.yml | tee "$work/run-$1.log"
+    ansible-playbook -i localhost, playbooks/demo.yml | tee "$work/run-$1.log"
 }
 
 say "First run: the application does not exist yet, so it is created"
