@@ -1,0 +1,446 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The verification-key core against the emulator: create, edit, renew, rotate, retire, delete, refuse, survive kills."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import stat
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from ansible_collections.izuma.device_management.plugins.module_utils import keys
+from ansible_collections.izuma.device_management.plugins.module_utils import verification_keys as vk
+from ansible_collections.izuma.device_management.plugins.module_utils.api import ClientConfig, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+
+DAY = 86400
+
+
+class Killed(BaseException):
+    """Stands for the process being killed: not an Exception, so nothing in the core catches it."""
+
+
+class KillingSession:
+    """Wraps a requests session and 'kills the run' at the Nth write request, before sending it or after its answer."""
+
+    def __init__(self, inner: Any, nth_write: int, when: str) -> None:
+        self.inner = inner
+        self.nth_write = nth_write
+        self.when = when
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        if method != "GET":
+            self.writes += 1
+            if self.writes == self.nth_write and self.when == "before":
+                raise Killed()
+        response = self.inner.request(method, url, **kwargs)
+        if method != "GET" and self.writes == self.nth_write and self.when == "after":
+            raise Killed()
+        return response
+
+
+@pytest.fixture
+def app(admin_client: IzumaClient) -> Dict[str, Any]:
+    """A fresh application."""
+    return admin_client.create("/v3/applications", {"name": "vk-test"})
+
+
+def desired(tmp_path: Any, **options: Any) -> vk.Desired:
+    values: Dict[str, Any] = dict(name="signing", private_key_path=str(tmp_path / "signing.key"),
+                                  certificate_path=str(tmp_path / "signing.crt"))
+    values.update(options)
+    want = vk.Desired(**values)
+    want.validate()
+    return want
+
+
+def now_of(emulator: Any) -> datetime.datetime:
+    """The emulator's clock (tests move it forward)."""
+    offset = emulator.status().get("clock_offset_seconds", 0) if hasattr(emulator, "status") else 0
+    return keys.utcnow() + datetime.timedelta(seconds=offset or 0)
+
+
+def run(client: IzumaClient, app: Dict[str, Any], want: vk.Desired, check: bool = False,
+        now: Optional[datetime.datetime] = None) -> Dict[str, Any]:
+    observed = vk.observe(client, app["id"], want, now=now)
+    plan, facts = vk.plan(observed, want)
+    if not check:
+        vk.apply(client, observed, plan)
+    return {"plan": plan, "facts": facts, "after": vk.outcome(observed, plan, executed=not check), "observed": observed}
+
+
+def remote(client: IzumaClient, app: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    return {item["name"]: item for item in vk.list_keys(client, app["id"])}
+
+
+def fingerprint_of(path: str) -> str:
+    return keys.public_key_fingerprint(keys.load_private_key(open(path, "rb").read()))
+
+
+def snapshot(tmp_path: Any) -> Dict[str, bytes]:
+    return {name: (tmp_path / name).read_bytes() for name in sorted(os.listdir(tmp_path))}
+
+
+# -- create and converge -------------------------------------------------------------------------------------
+
+
+def test_create_writes_a_0600_key_uploads_it_and_a_second_run_is_converged(tmp_path, emulator, admin_client, app) -> None:
+    want = desired(tmp_path, description="signs tokens")
+    first = run(admin_client, app, want)
+    assert [c.action for c in first["plan"].changes] == ["write", "create", "promote"]
+    key_file = tmp_path / "signing.key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert not (tmp_path / "signing.key.next").exists()
+    uploaded = remote(admin_client, app)["signing"]
+    assert uploaded["public_key_fingerprint"] == fingerprint_of(str(key_file))
+    assert uploaded["description"] == "signs tokens" and uploaded["status"] == "ACTIVE"
+    assert (tmp_path / "signing.crt").read_text().strip() == uploaded["certificate"].strip()
+
+    emulator.clear_log()
+    second = run(admin_client, app, want)
+    assert second["plan"].changes == []
+    assert [(entry["method"], entry["path"]) for entry in emulator.log()] == [("GET", "/v3/applications/%s/verification-keys" % app["id"])]
+
+
+def test_check_mode_plans_everything_and_writes_nothing(tmp_path, emulator, admin_client, app) -> None:
+    want = desired(tmp_path)
+    emulator.clear_log()
+    result = run(admin_client, app, want, check=True)
+    assert result["plan"].describe() == [
+        "write private key '%s.next'" % want.private_key_path,
+        "create verification key 'signing'",
+        "promote private key '%s'" % want.private_key_path,
+    ]
+    assert os.listdir(tmp_path) == []
+    assert emulator.writes() == []
+    predicted = [item for item in result["after"] if item["name"] == "signing"]
+    assert predicted and predicted[0]["status"] == "ACTIVE"
+
+
+def test_existing_key_and_certificate_content_are_uploaded_as_given(tmp_path, admin_client, app) -> None:
+    key = keys.generate_private_key("RSA", size=2048)
+    cert = keys.dump_certificate(keys.create_self_signed_certificate(key, "given", 30))
+    want = vk.Desired(name="given", private_key_content=keys.dump_private_key(key).decode(), certificate_content=cert, renew_before=7)
+    run(admin_client, app, want)
+    uploaded = remote(admin_client, app)["given"]
+    assert uploaded["certificate"].strip() == cert.strip()
+    assert uploaded["algorithm"] == "RSA" and uploaded["key_size"] == 2048
+    assert os.listdir(tmp_path) == []
+    assert run(admin_client, app, want)["plan"].changes == []
+
+
+# -- edit --------------------------------------------------------------------------------------------------
+
+
+def test_rename_description_and_status_in_one_update(tmp_path, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path))
+    uploaded = remote(admin_client, app)["signing"]
+    admin_client.update(vk.key_path(app["id"], uploaded["id"]), {"name": "renamed-elsewhere"})
+    result = run(admin_client, app, desired(tmp_path, description="new words", status="inactive"))
+    assert result["plan"].describe() == ["update verification key 'renamed-elsewhere': description, name, status"]
+    after = remote(admin_client, app)["signing"]
+    assert after["id"] == uploaded["id"] and after["status"] == "INACTIVE" and after["description"] == "new words"
+
+
+def test_replacing_the_certificate_file_replaces_the_uploaded_certificate(tmp_path, admin_client, app) -> None:
+    want = desired(tmp_path)
+    run(admin_client, app, want)
+    key = keys.load_private_key(open(want.private_key_path, "rb").read())
+    fresh = keys.dump_certificate(keys.create_self_signed_certificate(key, "replacement", 200))
+    (tmp_path / "signing.crt").write_text(fresh)
+    result = run(admin_client, app, want)
+    assert result["plan"].describe() == ["update verification key 'signing': certificate_fingerprint, expires_at"]
+    assert remote(admin_client, app)["signing"]["certificate"].strip() == fresh.strip()
+
+
+def test_activating_an_expired_key_is_refused_without_renewal(tmp_path, emulator, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=1, status="inactive"))
+    later = keys.utcnow() + datetime.timedelta(days=3)
+    emulator.clock(3 * DAY)
+    before = snapshot(tmp_path)
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=0, status="active"), now=later)
+    assert "Cannot activate 'signing'" in str(info.value) and "renew_before" in str(info.value)
+    assert snapshot(tmp_path) == before
+    assert remote(admin_client, app)["signing"]["status"] == "INACTIVE"
+
+
+# -- renewal -------------------------------------------------------------------------------------------------
+
+
+def test_renewal_issues_a_new_certificate_for_the_same_key(tmp_path, emulator, admin_client, app) -> None:
+    want = desired(tmp_path, valid_days=40, renew_before=10)
+    run(admin_client, app, want)
+    first = remote(admin_client, app)["signing"]
+    emulator.clock(35 * DAY)
+    later = keys.utcnow() + datetime.timedelta(days=35)
+    result = run(admin_client, app, want, now=later)
+    assert result["facts"]["renewed"] is True
+    renewed = remote(admin_client, app)["signing"]
+    assert renewed["id"] == first["id"]
+    assert renewed["public_key_fingerprint"] == first["public_key_fingerprint"]
+    assert renewed["certificate_fingerprint"] != first["certificate_fingerprint"]
+    assert keys.parse_rfc3339(renewed["expires_at"]) > later + datetime.timedelta(days=39)
+    assert run(admin_client, app, want, now=later)["plan"].changes == []
+
+
+def test_renewal_brings_an_expired_key_back(tmp_path, emulator, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=1))
+    emulator.clock(5 * DAY)
+    later = keys.utcnow() + datetime.timedelta(days=5)
+    assert remote(admin_client, app)["signing"]["valid"] is False
+    run(admin_client, app, desired(tmp_path, valid_days=30, renew_before=1, status="active"), now=later)
+    back = remote(admin_client, app)["signing"]
+    assert back["valid"] is True and back["status"] == "ACTIVE"
+
+
+# -- rotation ------------------------------------------------------------------------------------------------
+
+
+def rotate_once(tmp_path, admin_client, app, **options) -> Dict[str, Any]:
+    run(admin_client, app, desired(tmp_path, **options))
+    return run(admin_client, app, desired(tmp_path, rotate=True, **options))
+
+
+def test_rotation_uploads_a_new_key_next_to_the_old_one_and_keeps_the_old_private_key(tmp_path, emulator, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path))
+    old_fingerprint = fingerprint_of(str(tmp_path / "signing.key"))
+    old_certificate = (tmp_path / "signing.crt").read_text()
+    result = run(admin_client, app, desired(tmp_path, rotate=True))
+    assert result["facts"]["rotated"] is True
+    assert result["plan"].describe() == [
+        "write private key '%s/signing.key.next'" % tmp_path,
+        "update verification key 'signing': name",
+        "create verification key 'signing'",
+        "promote private key '%s/signing.key'" % tmp_path,
+    ]
+    uploaded = remote(admin_client, app)
+    assert sorted(uploaded) == ["signing", "signing-previous"]
+    assert uploaded["signing-previous"]["public_key_fingerprint"] == old_fingerprint
+    assert uploaded["signing"]["public_key_fingerprint"] == fingerprint_of(str(tmp_path / "signing.key"))
+    assert fingerprint_of(str(tmp_path / "signing.key.previous")) == old_fingerprint
+    assert stat.S_IMODE(os.stat(tmp_path / "signing.key.previous").st_mode) == 0o600
+    assert (tmp_path / "signing.crt.previous").read_text() == old_certificate
+    assert not (tmp_path / "signing.key.next").exists()
+    # Within the grace period, the next run keeps both keys and changes nothing.
+    emulator.clear_log()
+    assert run(admin_client, app, desired(tmp_path))["plan"].changes == []
+    assert emulator.writes() == []
+
+
+def test_previous_key_is_retired_after_the_grace_period_and_its_file_removed_on_request(tmp_path, emulator, admin_client, app) -> None:
+    rotate_once(tmp_path, admin_client, app, grace_period=3600)
+    emulator.clock(7200)
+    later = keys.utcnow() + datetime.timedelta(seconds=7200)
+    result = run(admin_client, app, desired(tmp_path, grace_period=3600, remove_previous_private_key=True), now=later)
+    assert result["plan"].describe() == [
+        "delete verification key 'signing-previous'",
+        "remove file '%s/signing.key.previous'" % tmp_path,
+        "remove file '%s/signing.crt.previous'" % tmp_path,
+    ]
+    assert sorted(remote(admin_client, app)) == ["signing"]
+    assert not (tmp_path / "signing.key.previous").exists()
+    assert run(admin_client, app, desired(tmp_path, grace_period=3600, remove_previous_private_key=True), now=later)["plan"].changes == []
+
+
+def test_retire_previous_never_keeps_it_and_now_deletes_it_at_once(tmp_path, admin_client, app) -> None:
+    rotate_once(tmp_path, admin_client, app, grace_period=0, retire_previous="never")
+    assert run(admin_client, app, desired(tmp_path, grace_period=0, retire_previous="never"))["plan"].changes == []
+    assert sorted(remote(admin_client, app)) == ["signing", "signing-previous"]
+    run(admin_client, app, desired(tmp_path, retire_previous="now"))
+    assert sorted(remote(admin_client, app)) == ["signing"]
+    assert (tmp_path / "signing.key.previous").exists()
+
+
+def test_second_rotation_within_the_grace_period_fails_and_changes_nothing(tmp_path, emulator, admin_client, app) -> None:
+    rotate_once(tmp_path, admin_client, app)
+    before_files, before_keys = snapshot(tmp_path), remote(admin_client, app)
+    emulator.clear_log()
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path, rotate=True))
+    message = str(info.value)
+    assert "'signing-previous'" in message and "grace_period" in message and "retire_previous=now" in message
+    assert snapshot(tmp_path) == before_files
+    assert remote(admin_client, app) == before_keys
+    assert emulator.writes() == []
+
+
+def test_second_rotation_after_the_grace_period_retires_the_oldest_generation(tmp_path, emulator, admin_client, app) -> None:
+    rotate_once(tmp_path, admin_client, app, grace_period=60)
+    middle = fingerprint_of(str(tmp_path / "signing.key"))
+    emulator.clock(120)
+    later = keys.utcnow() + datetime.timedelta(seconds=120)
+    run(admin_client, app, desired(tmp_path, rotate=True, grace_period=60), now=later)
+    uploaded = remote(admin_client, app)
+    assert sorted(uploaded) == ["signing", "signing-previous"]
+    assert uploaded["signing-previous"]["public_key_fingerprint"] == middle
+    assert fingerprint_of(str(tmp_path / "signing.key.previous")) == middle
+
+
+def test_rotation_by_age_and_by_expiry_margin(tmp_path, emulator, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path, rotate_after_days=30))
+    assert run(admin_client, app, desired(tmp_path, rotate_after_days=30))["plan"].changes == []
+    emulator.clock(31 * DAY)
+    later = keys.utcnow() + datetime.timedelta(days=31)
+    result = run(admin_client, app, desired(tmp_path, rotate_after_days=30), now=later)
+    assert result["facts"]["rotated"] and "31 days old" in result["facts"]["rotation_reason"]
+
+    other = tmp_path / "other"
+    other.mkdir()
+    second_app = admin_client.create("/v3/applications", {"name": "vk-test-2"})
+    run(admin_client, second_app, desired(other, name="margin", valid_days=40, rotate_before_days=20, renew_before=5), now=later)
+    emulator.clock(31 * DAY + 25 * DAY)
+    much_later = later + datetime.timedelta(days=25)
+    result = run(admin_client, second_app, desired(other, name="margin", valid_days=40, rotate_before_days=20, renew_before=5),
+                 now=much_later)
+    assert "expires in" in result["facts"]["rotation_reason"]
+
+
+def test_a_key_it_cannot_account_for_is_never_deleted(tmp_path, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path))
+    stranger = keys.generate_private_key("EC", curve="P-256")
+    pem = keys.dump_certificate(keys.create_self_signed_certificate(stranger, "stranger", 30))
+    admin_client.create(vk.keys_path(app["id"]), {"name": "someone-else", "certificate": pem})
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path, rotate=True, retire_previous="now"))
+    assert "'someone-else'" in str(info.value)
+    assert sorted(remote(admin_client, app)) == ["signing", "someone-else"]
+    assert not (tmp_path / "signing.key.next").exists()
+
+
+# -- refusals ------------------------------------------------------------------------------------------------
+
+
+def test_a_name_held_by_another_key_is_refused(tmp_path, admin_client, app) -> None:
+    stranger = keys.generate_private_key("EC", curve="P-256")
+    pem = keys.dump_certificate(keys.create_self_signed_certificate(stranger, "x", 30))
+    admin_client.create(vk.keys_path(app["id"]), {"name": "signing", "certificate": pem})
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path))
+    assert "does not belong to the private key" in str(info.value) and "state=absent" in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_certificate_that_does_not_match_the_key_is_refused(tmp_path, admin_client, app) -> None:
+    other = keys.generate_private_key("EC", curve="P-256")
+    (tmp_path / "signing.crt").write_text(keys.dump_certificate(keys.create_self_signed_certificate(other, "x", 30)))
+    (tmp_path / "signing.key").write_bytes(keys.dump_private_key(keys.generate_private_key("EC", curve="P-256")))
+    before = snapshot(tmp_path)
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path))
+    assert "does not belong to the private key" in str(info.value)
+    assert snapshot(tmp_path) == before
+    assert remote(admin_client, app) == {}
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: keys.generate_private_key("RSA", size=4096), None),
+])
+def test_rsa_4096_fits_the_limit(tmp_path, admin_client, app, make, words) -> None:
+    want = desired(tmp_path, key_type="RSA", key_size=4096)
+    run(admin_client, app, want)
+    assert remote(admin_client, app)["signing"]["key_size"] == 4096
+
+
+def test_a_weak_existing_key_is_refused_before_anything_is_written(tmp_path, admin_client, app) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives import serialization
+
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    (tmp_path / "signing.key").write_bytes(weak.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                              serialization.NoEncryption()))
+    before = snapshot(tmp_path)
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path))
+    assert "2048" in str(info.value)
+    assert snapshot(tmp_path) == before and remote(admin_client, app) == {}
+
+
+def test_an_expired_given_certificate_is_reissued_not_uploaded_expired(tmp_path, admin_client, app) -> None:
+    key = keys.generate_private_key("EC", curve="P-256")
+    past = keys.utcnow() - datetime.timedelta(days=10)
+    expired = keys.dump_certificate(keys.create_self_signed_certificate(key, "old", 2, not_before=past))
+    (tmp_path / "signing.key").write_bytes(keys.dump_private_key(key))
+    (tmp_path / "signing.crt").write_text(expired)
+    run(admin_client, app, desired(tmp_path))
+    assert remote(admin_client, app)["signing"]["valid"] is True
+
+
+def test_option_errors_name_the_option() -> None:
+    with pytest.raises(IzumaError, match="renew_before"):
+        vk.Desired(name="x", private_key_path="/k", renew_before=400, valid_days=365).validate()
+    with pytest.raises(IzumaError, match="private_key_path"):
+        vk.Desired(name="x", private_key_content="-----BEGIN", rotate=True).validate()
+    with pytest.raises(IzumaError, match="100"):
+        vk.Desired(name="n" * 101, private_key_path="/k").validate()
+
+
+# -- delete --------------------------------------------------------------------------------------------------
+
+
+def test_absent_deletes_both_generations_and_files_on_request_then_converges(tmp_path, emulator, admin_client, app) -> None:
+    rotate_once(tmp_path, admin_client, app)
+    want = desired(tmp_path, state="absent", remove_files=True)
+    result = run(admin_client, app, want)
+    assert sorted(c.describe() for c in result["plan"].changes if c.action == "delete") == [
+        "delete verification key 'signing'", "delete verification key 'signing-previous'"]
+    assert remote(admin_client, app) == {}
+    assert os.listdir(tmp_path) == []
+    emulator.clear_log()
+    assert run(admin_client, app, want)["plan"].changes == []
+    assert emulator.writes() == []
+
+
+# -- killed runs ---------------------------------------------------------------------------------------------
+
+
+def assert_invariants(client: IzumaClient, app: Dict[str, Any], tmp_path: Any) -> None:
+    uploaded = vk.list_keys(client, app["id"])
+    assert len(uploaded) <= 2
+    local = {}
+    for suffix in ("", ".next", ".previous"):
+        path = tmp_path / ("signing.key" + suffix)
+        if path.exists():
+            local[fingerprint_of(str(path))] = suffix
+    for item in uploaded:
+        assert item["public_key_fingerprint"] in local, "an uploaded key lost its private key: %s" % item["name"]
+    assert any(vk.is_usable(item, keys.utcnow()) for item in uploaded), "no usable key left"
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("nth_write", [1, 2, 3])
+def test_a_rotation_killed_at_any_write_converges_when_run_again(tmp_path, emulator, admin_client, app, nth_write, when) -> None:
+    # Two generations exist and the grace period has passed, so the rotation makes three writes: delete, rename, upload.
+    rotate_once(tmp_path, admin_client, app, grace_period=0, retire_previous="never")
+    killing = IzumaClient(ClientConfig(api_host=emulator.url, api_key=emulator.admin_key, retries=0))
+    killing.session = KillingSession(killing.session, nth_write, when)
+    with pytest.raises(Killed):
+        run(killing, app, desired(tmp_path, rotate=True, retire_previous="now"))
+    assert_invariants(admin_client, app, tmp_path)
+    # The same task run again finishes the rotation it started: no third key, no second upload, no lost private key.
+    run(admin_client, app, desired(tmp_path, rotate=True, retire_previous="now"))
+    assert_invariants(admin_client, app, tmp_path)
+    uploaded = remote(admin_client, app)
+    assert sorted(uploaded) == ["signing", "signing-previous"]
+    assert uploaded["signing"]["public_key_fingerprint"] == fingerprint_of(str(tmp_path / "signing.key"))
+    assert uploaded["signing-previous"]["public_key_fingerprint"] == fingerprint_of(str(tmp_path / "signing.key.previous"))
+    assert not (tmp_path / "signing.key.next").exists()
+    assert run(admin_client, app, desired(tmp_path, grace_period=0, retire_previous="never"))["plan"].changes == []
+
+
+def test_a_first_upload_refused_by_the_server_leaves_no_key_behind(tmp_path, emulator, admin_client, app) -> None:
+    emulator.settings(max_verification_keys=0)
+    try:
+        with pytest.raises(IzumaError):
+            run(admin_client, app, desired(tmp_path))
+    finally:
+        emulator.settings(max_verification_keys=2)
+    assert os.listdir(tmp_path) == []
