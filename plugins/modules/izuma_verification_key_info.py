@@ -1,0 +1,156 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: izuma_verification_key_info
+short_description: List Izuma Device Management JWT verification keys, with expiry and usability
+version_added: 0.1.0
+description:
+  - Lists the verification keys of one application, or of every application of the account (all pages), with status,
+    fingerprints, algorithm and size, expiry, days left and whether each key can verify JWTs now.
+  - Filters by name, status and "expires within N days", so that a fleet audit is one task.
+author:
+  - Izuma device management collection maintainers (@izuma)
+options:
+  application:
+    description: Name of the application whose keys to list. Without O(application) and O(application_id), every application's keys are listed.
+    type: str
+  application_id:
+    description: ID of the application whose keys to list.
+    type: str
+  name:
+    description: Only keys with this name.
+    type: str
+  status:
+    description: Only keys with this status.
+    type: str
+    choices: [active, inactive]
+  expires_within_days:
+    description: Only keys whose certificate expires within this many days (expired keys included).
+    type: int
+  usable:
+    description: Only keys that can (V(true)) or cannot (V(false)) verify JWTs now.
+    type: bool
+extends_documentation_fragment:
+  - izuma.device_management.connection
+  - izuma.device_management.attributes
+  - izuma.device_management.attributes.info_module
+seealso:
+  - module: izuma.device_management.izuma_verification_key
+"""
+
+EXAMPLES = r"""
+- name: Audit - every key of the account that expires within 30 days
+  izuma.device_management.izuma_verification_key_info:
+    expires_within_days: 30
+  register: expiring
+
+- name: Report them
+  ansible.builtin.debug:
+    msg: "{{ item.application_name }}/{{ item.name }} expires in {{ item.days_left }} days"
+  loop: "{{ expiring.verification_keys }}"
+
+- name: The keys of one application
+  izuma.device_management.izuma_verification_key_info:
+    application: telemetry
+"""
+
+RETURN = r"""
+verification_keys:
+  description:
+    - The keys found, as the API returns them (certificate included), with these fields added.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    application_name:
+      description: Name of the key's application.
+      type: str
+      returned: always
+    public_key_fingerprint:
+      description: SHA-256 of the certificate's public key (SubjectPublicKeyInfo DER), hex; matches the private key's.
+      type: str
+      returned: always
+    days_left:
+      description: Whole days until the certificate expires; negative once expired.
+      type: int
+      returned: always
+    usable:
+      description: Whether the key can verify JWTs now (ACTIVE and unexpired).
+      type: bool
+      returned: always
+applications:
+  description: The applications whose keys were listed (id and name).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.izuma.device_management.plugins.module_utils import applications
+from ansible_collections.izuma.device_management.plugins.module_utils import verification_keys as vk
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils.keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, utcnow
+from ansible_collections.izuma.device_management.plugins.module_utils.module import IzumaModule
+
+
+def run(izuma: IzumaModule) -> dict:
+    """List the applications in scope, then their keys (one list request per application), then filter."""
+    params = izuma.params
+    client = izuma.client
+    if params["application_id"]:
+        found = applications.find_application(client, application_id=params["application_id"])
+        if found is None:
+            raise IzumaConfigError("There is no application with application_id %s." % params["application_id"])
+        scope = [found]
+    elif params["application"]:
+        found = applications.find_application(client, name=params["application"])
+        if found is None:
+            raise IzumaConfigError("There is no application named %r." % params["application"])
+        scope = [found]
+    else:
+        scope = applications.list_applications(client)
+
+    now = utcnow()
+    wanted_status = params["status"].upper() if params["status"] else None
+    result = []
+    for application in scope:
+        for item in vk.list_keys(client, application["id"]):
+            item["application_name"] = application["name"]
+            item["days_left"] = vk.days_left(item, now)
+            item["usable"] = vk.is_usable(item, now)
+            if params["name"] is not None and item.get("name") != params["name"]:
+                continue
+            if wanted_status and item.get("status") != wanted_status:
+                continue
+            if params["expires_within_days"] is not None and (item["days_left"] is None or item["days_left"] >= params["expires_within_days"]):
+                continue
+            if params["usable"] is not None and item["usable"] != params["usable"]:
+                continue
+            result.append(item)
+    return dict(changed=False, verification_keys=result,
+                applications=[{"id": application["id"], "name": application["name"]} for application in scope])
+
+
+def main() -> None:
+    """Module entry point."""
+    izuma = IzumaModule(
+        argument_spec=dict(
+            application=dict(type="str"),
+            application_id=dict(type="str"),
+            name=dict(type="str"),
+            status=dict(type="str", choices=["active", "inactive"]),
+            expires_within_days=dict(type="int"),
+            usable=dict(type="bool"),
+        ),
+        mutually_exclusive=[("application", "application_id")],
+    )
+    izuma.require(HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR)
+    izuma.run(run)
+
+
+if __name__ == "__main__":
+    main()
