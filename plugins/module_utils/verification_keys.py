@@ -308,7 +308,7 @@ class Planner:
             "belong to the private key %s. This module never replaces or deletes a key it cannot account for. Give that "
             "key's private key (private_key_path or private_key_content), choose another name, or delete the uploaded key "
             "first (state=absent)." % (item["name"], item["id"], item.get("certificate_fingerprint"),
-                                        self.want.private_key_path or "private_key_content"))
+                                       self.want.private_key_path or "private_key_content"))
 
     def _slots_error(self, needed_for: str, blocking: List[Dict[str, Any]]) -> IzumaConfigError:
         names = ", ".join("'%s' (%s)" % (item["name"], item["id"]) for item in blocking)

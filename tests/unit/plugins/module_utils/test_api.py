@@ -134,7 +134,7 @@ def test_retry_after_http_date_is_honoured() -> None:
 
 def test_retry_after_is_capped() -> None:
     client, _session, sleeps = make_client([FakeResponse(429, error(429, "rate_limit_exceeded"), {"Retry-After": "3600"}), FakeResponse(200, {})],
-                                    retry_after_cap=30.0)
+                                           retry_after_cap=30.0)
     client.get("/v3/applications")
     assert sleeps == [30.0]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import os
 import stat
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import pytest
 
