@@ -15,7 +15,7 @@ PORT ?= 0
 ADMIN_KEY ?=
 TLS ?=
 
-.PHONY: help demo test sanity sanity-2.19 sanity-2.21 units integration emulator venvs tree clean
+.PHONY: help demo test sanity sanity-2.19 sanity-2.21 units integration emulator venvs tree pythons clean
 
 help:
 	@echo "make demo      run the main job against a local Izuma API emulator"
@@ -39,6 +39,14 @@ venvs: $(VENV_219)/.installed $(VENV_221)/.installed
 tree:
 	@hack/build-tree.sh $(COLLECTIONS) >/dev/null
 
+# Every Python that pyenv installed, on PATH by its versioned name, so that ansible-test's compile and
+# import tests cover each target Python it supports and finds (3.8 to 3.13 on this machine).
+PYTHONS := $(abspath $(BUILD)/pythons)
+pythons:
+	@mkdir -p $(PYTHONS)
+	@for python in $(wildcard $(HOME)/.pyenv/versions/3.*/bin/python3.[0-9] $(HOME)/.pyenv/versions/3.*/bin/python3.[0-9][0-9]); do \
+		ln -sf "$$python" "$(PYTHONS)/$$(basename "$$python")"; done
+
 demo: $(VENV_219)/.installed
 	PATH="$(abspath $(VENV_219))/bin:$$PATH" hack/demo.sh
 
@@ -48,13 +56,13 @@ emulator: $(VENV_219)/.installed
 
 sanity: sanity-2.19 sanity-2.21
 
-sanity-2.19: $(VENV_219)/.installed tree
+sanity-2.19: $(VENV_219)/.installed tree pythons
 	hack/install-ansible-test-bootstrap.sh $(VENV_219)/bin/python
-	cd $(TREE) && $(abspath $(VENV_219))/bin/ansible-test sanity --venv --python 3.11 --color no
+	cd $(TREE) && PATH="$(PYTHONS):$$PATH" $(abspath $(VENV_219))/bin/ansible-test sanity --venv --color no
 
-sanity-2.21: $(VENV_221)/.installed tree
+sanity-2.21: $(VENV_221)/.installed tree pythons
 	hack/install-ansible-test-bootstrap.sh $(VENV_221)/bin/python
-	cd $(TREE) && $(abspath $(VENV_221))/bin/ansible-test sanity --venv --python 3.12 --color no
+	cd $(TREE) && PATH="$(PYTHONS):$$PATH" $(abspath $(VENV_221))/bin/ansible-test sanity --venv --color no
 
 units: venvs tree
 	cd $(TREE) && PYTHONPATH=$(COLLECTIONS):tests/emulator $(abspath $(VENV_219))/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/emulator/tests
