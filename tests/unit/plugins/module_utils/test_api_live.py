@@ -39,6 +39,7 @@ def test_tls_without_the_ca_bundle_fails_verification_with_advice(tls_emulator: 
     assert tls_emulator.admin_key not in str(info.value)
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_verification_can_be_turned_off(tls_emulator: ThreadedEmulator) -> None:
     client = IzumaClient(ClientConfig(api_host=tls_emulator.url, api_key=tls_emulator.admin_key, validate_certs=False))
     assert client.list("/v3/applications") == []
