@@ -481,6 +481,171 @@ def _signed_by(token: t.Union[str, bytes], key: t.Any, algorithm: t.Optional[str
 
 
 # ---------------------------------------------------------------------------
+# The option adapter of the plugins that sign tokens (izuma_jwt action, lookup)
+# ---------------------------------------------------------------------------
+
+# Plugin option names that sign_options() turns into sign_token keywords.
+SIGN_OPTION_NAMES = ("algorithm", "lifetime", "max_lifetime", "claims", "headers", "issuer", "subject", "audience",
+                     "jwt_id", "random_jwt_id", "key_id", "not_before_skew")
+# The sign_token keywords that shape the claims (the rest shape the headers, or pick the algorithm).
+_CLAIM_OPTIONS = ("lifetime", "claims", "issuer", "subject", "audience", "jwt_id", "not_before_skew", "max_lifetime")
+_HEADER_OPTIONS = ("headers", "key_id")
+
+
+def sign_options(get: t.Callable[[str], t.Any]) -> t.Dict[str, t.Any]:
+    """Turn plugin options into ``sign_token`` keywords (other than key and now).
+
+    ``get`` reads one option by name (``params.get`` of a module or action,
+    ``get_option`` of a lookup) for each name in SIGN_OPTION_NAMES. Options
+    that are None are left out, so sign_token's defaults apply. The plugin
+    options differ from sign_token's keywords in three places, each chosen so
+    that an option has one type:
+
+    - ``audience`` is a list; one audience is signed as a string, as usual;
+    - ``jwt_id`` is a fixed jti string and ``random_jwt_id`` a bool asking for
+      a random one (sign_token's ``jwt_id=True``); giving both is refused;
+    - ``key_id`` is a bool: true adds ``kid`` derived from the key (a chosen
+      kid goes in ``headers``).
+    """
+    options = {}  # type: t.Dict[str, t.Any]
+    for name in ("algorithm", "lifetime", "max_lifetime", "claims", "headers", "issuer", "subject", "not_before_skew"):
+        value = get(name)
+        if value is not None:
+            options[name] = value
+    audience = get("audience")
+    if isinstance(audience, (list, tuple)):
+        audience = list(audience)
+        if not audience:
+            audience = None
+        elif len(audience) == 1:
+            audience = audience[0]
+    if audience is not None:
+        options["audience"] = audience
+    jwt_id, random_jwt_id = get("jwt_id"), get("random_jwt_id")
+    if jwt_id is not None and random_jwt_id:
+        raise IzumaTokenError("give jwt_id (a fixed jti) or random_jwt_id=true (a new random jti per token), not both")
+    if random_jwt_id:
+        options["jwt_id"] = True
+    elif jwt_id is not None:
+        options["jwt_id"] = jwt_id
+    if get("key_id"):
+        options["key_id"] = True
+    return options
+
+
+def load_signing_key(path: t.Optional[str] = None, content: t.Optional[t.Union[str, bytes]] = None,
+                     passphrase: t.Optional[t.Union[str, bytes]] = None, cache: t.Optional["SigningKeyCache"] = None) -> t.Any:
+    """Return the private key that signs tokens, from file ``path`` or PEM ``content``, parsed through ``cache``.
+
+    ``cache`` defaults to the process-wide SIGNING_KEY_CACHE, so that a key is
+    parsed once per process (and again only when its file changes). Raises an
+    IzumaError naming private_key_path or private_key_content and the fix.
+    """
+    if path and content:
+        raise IzumaTokenError("give private_key_path or private_key_content, not both")
+    if not path and not content:
+        raise IzumaTokenError("a private key is needed to sign the token: give private_key_path (a PEM file on the controller) "
+                              "or private_key_content (PEM text, for example from Ansible Vault)")
+    cache = SIGNING_KEY_CACHE if cache is None else cache
+    if path:
+        return cache.load_file(path, passphrase=passphrase)
+    return cache.load_content(t.cast(t.Union[str, bytes], content), passphrase=passphrase, source="private_key_content")
+
+
+def signing_request(key: t.Any, now: t.Optional[float] = None, **options: t.Any) -> t.Dict[str, t.Any]:
+    """Check ``options`` (sign_token keywords) exactly as sign_token would, without signing.
+
+    Returns ``{"algorithm", "claims", "headers"}``: what a token signed now
+    would carry (headers besides alg and typ). Check mode uses it to report a
+    new token's claims and expiry, and callers use it to refuse bad options
+    before anything else happens. Raises IzumaTokenError like sign_token.
+    """
+    unknown = sorted(set(options) - set(_CLAIM_OPTIONS) - set(_HEADER_OPTIONS) - {"algorithm"})
+    if unknown:
+        raise IzumaTokenError("unknown token option(s): %s" % ", ".join(unknown))
+    if not hasattr(key, "private_bytes"):
+        raise IzumaTokenError("a private key is needed to sign a token, got %s" % type(key).__name__)
+    algorithm = options.get("algorithm")
+    algorithm = default_algorithm(key) if algorithm is None else algorithm
+    check_algorithm(algorithm, key)
+    claims = build_claims(now=now, **{name: options[name] for name in _CLAIM_OPTIONS if name in options})
+    headers = build_headers(key, **{name: options[name] for name in _HEADER_OPTIONS if name in options})
+    return {"algorithm": algorithm, "claims": claims, "headers": headers}
+
+
+def _same_json(wanted: t.Any, actual: t.Any) -> bool:
+    return json.dumps(wanted, sort_keys=True) == json.dumps(actual, sort_keys=True)
+
+
+def renewal_status(token: t.Union[str, bytes, None], key: t.Any, renew_margin: int = 0, now: t.Optional[float] = None,
+                   **options: t.Any) -> t.Dict[str, t.Any]:
+    """Tell whether a deployed token must be replaced by one signed with ``key`` and ``options`` (sign_token keywords).
+
+    ``token_status`` with the requested claims compared exactly (a claim added
+    to or removed from the request renews the token), the algorithm, and the
+    current key; and beyond it, what token_status does not compare:
+
+    - the lifetime (``exp - iat``) must be the requested one, so a changed
+      ``lifetime`` or a lower ``max_lifetime`` renews the token;
+    - ``nbf`` must be ``iat - not_before_skew`` when a skew is asked, and
+      absent when not;
+    - a requested fixed ``jwt_id`` must be the token's jti; a random one
+      (``jwt_id=True``) must exist (its value is never compared);
+    - the headers besides ``alg`` must be the requested ones (``typ`` may be
+      the default ``JWT`` when none is requested).
+
+    Returns token_status's keys (``reason`` lists every difference) plus
+    ``request`` (see signing_request), and ``header`` and ``claims`` of the
+    deployed token (None when it cannot be decoded). Raises IzumaTokenError
+    for bad options only; a bad token is reported.
+    """
+    current = time.time() if now is None else now
+    request = signing_request(key, now=current, **options)
+    status = token_status(token, key=key, required_claims=request["claims"], renew_margin=renew_margin, now=current,
+                          exact_claims=True, algorithm=request["algorithm"])
+    status.update(request=request, header=None, claims=None)
+    if not status["algorithm"]:
+        return status
+    decoded = decode_unverified(t.cast(t.Union[str, bytes], token))
+    header, claims = decoded["header"], decoded["claims"]
+    status.update(header=header, claims=claims)
+    reasons = []
+    issued, expires = claims.get("iat"), claims.get("exp")
+    lifetime = request["claims"]["exp"] - request["claims"]["iat"]
+    if not _is_number(issued):
+        reasons.append("the token has no iat claim")
+    elif _is_number(expires) and expires - issued != lifetime:
+        reasons.append("the token's lifetime is %d seconds, not the requested %d" % (int(expires - issued), lifetime))
+    skew = options.get("not_before_skew")
+    if skew is None and "nbf" in claims:
+        reasons.append("the token has an nbf claim, and no not_before_skew is requested")
+    elif skew is not None and _is_number(issued) and claims.get("nbf") != issued - skew:
+        reasons.append("the token's nbf is not iat minus not_before_skew (%d seconds)" % skew)
+    jwt_id = options.get("jwt_id")
+    if jwt_id is True and not claims.get("jti"):
+        reasons.append("the token has no jti claim, and random_jwt_id is requested")
+    elif isinstance(jwt_id, str) and claims.get("jti") != jwt_id:
+        reasons.append("the token's jti is not the requested jwt_id")
+    wanted = request["headers"]
+    differing = sorted(name for name, value in wanted.items() if name not in header or not _same_json(value, header[name]))
+    differing += sorted(name for name in header if name not in wanted and name not in ("alg", "typ"))
+    if "typ" not in wanted and header.get("typ", "JWT") != "JWT":
+        differing.append("typ")
+    if differing:
+        reasons.append("the token's headers differ from the requested ones (%s)" % ", ".join(differing))
+    if reasons:
+        if status["needs_renewal"]:
+            reasons.insert(0, status["reason"])
+        status["needs_renewal"] = True
+        status["reason"] = "; ".join(reasons)
+    return status
+
+
+def _is_number(value: t.Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------------------
 # Caches for plugins that sign many times in one process
 # ---------------------------------------------------------------------------
 
