@@ -1,0 +1,222 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller side of izuma_jwt: sign on the controller, deploy through the module.
+
+For each host:
+
+1. observe - validate the task, load the signing key (parsed once per process
+   by tokens.SIGNING_KEY_CACHE) and check every signing option, before any
+   host is contacted; then run the module with ``_operation=inspect``, which
+   reads the deployed token and compares owner, group and mode without
+   changing anything;
+2. plan - ``tokens.renewal_status`` on the controller: the token must verify
+   with the current key and match the requested algorithm, claims, headers
+   and lifetime, and be valid for longer than renew_margin;
+3. apply - only when the plan says so: sign a new token and run the module
+   with ``_operation=write`` (atomic 0600 write), or with
+   ``_operation=attributes`` when only owner, group or mode differ.
+
+A converged host costs one module run and writes nothing. Check mode stops
+after the plan and signs nothing.
+
+No token, key or passphrase reaches the result, a warning or a message: the
+inspected token is popped from the module's answer at once, results are built
+from decoded claims, and every message from a module is scrubbed of anything
+that looks like a JWT.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import typing as t
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.izuma.device_management.plugins.module_utils import keys, tokens
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.modules.izuma_jwt import (
+    HOST_OPTIONS,
+    INTERNAL_OPTIONS,
+    MUTUALLY_EXCLUSIVE,
+    argument_spec,
+)
+
+MODULE_NAME = "izuma.device_management.izuma_jwt"
+# A compact JWS whose header is a JSON object: base64url of '{"' is 'eyJ'.
+_JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+# How check mode shows a jti that will be random.
+RANDOM_PLACEHOLDER = "<random>"
+
+
+def scrub(text: t.Any, *secrets: t.Optional[str]) -> str:
+    """Return ``text`` with every JWT-shaped string and every given secret replaced by a placeholder."""
+    result = _JWT_RE.sub("<token>", str(text))
+    for secret in secrets:
+        if secret:
+            result = result.replace(secret, "<secret>")
+    return result
+
+
+def validate_task_args(args: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """Validate task arguments with the module's argument spec; raise IzumaError with a message free of secret values."""
+    internal = sorted(name for name in INTERNAL_OPTIONS if name in args)
+    if internal:
+        raise IzumaError("%s: internal option(s) set by the action plugin; remove them from the task" % ", ".join(internal))
+    validator = ArgumentSpecValidator(argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE)
+    result = validator.validate(dict(args))
+    if result.error_messages:
+        # A type error can quote the value given; no_log values must not be quoted.
+        raise IzumaError(str(remove_values(result.errors.msg, result._no_log_values)))  # pylint: disable=protected-access
+    return dict(result.validated_parameters)
+
+
+def token_facts(claims: t.Mapping[str, t.Any], header: t.Mapping[str, t.Any], now: float) -> t.Dict[str, t.Any]:
+    """The non-secret description of a token: claims, header, iat/exp as RFC 3339, seconds left."""
+    facts = {"claims": dict(claims), "header": dict(header), "algorithm": header.get("alg"),
+             "issued_at": None, "expires_at": None, "seconds_left": None}  # type: t.Dict[str, t.Any]
+    if isinstance(claims.get("iat"), (int, float)) and not isinstance(claims.get("iat"), bool):
+        facts["issued_at"] = keys.to_rfc3339(claims["iat"])
+    if isinstance(claims.get("exp"), (int, float)) and not isinstance(claims.get("exp"), bool):
+        facts["expires_at"] = keys.to_rfc3339(claims["exp"])
+        facts["seconds_left"] = tokens.seconds_left(dict(claims), now=now)
+    return facts
+
+
+def predicted_token(request: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, t.Any]]:
+    """The claims and header a token signed for ``request`` (from tokens.signing_request) would have."""
+    claims = dict(request["claims"])
+    if options.get("jwt_id") is True:
+        # signing_request drew a random jti that the real token will not have.
+        claims["jti"] = RANDOM_PLACEHOLDER
+    header = {"alg": request["algorithm"], "typ": "JWT"}
+    header.update(request["headers"])
+    return claims, header
+
+
+def plan(status: t.Mapping[str, t.Any], attributes_differ: bool, force: bool) -> t.Dict[str, t.Any]:
+    """Decide what to do with a deployed token: ``{"renew": bool, "attributes": bool, "reason": str}``."""
+    if force:
+        return {"renew": True, "attributes": False, "reason": "force is true" + ("" if status["needs_renewal"] else "; " + status["reason"])}
+    if status["needs_renewal"]:
+        return {"renew": True, "attributes": False, "reason": status["reason"]}
+    return {"renew": False, "attributes": bool(attributes_differ), "reason": status["reason"]}
+
+
+def diff_side(facts: t.Optional[t.Mapping[str, t.Any]], fingerprint: t.Optional[str], signed_by_current_key: t.Optional[bool],
+              attributes: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """One side of the diff: what a person needs to see, never the token."""
+    side = {}  # type: t.Dict[str, t.Any]
+    if facts is not None:
+        side.update(claims=facts["claims"], header=facts["header"], expires_at=facts["expires_at"],
+                    signing_key_fingerprint=fingerprint, signed_by_current_key=signed_by_current_key)
+    side.update({name: attributes[name] for name in ("mode", "owner", "group") if attributes.get(name) is not None})
+    return side
+
+
+class ActionModule(ActionBase):
+    """Sign on the controller, inspect and write on the host."""
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp: t.Optional[str] = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+        """Run the task for one host."""
+        result = super().run(tmp, task_vars)
+        del tmp
+        try:
+            result.update(self._run(task_vars or {}))
+        except IzumaError as exc:
+            result.update(failed=True, changed=False, msg=scrub(exc))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    def _module(self, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any], operation: str,
+                token: t.Optional[str] = None) -> t.Dict[str, t.Any]:
+        """Run the host side; return its answer, or raise IzumaError with a scrubbed message."""
+        args = {name: self._task.args.get(name) for name in HOST_OPTIONS if self._task.args.get(name) is not None}
+        # The host expands dest itself (its ~ is not the controller's); mode has a default.
+        args.setdefault("mode", params["mode"])
+        args["_operation"] = operation
+        if token is not None:
+            args["_token"] = token
+        answer = self._execute_module(module_name=MODULE_NAME, module_args=args, task_vars=task_vars)
+        if answer.get("failed") or answer.get("unreachable"):
+            # Only the message: raw output (module_stdout) could hold the token read by inspect.
+            message = answer.get("msg") or "the izuma_jwt module failed on the host without a message"
+            raise IzumaError(scrub(message, token))
+        return answer
+
+    def _run(self, task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        params = validate_task_args(self._task.args)
+        if params["renew_margin"] < 0 or params["lifetime"] <= 0 or params["renew_margin"] >= params["lifetime"]:
+            raise IzumaError("renew_margin (%d seconds) must be zero or more and shorter than lifetime (%d seconds), or every run "
+                             "would issue a new token" % (params["renew_margin"], params["lifetime"]))
+        key_path = params["private_key_path"]
+        if key_path:
+            # Relative to the playbook (or role), like other controller-side files.
+            key_path = self._loader.path_dwim(key_path)
+        key = tokens.load_signing_key(key_path, params["private_key_content"], params["private_key_passphrase"])
+        options = tokens.sign_options(params.get)
+        now = time.time()
+        # Refuse bad options (algorithm, lifetime, reserved claims and headers) before any host is contacted.
+        request = tokens.signing_request(key, now=now, **options)
+        fingerprint = keys.public_key_fingerprint(key)
+
+        observed = self._module(task_vars, params, "inspect")
+        deployed = observed.pop("token", None)
+        status = tokens.renewal_status(deployed, key, renew_margin=params["renew_margin"], now=now, **options)
+        decision = plan(status, observed.get("attributes_differ", False), params["force"])
+        before_attributes = {name: observed.get(name) for name in ("mode", "owner", "group")}
+
+        before_facts = None
+        if status["claims"] is not None:
+            before_facts = token_facts(status["claims"], status["header"] or {}, now)
+        result = {"dest": params["dest"], "renewed": decision["renew"], "reason": decision["reason"],
+                  "key_fingerprint": fingerprint}  # type: t.Dict[str, t.Any]
+        new_token = None
+        if decision["renew"]:
+            if self._task.check_mode:
+                claims, header = predicted_token(request, options)
+                after_facts = token_facts(claims, header, now)
+                answer = {}  # type: t.Dict[str, t.Any]
+            else:
+                new_token = tokens.sign_token(key, now=now, **options)
+                decoded = tokens.decode_unverified(new_token)
+                after_facts = token_facts(decoded["claims"], decoded["header"], now)
+                answer = self._module(task_vars, params, "write", new_token)
+            changed = True
+        else:
+            after_facts = before_facts
+            answer = {}
+            changed = decision["attributes"]
+            if changed and not self._task.check_mode:
+                answer = self._module(task_vars, params, "attributes")
+                changed = bool(answer.get("changed"))
+        after_attributes = dict(before_attributes)
+        after_attributes.update({name: answer[name] for name in ("mode", "owner", "group") if name in answer})
+        if self._task.check_mode and changed:
+            # What the task would set; not knowable exactly for a symbolic mode, so shown as given.
+            after_attributes.update({name: str(params[name]) for name in ("mode", "owner", "group") if params.get(name) is not None})
+
+        result.update(t.cast(t.Dict[str, t.Any], after_facts))
+        result.update({name: after_attributes.get(name) for name in ("mode", "owner", "group")})
+        result["changed"] = changed
+        if answer.get("warnings"):
+            result["warnings"] = [scrub(warning, new_token, deployed) for warning in answer["warnings"]]
+        if self._task.diff:
+            result["diff"] = {
+                "before_header": params["dest"],
+                "after_header": params["dest"],
+                "before": diff_side(before_facts, fingerprint if status["signed_by_key"] else None, status["signed_by_key"],
+                                    before_attributes),
+                "after": diff_side(after_facts, fingerprint, True, after_attributes),
+            }
+        if params["return_token"]:
+            result["token"] = new_token if decision["renew"] else deployed
+        return result

@@ -1,0 +1,215 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Signing options of the plugins that make JWTs (the izuma_jwt module and lookup)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Use C(izuma.device_management.jwt) in the izuma_jwt module, C(izuma.device_management.jwt.plugins) in the lookup.
+
+    The lifetime is not here: the module and the lookup have different defaults.
+    """
+
+    # The izuma_jwt module (its action plugin reads these on the controller).
+    DOCUMENTATION = r"""
+options:
+  private_key_path:
+    description:
+      - Path, on the controller, of the PEM private key (PKCS#8 or traditional, encrypted or not) that signs the token.
+        It is the private key of a verification key uploaded to the application, and it never leaves the controller.
+      - A relative path is relative to the playbook's directory.
+      - One of O(private_key_path) and O(private_key_content) is required.
+    type: path
+  private_key_content:
+    description:
+      - The PEM private key that signs the token, as content (for example from Ansible Vault).
+      - Mutually exclusive with O(private_key_path).
+    type: str
+  private_key_passphrase:
+    description:
+      - Passphrase of an encrypted private key. Giving one for a key that is not encrypted is an error, so that a key
+        believed to be protected but stored in clear is noticed.
+    type: str
+  algorithm:
+    description:
+      - JWS algorithm. By default V(RS256) for an RSA key, and V(ES256), V(ES384) or V(ES512) for an EC key on P-256,
+        P-384 or P-521.
+      - The algorithm must fit the key - RS* and PS* need an RSA key of at least 2048 bits, ES256 a P-256 key, ES384 a
+        P-384 key, ES512 a P-521 key. C(none) and the HMAC algorithms (HS*) are refused, as Izuma Device Management does.
+    type: str
+    choices: [RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512]
+  max_lifetime:
+    description:
+      - The longest lifetime, in seconds, allowed for a token; a longer O(lifetime) is refused. Set it once (for
+        example in C(module_defaults) or a group variable) to enforce a policy.
+    type: int
+  issuer:
+    description: The C(iss) claim.
+    type: str
+  subject:
+    description: The C(sub) claim.
+    type: str
+  audience:
+    description:
+      - The C(aud) claim. One audience is signed as a string, several as a list.
+    type: list
+    elements: str
+  jwt_id:
+    description:
+      - A fixed C(jti) claim. Mutually exclusive with O(random_jwt_id).
+    type: str
+  random_jwt_id:
+    description:
+      - Give each new token a random C(jti) claim (a UUID4 in hex).
+    type: bool
+    default: false
+  claims:
+    description:
+      - Further claims, as a mapping of claim names to JSON values (strings, numbers, booleans, lists, mappings).
+      - V(exp), V(iat) and V(nbf) are refused here; they come from O(lifetime) and O(not_before_skew). So are
+        V(iss), V(sub), V(aud) and V(jti) when the matching option is also given.
+    type: dict
+  headers:
+    description:
+      - Further JOSE header fields, such as C(kid) or C(typ).
+      - V(alg) is refused (it comes from O(algorithm)), and so are V(jku), V(jwk), V(x5u), V(x5c) and V(crit), which
+        would change how the token is verified.
+    type: dict
+  key_id:
+    description:
+      - Add a C(kid) header, the first 32 hex digits of the SHA-256 fingerprint of the signing key's public key.
+      - Izuma Device Management does not need it (it tries each verification key of the application), but it helps to
+        tell which key signed a token during a rotation.
+    type: bool
+    default: false
+  not_before_skew:
+    description:
+      - Add an C(nbf) claim this many seconds before the time of signing, so that a verifier whose clock runs a little
+        behind accepts the token at once. No C(nbf) claim when not set.
+    type: int
+requirements:
+  - cryptography and PyJWT on the controller
+"""
+
+    # The izuma_jwt lookup: the same options, also from variables, the environment and ansible.cfg.
+    PLUGINS = r"""
+options:
+  private_key_path:
+    description:
+      - Path, on the controller, of the PEM private key (PKCS#8 or traditional, encrypted or not) that signs the token.
+      - A relative path is relative to the playbook's directory (the role's, in a role); C(~) is expanded.
+      - One of O(private_key_path) and O(private_key_content) is required.
+    type: str
+    env:
+      - name: IZUMA_PRIVATE_KEY_PATH
+    vars:
+      - name: izuma_jwt_private_key_path
+    ini:
+      - section: izuma_jwt
+        key: private_key_path
+  private_key_content:
+    description:
+      - The PEM private key that signs the token, as content (for example from Ansible Vault).
+      - Mutually exclusive with O(private_key_path).
+    type: str
+    env:
+      - name: IZUMA_PRIVATE_KEY
+    vars:
+      - name: izuma_jwt_private_key_content
+  private_key_passphrase:
+    description: Passphrase of an encrypted private key.
+    type: str
+    env:
+      - name: IZUMA_PRIVATE_KEY_PASSPHRASE
+    vars:
+      - name: izuma_jwt_private_key_passphrase
+  algorithm:
+    description:
+      - JWS algorithm. By default V(RS256) for an RSA key, and V(ES256), V(ES384) or V(ES512) for an EC key on P-256,
+        P-384 or P-521.
+      - The algorithm must fit the key; C(none) and HS* are refused.
+    type: str
+    choices: [RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512]
+    env:
+      - name: IZUMA_JWT_ALGORITHM
+    vars:
+      - name: izuma_jwt_algorithm
+    ini:
+      - section: izuma_jwt
+        key: algorithm
+  max_lifetime:
+    description: The longest lifetime, in seconds, allowed for a token; a longer O(lifetime) is refused.
+    type: int
+    env:
+      - name: IZUMA_JWT_MAX_LIFETIME
+    vars:
+      - name: izuma_jwt_max_lifetime
+    ini:
+      - section: izuma_jwt
+        key: max_lifetime
+  issuer:
+    description: The C(iss) claim.
+    type: str
+    env:
+      - name: IZUMA_JWT_ISSUER
+    vars:
+      - name: izuma_jwt_issuer
+    ini:
+      - section: izuma_jwt
+        key: issuer
+  subject:
+    description: The C(sub) claim.
+    type: str
+    vars:
+      - name: izuma_jwt_subject
+  audience:
+    description: The C(aud) claim. One audience is signed as a string, several as a list.
+    type: list
+    elements: str
+    env:
+      - name: IZUMA_JWT_AUDIENCE
+    vars:
+      - name: izuma_jwt_audience
+    ini:
+      - section: izuma_jwt
+        key: audience
+  jwt_id:
+    description: A fixed C(jti) claim. Mutually exclusive with O(random_jwt_id).
+    type: str
+  random_jwt_id:
+    description:
+      - Give each new token a random C(jti) claim. A token reused from the cache (see O(reuse_tokens)) keeps its jti.
+    type: bool
+    default: false
+  claims:
+    description:
+      - Further claims, as a mapping of claim names to JSON values.
+      - V(exp), V(iat) and V(nbf) are refused here; they come from O(lifetime) and O(not_before_skew).
+    type: dict
+    vars:
+      - name: izuma_jwt_claims
+  headers:
+    description:
+      - Further JOSE header fields, such as C(kid) or C(typ). V(alg), V(jku), V(jwk), V(x5u), V(x5c) and V(crit) are refused.
+    type: dict
+    vars:
+      - name: izuma_jwt_headers
+  key_id:
+    description: Add a C(kid) header derived from the signing key's public key fingerprint.
+    type: bool
+    default: false
+  not_before_skew:
+    description: Add an C(nbf) claim this many seconds before the time of signing. No C(nbf) claim when not set.
+    type: int
+    env:
+      - name: IZUMA_JWT_NOT_BEFORE_SKEW
+    vars:
+      - name: izuma_jwt_not_before_skew
+    ini:
+      - section: izuma_jwt
+        key: not_before_skew
+requirements:
+  - cryptography and PyJWT on the controller
+"""

@@ -1,0 +1,403 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: izuma_jwt
+short_description: Sign a JWT for Izuma Device Management on the controller and deploy it to managed hosts
+version_added: 0.1.0
+description:
+  - Steps 4 and 5 of the Izuma Device Management JWT setup ("create the JWT key", "deploy the JWT key"). Signs a JSON Web
+    Token with the private key of an application's verification key and writes it to O(dest) on each managed host.
+  - Signing happens on the controller, in the action plugin; the private key is never sent to the managed hosts. Only
+    the signed token travels, and it is written atomically with mode 0600 from the first instant (see O(mode)).
+  - "Idempotent: a token already deployed is kept while it verifies with the current signing key, is valid for longer
+    than O(renew_margin), and carries the requested claims, headers, algorithm and lifetime. Otherwise a new token is
+    issued. A scheduled run therefore re-issues tokens only when needed, and a new key at O(private_key_path) (a key
+    rotation) re-issues every token."
+  - The deployed token is read back from the host to the controller to be checked there; it is never shown, logged or
+    returned unless O(return_token=true).
+  - Check mode and diff mode report the claims, expiry and signing key fingerprint of the token before and after,
+    never the token.
+author:
+  - Izuma device management collection maintainers (@izuma)
+options:
+  dest:
+    description:
+      - Path of the token file on the managed host. Its directory must exist.
+      - The file holds the token followed by a newline.
+    type: path
+    required: true
+  lifetime:
+    description:
+      - Seconds from signing to the C(exp) claim of a new token. At most O(max_lifetime) when that is set.
+      - Run the task at least every O(lifetime) minus O(renew_margin) seconds, so that a token is renewed before it
+        expires.
+    type: int
+    default: 86400
+  renew_margin:
+    description:
+      - Issue a new token when the deployed one expires within this many seconds. Must be shorter than O(lifetime).
+    type: int
+    default: 21600
+  force:
+    description:
+      - Issue a new token even if the deployed one is still good. Every run with V(true) reports a change.
+    type: bool
+    default: false
+  return_token:
+    description:
+      - Return the deployed token as RV(token). Off by default so that the token never appears in task output or
+        logs; when you turn it on, consider C(no_log) on the task.
+    type: bool
+    default: false
+  owner:
+    description:
+      - Name (or uid) of the user that should own the token file, as for M(ansible.builtin.file). Changing it needs
+        root (C(become)). Left as it is when not set.
+    type: str
+  group:
+    description:
+      - Name (or gid) of the group that should own the token file, as for M(ansible.builtin.file). Left as it is when
+        not set.
+    type: str
+  mode:
+    description:
+      - Permissions of the token file, as for M(ansible.builtin.file) - an octal string such as V('0600') or V('0640'),
+        or a symbolic mode such as V(u=rw,g=r,o=).
+      - A new token is always written to a temporary file created with mode 0600 and renamed over O(dest), then given
+        this mode; so it is never more open than asked, even for an instant.
+      - A mode that lets other users read the token is applied, with a warning.
+    type: raw
+    default: '0600'
+  _operation:
+    description:
+      - Internal use only, set by the action plugin (V(inspect), V(write) or V(attributes)). Never set it in a task.
+    type: str
+    choices: [inspect, write, attributes]
+  _token:
+    description:
+      - Internal use only, set by the action plugin - the token to write. Never set it in a task.
+    type: str
+extends_documentation_fragment:
+  - izuma.device_management.jwt
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+    details:
+      - The action plugin signs the token on the controller; the module only reads and writes O(dest) on the host.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows claims, expiry, signing key fingerprint, mode, owner and group, never the token.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+  platform:
+    platforms: posix
+notes:
+  - The managed hosts need only Python; the controller needs C(cryptography) and C(PyJWT).
+  - The token is read from O(dest) by the host and checked on the controller (signature, claims, expiry), so the
+    controller sees it in memory, as M(ansible.builtin.slurp) would; it is dropped from every result.
+  - To upload the matching certificate, see M(izuma.device_management.izuma_verification_key). To sign a token on
+    the controller for use in a later task, see the P(izuma.device_management.izuma_jwt#lookup) lookup.
+seealso:
+  - plugin: izuma.device_management.izuma_jwt
+    plugin_type: lookup
+  - plugin: izuma.device_management.jwt_claims
+    plugin_type: filter
+  - plugin: izuma.device_management.jwt_seconds_left
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Deploy a day-long token to every collector, renewed when less than 6 hours remain
+  izuma.device_management.izuma_jwt:
+    private_key_path: /etc/izuma/controller/telemetry.key
+    private_key_passphrase: "{{ vault_telemetry_key_passphrase }}"
+    subject: "{{ inventory_hostname }}"
+    audience: [izuma-device-management]
+    dest: /etc/telemetry/izuma.jwt
+    owner: telemetry
+    group: telemetry
+    mode: '0600'
+  become: true
+
+- name: An ES384 token with a custom claim, a kid header and a one-minute nbf backdate; no token may live over 7 days
+  izuma.device_management.izuma_jwt:
+    private_key_path: keys/gateway-p384.key
+    algorithm: ES384
+    lifetime: 604800
+    max_lifetime: 604800
+    renew_margin: 172800
+    not_before_skew: 60
+    key_id: true
+    claims:
+      site: "{{ site_name }}"
+    dest: /var/lib/gateway/izuma.jwt
+
+- name: Show what would change (claims, expiry, key fingerprint; never the token)
+  izuma.device_management.izuma_jwt:
+    private_key_path: /etc/izuma/controller/telemetry.key
+    subject: "{{ inventory_hostname }}"
+    dest: /etc/telemetry/izuma.jwt
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+dest:
+  description: The token file.
+  returned: success
+  type: str
+  sample: /etc/telemetry/izuma.jwt
+renewed:
+  description: Whether a new token was issued (in check mode, would be).
+  returned: success
+  type: bool
+  sample: true
+reason:
+  description: Why the token was renewed, or why the deployed one was kept.
+  returned: success
+  type: str
+  sample: the token was not signed by the current key
+algorithm:
+  description: The JWS algorithm of the token now deployed (in check mode, of the token that would be).
+  returned: success
+  type: str
+  sample: ES256
+claims:
+  description:
+    - The claims of the token now deployed (in check mode, of the token that would be; a random jti is shown as
+      C(<random>)).
+  returned: success
+  type: dict
+  sample: {"iat": 1795885200, "exp": 1795971600, "sub": "collector-01", "aud": "izuma-device-management"}
+header:
+  description: The JOSE header of that token.
+  returned: success
+  type: dict
+  sample: {"alg": "ES256", "typ": "JWT"}
+issued_at:
+  description: The token's C(iat), as RFC 3339 UTC.
+  returned: success
+  type: str
+  sample: "2026-11-28T17:00:00Z"
+expires_at:
+  description: The token's C(exp), as RFC 3339 UTC.
+  returned: success
+  type: str
+  sample: "2026-11-29T17:00:00Z"
+seconds_left:
+  description: Whole seconds until the token expires.
+  returned: success
+  type: int
+  sample: 86400
+key_fingerprint:
+  description:
+    - SHA-256 fingerprint (hex) of the signing key's public key (SubjectPublicKeyInfo DER); the same for the private
+      key, its public key and every certificate made for it.
+  returned: success
+  type: str
+  sample: 5d0e3c4f6f1b0c2a9d6e8f7a1b2c3d4e5f60718293a4b5c6d7e8f9011223344
+mode:
+  description: Permissions of O(dest) after the task (in check mode, before it).
+  returned: success
+  type: str
+  sample: '0600'
+owner:
+  description: Owner of O(dest) after the task (in check mode, before it).
+  returned: success
+  type: str
+  sample: telemetry
+group:
+  description: Group of O(dest) after the task (in check mode, before it).
+  returned: success
+  type: str
+  sample: telemetry
+token:
+  description:
+    - The deployed token. Not returned in check mode when a new token would be issued (none is signed then).
+  returned: when O(return_token=true)
+  type: str
+"""
+
+import grp
+import os
+import pwd
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.izuma.device_management.plugins.module_utils import files
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+
+# The choices of ``algorithm``; equal to tokens.ALGORITHMS (a unit test checks), written out so that the
+# module shipped to managed hosts carries neither the token library nor its cryptography imports.
+ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"]
+# A token is a few hundred bytes; a large file at dest is something else, and is not read whole.
+MAX_TOKEN_BYTES = 64 * 1024
+# Options the host side uses; everything else is read by the action plugin on the controller.
+HOST_OPTIONS = ("dest", "owner", "group", "mode")
+INTERNAL_OPTIONS = ("_operation", "_token")
+
+
+def argument_spec() -> dict:
+    """Every option of izuma_jwt; the action plugin validates tasks with this same spec."""
+    return dict(
+        dest=dict(type="path", required=True),
+        private_key_path=dict(type="path"),
+        private_key_content=dict(type="str", no_log=True),
+        private_key_passphrase=dict(type="str", no_log=True),
+        algorithm=dict(type="str", choices=ALGORITHMS),
+        lifetime=dict(type="int", default=86400),
+        max_lifetime=dict(type="int"),
+        renew_margin=dict(type="int", default=21600),
+        issuer=dict(type="str"),
+        subject=dict(type="str"),
+        audience=dict(type="list", elements="str"),
+        jwt_id=dict(type="str"),
+        random_jwt_id=dict(type="bool", default=False),
+        claims=dict(type="dict"),
+        headers=dict(type="dict"),
+        key_id=dict(type="bool", default=False),
+        not_before_skew=dict(type="int"),
+        force=dict(type="bool", default=False),
+        return_token=dict(type="bool", default=False),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+        mode=dict(type="raw", default="0600"),
+        _operation=dict(type="str", choices=["inspect", "write", "attributes"]),
+        _token=dict(type="str", no_log=True),
+    )
+
+
+MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content"), ("jwt_id", "random_jwt_id")]
+
+
+def file_attributes(path: str) -> dict:
+    """Mode (octal string), owner and group (names, or numbers without a name) of ``path``."""
+    info = os.stat(path)
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return {"mode": "%04o" % stat.S_IMODE(info.st_mode), "owner": owner, "group": group}
+
+
+def _set_attributes(module: AnsibleModule, path: str, changed: bool = False) -> bool:
+    """Apply owner, group and mode; return True when one differed (in check mode: would differ)."""
+    params = module.params
+    if params["owner"] is not None:
+        changed = module.set_owner_if_different(path, params["owner"], changed)
+    if params["group"] is not None:
+        changed = module.set_group_if_different(path, params["group"], changed)
+    return module.set_mode_if_different(path, params["mode"], changed)
+
+
+def _check_dest(path: str) -> None:
+    if os.path.isdir(path):
+        raise IzumaError("dest %s is a directory: give the path of the token file" % path)
+    directory = os.path.dirname(os.path.realpath(path))
+    if not os.path.isdir(directory):
+        raise IzumaError("cannot write %s: directory %s does not exist; create it first (for example with ansible.builtin.file state=directory)"
+                         % (path, directory))
+
+
+def inspect(module: AnsibleModule, path: str) -> dict:
+    """Read the deployed token and tell whether owner, group or mode differ; change nothing.
+
+    The token goes back to the action plugin, which checks it on the controller and drops it from the result.
+    """
+    _check_dest(path)
+    if not os.path.lexists(path):
+        return {"changed": False, "exists": False, "token": None, "attributes_differ": True}
+    data = files.read_file(path, what="token", max_size=MAX_TOKEN_BYTES)
+    # Owner, group and mode are compared the way AnsibleModule applies them, without applying them.
+    saved = module.check_mode
+    module.check_mode = True
+    try:
+        differ = _set_attributes(module, path)
+    finally:
+        module.check_mode = saved
+    result = {"changed": False, "exists": True, "token": data.decode("ascii", "replace").strip(), "attributes_differ": differ}
+    result.update(file_attributes(path))
+    return result
+
+
+def write(module: AnsibleModule, path: str, token: str) -> dict:
+    """Write ``token`` to ``path`` atomically: a new 0600 file renamed over the old one, then owner, group and mode."""
+    _check_dest(path)
+    if not token or token.count(".") != 2:
+        raise IzumaError("the token to write is not a JWT; this module must be called by its action plugin")
+    if not module.check_mode:
+        files.atomic_write(path, (token.strip() + "\n").encode("ascii"), mode=0o600,
+                           owner=module.params["owner"], group=module.params["group"])
+        _set_attributes(module, path, True)
+        _warn_if_open(module, path)
+    return _result(module, path, True)
+
+
+def apply_attributes(module: AnsibleModule, path: str) -> dict:
+    """Give the existing token file the requested owner, group and mode."""
+    _check_dest(path)
+    if not os.path.exists(path):
+        raise IzumaError("%s does not exist, so its owner, group and mode cannot be set" % path)
+    changed = _set_attributes(module, path)
+    if not module.check_mode:
+        _warn_if_open(module, path)
+    return _result(module, path, changed)
+
+
+def _result(module: AnsibleModule, path: str, changed: bool) -> dict:
+    result = {"changed": changed}
+    if os.path.exists(path):
+        result.update(file_attributes(path))
+    return result
+
+
+def _warn_if_open(module: AnsibleModule, path: str) -> None:
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o007:
+        module.warn("mode %04o of %s lets every user of the host use the token in it: use mode 0600, or 0640 with a group"
+                    % (mode, path))
+
+
+def main() -> None:
+    """Module entry point: the host side of izuma_jwt."""
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    operation = module.params["_operation"]
+    path = module.params["dest"]
+    if operation is None:
+        module.fail_json(msg="izuma_jwt signs tokens on the controller in its action plugin, which did not run: "
+                             "call it as the task izuma.device_management.izuma_jwt")
+    try:
+        if operation == "inspect":
+            result = inspect(module, path)
+        elif operation == "write":
+            result = write(module, path, module.params["_token"] or "")
+        else:
+            result = apply_attributes(module, path)
+    except IzumaError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
