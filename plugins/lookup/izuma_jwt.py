@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: izuma_jwt
+short_description: Sign a JWT for Izuma Device Management on the controller
+version_added: 0.1.0
+description:
+  - Returns a JSON Web Token signed with the private key of an application's verification key, for use in a later task,
+    for example in the C(Authorization) header of M(ansible.builtin.uri) next to C(X-Application-ID).
+  - The same signing rules as M(izuma.device_management.izuma_jwt) - RS256, RS384, RS512, ES256, ES384, ES512, PS256,
+    PS384 or PS512 fitted to the key; C(none), HS* and a weak or mismatched key are refused before signing; C(exp) and
+    C(iat) always, from O(lifetime).
+  - "Fast in loops: within one Ansible process (for a task, its loop over a thousand items) the private key is read and
+    parsed once (again only when its file changes), and a token is reused while more than half of its lifetime, and at
+    least 30 seconds, remain, keyed by key, algorithm and every claim and header option. A lookup is templated again
+    each time its value is used, so this is what keeps it cheap."
+  - Options come from the lookup's keyword arguments, then variables, then the environment (C(IZUMA_*), not
+    C(ANSIBLE_*)), then C(ansible.cfg) section C([izuma_jwt]).
+author:
+  - Izuma device management collection maintainers (@izuma)
+options:
+  _terms:
+    description:
+      - Optional; without terms the lookup returns one token.
+      - With terms, one token per term. A string term is the C(sub) claim of its token (overriding O(subject)); a
+        mapping term overrides signing options for its token (O(lifetime), O(claims), O(audience), and the other
+        options except the private key ones).
+    type: list
+    elements: raw
+    required: false
+  lifetime:
+    description:
+      - Seconds from signing to the C(exp) claim. At most O(max_lifetime) when that is set.
+    type: int
+    default: 600
+    env:
+      - name: IZUMA_JWT_LIFETIME
+    vars:
+      - name: izuma_jwt_lifetime
+    ini:
+      - section: izuma_jwt
+        key: lifetime
+  reuse_tokens:
+    description:
+      - Reuse a token signed earlier in the same process for the same key and options while more than half of its
+        lifetime remains. V(false) signs a new token on every call (a new C(jti) with O(random_jwt_id)).
+    type: bool
+    default: true
+    env:
+      - name: IZUMA_JWT_REUSE_TOKENS
+    vars:
+      - name: izuma_jwt_reuse_tokens
+    ini:
+      - section: izuma_jwt
+        key: reuse_tokens
+extends_documentation_fragment:
+  - izuma.device_management.jwt.plugins
+notes:
+  - Like every lookup, this one runs on the controller and B(signs even in check mode); a token obtained in check mode is
+    a real, usable token.
+  - The lookup never prints a token, a key or a passphrase, at any verbosity. At C(-vvv) it says whether it signed or
+    reused a token, with the key fingerprint, algorithm and expiry. The value it returns is a secret; do not show it
+    with M(ansible.builtin.debug), and use C(no_log) on tasks that pass it on (M(ansible.builtin.uri) returns its
+    request headers in its result).
+  - The private key is read from the controller's file system; a relative O(private_key_path) is relative to the
+    playbook's directory.
+seealso:
+  - module: izuma.device_management.izuma_jwt
+  - plugin: izuma.device_management.jwt_claims
+    plugin_type: filter
+  - plugin: izuma.device_management.jwt_seconds_left
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Call the API as an application, with a token signed on the controller
+  ansible.builtin.uri:
+    url: "https://api.us-east-1.mbedcloud.com/v3/applications/{{ app_id }}"
+    headers:
+      Authorization: "Bearer {{ lookup('izuma.device_management.izuma_jwt', private_key_path='keys/telemetry.key') }}"
+      X-Application-ID: "{{ app_id }}"
+  no_log: true
+
+- name: One token per device name, each with sub set to the name, a five-minute lifetime
+  ansible.builtin.set_fact:
+    device_tokens: "{{ query('izuma.device_management.izuma_jwt', *device_names, lifetime=300) }}"
+  no_log: true
+
+- name: Per-token options in a mapping term
+  ansible.builtin.set_fact:
+    gateway_token: >-
+      {{ lookup('izuma.device_management.izuma_jwt', {'subject': 'gw-1', 'claims': {'site': 'hel'}},
+                private_key_content=vault_gateway_key, algorithm='PS256') }}
+  no_log: true
+
+# With variables (izuma_jwt_private_key_path, izuma_jwt_algorithm, ...) or the environment
+# (IZUMA_PRIVATE_KEY_PATH, IZUMA_JWT_ALGORITHM, ...) the call needs no arguments:
+- name: Use the key configured for the play
+  ansible.builtin.set_fact:
+    api_token: "{{ lookup('izuma.device_management.izuma_jwt') }}"
+  no_log: true
+"""
+
+RETURN = r"""
+_raw:
+  description: One signed token (a compact JWS string) per term, or one token without terms.
+  type: list
+  elements: str
+"""
+
+import os
+import typing as t
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
+
+from ansible_collections.izuma.device_management.plugins.module_utils import keys, tokens
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+
+display = Display()
+
+# Signing options a mapping term may override (the key options may not: one lookup, one key).
+TERM_OPTIONS = frozenset(tokens.SIGN_OPTION_NAMES)
+
+
+class LookupModule(LookupBase):
+    """The izuma_jwt lookup: one signed token per term."""
+
+    def run(self, terms: t.List[t.Any], variables: t.Optional[t.Dict[str, t.Any]] = None, **kwargs: t.Any) -> t.List[str]:
+        """Return one token per term (one token without terms)."""
+        self.set_options(var_options=variables, direct=kwargs)
+        try:
+            return self._tokens(terms, variables or {})
+        except IzumaError as exc:
+            raise AnsibleLookupError("izuma_jwt: %s" % exc.message) from None
+
+    def _key_path(self, variables: t.Dict[str, t.Any]) -> t.Optional[str]:
+        """The key file's path: ~ expanded, a relative path taken from the playbook's (or role's) directory.
+
+        The option is a plain string, not a config ``path``, which would make it relative to the working directory.
+        """
+        path = self.get_option("private_key_path")
+        if not path:
+            return None
+        path = os.path.expanduser(str(path))
+        if os.path.isabs(path) or self._loader is None:
+            return path
+        return os.path.join(self.get_basedir(variables), path)
+
+    def _tokens(self, terms: t.List[t.Any], variables: t.Dict[str, t.Any]) -> t.List[str]:
+        path = self._key_path(variables)
+        key = tokens.load_signing_key(path, self.get_option("private_key_content"), self.get_option("private_key_passphrase"))
+        fingerprint = keys.public_key_fingerprint(key)
+        reuse = self.get_option("reuse_tokens")
+        results = []
+        for term in terms or [None]:
+            options = tokens.sign_options(self._getter(term))
+            if reuse:
+                hits = tokens.TOKEN_CACHE.hits
+                token = tokens.TOKEN_CACHE.get_or_sign(key, **options)
+                how = "reused a cached token" if tokens.TOKEN_CACHE.hits > hits else "signed a new token"
+            else:
+                token = tokens.sign_token(key, **options)
+                how = "signed a new token"
+            if display.verbosity >= 3:
+                claims = tokens.decode_unverified(token)["claims"]
+                display.vvv("izuma_jwt: %s (%s, key %s, expires %s)"
+                            % (how, options.get("algorithm") or tokens.default_algorithm(key), fingerprint[:16], keys.to_rfc3339(claims["exp"])))
+            results.append(token)
+        return results
+
+    def _getter(self, term: t.Any) -> t.Callable[[str], t.Any]:
+        """An option getter for one term: the term's overrides, then the lookup's options."""
+        if term is None:
+            return self.get_option
+        if isinstance(term, str):
+            return lambda name: term if name == "subject" else self.get_option(name)
+        if isinstance(term, dict):
+            unknown = sorted(str(name) for name in term if name not in TERM_OPTIONS)
+            if unknown:
+                raise IzumaError("a mapping term may set only signing options (%s), not %s"
+                                 % (", ".join(sorted(TERM_OPTIONS)), ", ".join(unknown)))
+            return lambda name: term[name] if name in term else self.get_option(name)
+        raise IzumaError("each term must be a string (the sub claim) or a mapping of signing options, got %s" % type(term).__name__)
