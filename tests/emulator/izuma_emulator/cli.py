@@ -108,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         print("\n".join(startup_banner(app)), flush=True)
-        print(f"Izuma emulator listening on {app.url} (Ctrl-C to stop)", flush=True)
         if args.ready_file:
             write_ready_file(args.ready_file, app)
+        # Printed after the ready file exists, so either signal means "ready".
+        print(f"Izuma emulator listening on {app.url} (Ctrl-C to stop)", flush=True)
         _stop_on_sigterm(server)
         server.serve_forever()
     except KeyboardInterrupt:

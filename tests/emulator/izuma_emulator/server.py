@@ -232,7 +232,7 @@ def create_server(app: EmulatorApp, host: str, port: int, tls: TlsFiles | None =
 
 def serve_in_thread(server: EmulatorServer) -> threading.Thread:
     """Run ``server.serve_forever`` in a daemon thread and return the thread."""
-    thread = threading.Thread(target=server.serve_forever, name="izuma-emulator", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="izuma-emulator", daemon=True)
     thread.start()
     return thread
 

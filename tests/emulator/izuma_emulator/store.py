@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from izuma_emulator.certs import CertificateInfo, CertificateRejected, inspect_certificate
@@ -124,6 +124,7 @@ class Store:
         self.access_keys: dict[str, AccessKey] = {}
         self._access_keys_by_digest: dict[str, str] = {}
         self._positions: dict[str, dict[str, SortKey]] = {}
+        self._last_created: datetime | None = None
         self.clear()
 
     def clear(self) -> None:
@@ -132,9 +133,25 @@ class Store:
         self.verification_keys.clear()
         self.access_keys.clear()
         self._access_keys_by_digest.clear()
+        self._last_created = None
         self._positions = {"policy-group": {group.id: sort_key(group) for group in self.groups.values()}}
 
     # ---- helpers shared by all object types -------------------------------------------
+
+    def _creation_time(self) -> datetime:
+        """The created_at of a new object: now, but later than the previous object's.
+
+        Timestamps have millisecond resolution, so objects created in a burst would tie
+        and list in id order, not creation order. Within a second of the previous creation
+        the new object therefore gets at least the previous time plus 1 ms; a clock shifted
+        back further than that is followed as it is.
+        """
+        now = self.clock.now()
+        last = self._last_created
+        if last is not None and last - timedelta(seconds=1) < now <= last:
+            now = last + timedelta(milliseconds=1)
+        self._last_created = now
+        return now
 
     def _remember_position(self, kind: str, record: Record) -> None:
         """Keep the sort position of an id forever, so an ``after`` cursor survives deletion."""
@@ -220,7 +237,7 @@ class Store:
         self._check_unique_name(self.applications.values(), name, None, "this account")
         if len(self.applications) >= settings.max_applications:
             raise self._limit_exceeded(f"the account already has {len(self.applications)} applications, the limit is {settings.max_applications}")
-        now = self.clock.now()
+        now = self._creation_time()
         application = Application(
             id=new_id(), name=str(name), description=description if isinstance(description, str) else "",
             status=status if isinstance(status, str) else ACTIVE, groups=groups if isinstance(groups, list) else [],
@@ -335,7 +352,7 @@ class Store:
         if len(existing) >= settings.max_verification_keys:
             raise self._limit_exceeded(f"application {application_id} already has {len(existing)} verification keys, "
                                        f"the limit is {settings.max_verification_keys}; delete one first")
-        now = self.clock.now()
+        now = self._creation_time()
         key = VerificationKey(
             id=new_id(), application_id=application_id, name=str(name),
             description=description if isinstance(description, str) else "",
@@ -441,7 +458,7 @@ class Store:
         reader.finish()
         self._check_unique_name(self.access_keys_of(application_id), name, None, "this application")
         secret = "ak_" + secrets.token_hex(32)
-        now = self.clock.now()
+        now = self._creation_time()
         key = AccessKey(
             id=new_id(), application_id=application_id, name=str(name),
             description=description if isinstance(description, str) else "",
