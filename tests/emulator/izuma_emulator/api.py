@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from izuma_emulator.auth import Authenticator, Principal, may_call
 from izuma_emulator.listing import ListQuery, parse_list_query, render_list
-from izuma_emulator.messages import ApiError, Response
+from izuma_emulator.messages import ApiError, Response, error_response
 from izuma_emulator.store import Store
 from izuma_emulator.validation import STATUSES
 
@@ -114,6 +115,9 @@ class Api:
                 return route.operations[method](request), principal
             except ApiError as error:
                 return error.response(), principal
+            except Exception:  # an emulator bug: answer like the real API would, and show it to whoever runs the emulator
+                traceback.print_exc()
+                return error_response(500, "internal_server_error", "The emulator failed; see its stderr."), principal
 
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         for route in self.routes:

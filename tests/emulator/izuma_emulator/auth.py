@@ -83,7 +83,7 @@ class Authenticator:
         authorization = headers.get("Authorization")
         if not authorization:
             raise _invalid_auth("Authorization header is missing; send 'Authorization: Bearer ak_...' or a JWT with X-Application-ID.")
-        scheme, _, token = authorization.strip().partition(" ")
+        scheme, _separator, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise _invalid_auth("Authorization must use the Bearer scheme: 'Authorization: Bearer <access key or JWT>'.")

@@ -243,4 +243,3 @@ def startup_banner(app: EmulatorApp) -> list[str]:
     if app.ca_bundle:
         lines.append(f"IZUMA_CA_BUNDLE={app.ca_bundle}")
     return lines
-

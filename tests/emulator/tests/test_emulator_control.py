@@ -128,7 +128,7 @@ def test_bad_fault_rules_are_refused(emulator, rule: dict) -> None:
 
 def test_rate_limit(api: ApiClient, emulator) -> None:
     emulator.rate_limit(requests=3, per_seconds=60)
-    for _ in range(3):
+    for _attempt in range(3):
         assert api.get("/v3/policy-groups").status_code == 200
     refused = api.get("/v3/policy-groups")
     assert_error(refused, 429, "rate_limit_exceeded")
@@ -140,7 +140,7 @@ def test_rate_limit(api: ApiClient, emulator) -> None:
 
 def test_rate_limit_window_slides(api: ApiClient, emulator) -> None:
     emulator.rate_limit(requests=2, per_seconds=0.3)
-    assert [api.get("/v3/policy-groups").status_code for _ in range(3)] == [200, 200, 429]
+    assert [api.get("/v3/policy-groups").status_code for _attempt in range(3)] == [200, 200, 429]
     time.sleep(0.35)
     assert api.get("/v3/policy-groups").status_code == 200
 

@@ -94,7 +94,7 @@ def test_in_thread_emulator_with_tls() -> None:
 
 def test_keep_alive_reuses_one_connection(api: ApiClient) -> None:
     sockets = set()
-    for _ in range(5):
+    for _attempt in range(5):
         response = api.session.get(api.url + "/v3/policy-groups", headers={"Authorization": f"Bearer {api.admin_key}"}, stream=True)
         sockets.add(id(response.raw.connection.sock))
         response.content  # pylint: disable=pointless-statement
@@ -127,7 +127,7 @@ def test_concurrent_creates_are_consistent(api: ApiClient, emulator) -> None:
 
 def test_concurrent_key_uploads_respect_the_limit(api: ApiClient, emulator, certs) -> None:
     application = api.create_application("a")
-    pems = [certs.certificate(certs.ec()) for _ in range(10)]
+    pems = [certs.certificate(certs.ec()) for _index in range(10)]
     statuses: list[int] = []
 
     def upload(index: int) -> None:
