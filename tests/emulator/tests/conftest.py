@@ -5,12 +5,20 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from emulator_helpers import ApiClient, CertFactory
-from izuma_emulator.testing import ThreadedEmulator, start_in_thread
+# The package lives one directory up; put it on the path so the suite also runs without PYTHONPATH
+# (for example as part of a repository-wide pytest run).
+EMULATOR_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if EMULATOR_ROOT not in sys.path:
+    sys.path.insert(0, EMULATOR_ROOT)
+
+from emulator_helpers import ApiClient, CertFactory  # noqa: E402 (needs the path set above)
+from izuma_emulator.testing import ThreadedEmulator, start_in_thread  # noqa: E402
 
 
 @pytest.fixture(scope="session")

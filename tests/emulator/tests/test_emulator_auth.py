@@ -228,3 +228,16 @@ def test_administrators_application_may_manage_iam(api: ApiClient, certs: CertFa
     created = api.post("/v3/applications", json={"name": "made-by-jwt"}, **credentials)
     assert created.status_code == 201
     assert api.delete(f"/v3/applications/{created.json()['id']}", **credentials).status_code == 204
+
+
+def test_renewing_the_certificate_makes_an_expired_active_key_verify_again(api: ApiClient, certs: CertFactory, emulator) -> None:
+    application = api.create_application("a", groups=[api.group_id("Administrators")])
+    private_key = certs.ec("secp256r1", slot=3)
+    key = api.add_verification_key(application["id"], "signer", certs.certificate(private_key, days=2))
+    emulator.clock(3 * 86400)
+    token = make_jwt(private_key, "ES256", now=time.time() + 3 * 86400)
+    assert_error(api.get("/v3/applications", token=token, application_id=application["id"]), 401, "invalid_token")
+    renewed = certs.certificate(private_key, days=30, start_days=2)
+    path = f"/v3/applications/{application['id']}/verification-keys/{key['id']}"
+    assert api.put(path, json={"certificate": renewed}).json()["valid"] is True
+    assert api.get("/v3/applications", token=token, application_id=application["id"]).status_code == 200

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from email.utils import formatdate, parsedate_to_datetime
@@ -224,3 +226,27 @@ def test_unknown_control_request(emulator) -> None:
         emulator._call("GET", "nothing-here")
     with pytest.raises(ControlError, match="405"):
         emulator._call("PUT", "log")
+
+
+def test_client_killed_while_hung_after_commit(api: ApiClient, emulator) -> None:
+    """The scenario a client's crash-safety test needs: the change is committed, the client dies before the answer."""
+    emulator.faults({"method": "POST", "path": "^/v3/applications$", "hang": "after"})
+    script = ("import requests, sys; session = requests.Session(); session.trust_env = False; "
+              "session.post(sys.argv[1] + '/v3/applications', json={'name': 'orphan'}, "
+              "headers={'Authorization': 'Bearer ' + sys.argv[2]}, timeout=60)")
+    with subprocess.Popen([sys.executable, "-c", script, emulator.url, emulator.admin_key]) as client:
+        try:
+            assert emulator.wait_until_hanging()["method"] == "POST"
+        finally:
+            client.kill()
+    assert [application["name"] for application in emulator.state()["applications"]] == ["orphan"]
+    assert emulator.release() == 1
+    # The server shrugs off the vanished client.
+    assert api.get("/v3/applications").json()["data"][0]["name"] == "orphan"
+
+
+def test_emulator_bug_is_a_500_not_a_dropped_connection(api: ApiClient, emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_group: object) -> dict:
+        raise RuntimeError("simulated emulator bug")
+    monkeypatch.setattr(emulator.app.store, "render_group", broken)
+    assert_error(api.get("/v3/policy-groups"), 500, "internal_server_error")
