@@ -25,7 +25,7 @@ from izuma_emulator.clock import Clock, format_time
 from izuma_emulator.listing import SortKey, sort_key
 from izuma_emulator.messages import ApiError, new_id, not_found
 from izuma_emulator.settings import Settings
-from izuma_emulator.validation import MISSING, BodyReader
+from izuma_emulator.validation import MISSING, BodyReader, Missing
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
@@ -438,7 +438,7 @@ class Store:
             raise not_found("Access key", key_id)
         return key
 
-    def _read_expiration(self, reader: BodyReader) -> datetime | None | object:
+    def _read_expiration(self, reader: BodyReader) -> datetime | None | Missing:
         """Read ``expiration``: null for none, or a time that has not passed yet."""
         expiration = reader.timestamp("expiration")
         if isinstance(expiration, datetime) and expiration <= self.clock.now():

@@ -18,14 +18,14 @@ from izuma_emulator.messages import validation_error
 STATUSES = ("ACTIVE", "INACTIVE")
 
 
-class _Missing:
+class Missing:
     """Marks a field that the body does not contain (distinct from an explicit null)."""
 
     def __repr__(self) -> str:
         return "MISSING"
 
 
-MISSING = _Missing()
+MISSING = Missing()
 
 
 class BodyReader:
@@ -48,7 +48,7 @@ class BodyReader:
         if self.errors:
             raise validation_error(self.errors)
 
-    def text(self, name: str, max_chars: int, required: bool = False, nullable: bool = False) -> str | _Missing | None:
+    def text(self, name: str, max_chars: int, required: bool = False, nullable: bool = False) -> str | Missing | None:
         """Return a string field, MISSING when absent; a required one must be non-blank."""
         if name not in self.body:
             if required:
@@ -68,7 +68,7 @@ class BodyReader:
             return MISSING
         return value
 
-    def status(self, name: str = "status") -> str | _Missing:
+    def status(self, name: str = "status") -> str | Missing:
         """Return an ``ACTIVE``/``INACTIVE`` field, MISSING when absent."""
         if name not in self.body:
             return MISSING
@@ -78,7 +78,7 @@ class BodyReader:
             return MISSING
         return value
 
-    def id_list(self, name: str, known: Collection[str]) -> list[str] | _Missing:
+    def id_list(self, name: str, known: Collection[str]) -> list[str] | Missing:
         """Return a list of ids that must all be in ``known`` (duplicates collapse), MISSING when absent."""
         if name not in self.body:
             return MISSING
@@ -92,7 +92,7 @@ class BodyReader:
             return MISSING
         return list(dict.fromkeys(value))
 
-    def timestamp(self, name: str) -> datetime | None | _Missing:
+    def timestamp(self, name: str) -> datetime | None | Missing:
         """Return an RFC 3339 field as an aware datetime; null is allowed and means "none"."""
         if name not in self.body:
             return MISSING
