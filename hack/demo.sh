@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# make demo: build and install the collection, start the local Izuma API emulator, run the main
-# job twice (the second run must change nothing), stop the emulator, and say what happened.
+# make demo: build and install the collection, start the local Izuma API emulator, and tell the whole rotation
+# story with the jwt_rotation role on a fleet of six local hosts across two applications: first setup, tokens used
+# for a real API call, a rotation with the old and the new key overlapping, the old key retired, and a last run
+# that must change nothing. Stops the emulator and says what happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 work="$root/build/demo"
 rm -rf "$work"
 mkdir -p "$work/collections"
+started=$SECONDS
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
 
 say "Building the collection and installing it into build/demo/collections"
 export ANSIBLE_COLLECTIONS_PATH="$work/collections"
-# The demo runs on the implicit localhost; these two notes about it would only distract.
+# The demo's hosts are all this machine; these notes about it would only distract.
 export ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=false ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+export ANSIBLE_FORKS=6 ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 ansible-galaxy collection build --force --output-path "$work" . >/dev/null
 ansible-galaxy collection install --force -p "$work/collections" "$work"/izuma-device_management-*.tar.gz >/dev/null
 
@@ -30,30 +35,70 @@ IZUMA_API_KEY=$(field admin_key)
 export IZUMA_API_HOST IZUMA_API_KEY
 echo "Emulator at $IZUMA_API_HOST (an administrator access key was generated for this run)."
 
+# How long the previous key stays uploaded after a rotation: an hour here (a day or more in real life). Rather than
+# wait, run 3 stands for "the next scheduled run, an hour later" by being told the grace period is a few seconds.
+grace=3600
+short_grace=5
+check() { python "$root/hack/demo_check.py" "$@"; }
+tokens="$work/hosts"
+for host in collector-1 collector-2 collector-3 gateway-1 gateway-2 gateway-3; do mkdir -p "$tokens/$host"; done
+
 run_demo() {
-    IZUMA_DEMO_DIR="$work" ansible-playbook playbooks/demo.yml | tee "$work/run-$1.log"
+    local name=$1
+    shift
+    IZUMA_DEMO_DIR="$work" ansible-playbook -i playbooks/inventory/demo.ini playbooks/demo.yml -e "demo_grace_period=$grace" "$@" \
+        > "$work/run-$name.log"
+    # The role's own summary (the whole log is in build/demo/run-<name>.log).
+    awk '/Say what happened/ {on = 1} on && /^        "/ {sub(/^ *"/, "    "); sub(/",?$/, ""); print} on && /^}/ {on = 0}' \
+        "$work/run-$name.log"
 }
+# Changes reported by a run, summed over its hosts.
+changes() { grep -Eo 'changed=[0-9]+' "$work/run-$1.log" | awk -F= '{sum += $2} END {print sum + 0}'; }
 
-say "First run: the application does not exist yet, so it is created"
-run_demo 1
-say "Second run: everything is already as asked, so nothing may change"
-run_demo 2
+say "Run 1, first setup: two applications, a key pair each, a token for each of the six hosts"
+run_demo 1-setup
+note "Private keys stay on the controller: keys/demo-telemetry.key, keys/demo-gateway.key (mode 0600)"
+note "Token files on the hosts: hosts/collector-1/demo-telemetry.jwt ... hosts/gateway-3/demo-gateway.jwt (mode 0600)"
+note "collector-1 calls the API with its token: $(check call "$tokens/collector-1/demo-telemetry.jwt" demo-telemetry)"
+note "gateway-2 calls the API with its token:   $(check call "$tokens/gateway-2/demo-gateway.jwt" demo-gateway)"
+cp "$tokens/collector-1/demo-telemetry.jwt" "$work/old-collector-1.jwt"
 
-changed_first=$(grep -Eo 'changed=[0-9]+' "$work/run-1.log" | tail -n 1)
-changed_second=$(grep -Eo 'changed=[0-9]+' "$work/run-2.log" | tail -n 1)
-writes=$(python - "$IZUMA_API_HOST" <<'PY'
-import json, sys, urllib.request
-log = json.load(urllib.request.urlopen(sys.argv[1] + "/_emulator/log"))
-print(sum(1 for entry in log if entry["method"] != "GET"), len(log))
-PY
-)
+say "Run 2, rotation (demo_rotate=true; a schedule would use rotate_after_days): new keys, new tokens everywhere"
+run_demo 2-rotate -e demo_rotate=true
+note "demo-telemetry keys now: $(check keys demo-telemetry)"
+note "demo-gateway keys now:   $(check keys demo-gateway)"
+note "Old and new key overlap, so a service still holding its old token keeps working:"
+note "  collector-1's OLD token: $(check call "$work/old-collector-1.jwt" demo-telemetry)"
+note "  collector-1's NEW token: $(check call "$tokens/collector-1/demo-telemetry.jwt" demo-telemetry)"
+note "The reload handler ran on $(grep -c 'reloads its service' "$work/run-2-rotate.log") of 6 hosts (hooked with listen: jwt_rotation token deployed)."
 
+# demo-gateway's key was uploaded last; once its short grace has passed, so has demo-telemetry's.
+wait_s=$(check grace-left demo-gateway "$short_grace")
+if [ "$wait_s" -gt 0 ]; then
+    say "Waiting ${wait_s}s"
+    sleep "$wait_s"
+fi
+
+say "Run 3, the next scheduled run, as if an hour had passed (demo_grace_period=$short_grace): the old keys go"
+run_demo 3-retire -e "demo_grace_period=$short_grace"
+note "demo-telemetry keys now: $(check keys demo-telemetry)"
+note "demo-gateway keys now:   $(check keys demo-gateway)"
+note "Every host held a token signed by the new key that the API had accepted, so retiring the old key was safe:"
+note "  collector-1's OLD token: $(check call "$work/old-collector-1.jwt" demo-telemetry)"
+note "  collector-1's NEW token: $(check call "$tokens/collector-1/demo-telemetry.jwt" demo-telemetry)"
+
+say "Run 4, converged: everything is as asked, so nothing may change"
+run_demo 4-converged
+
+read -r writes requests <<<"$(check writes)"
 say "What happened"
-echo "- First run:  $changed_first (the application and its verification key were created; the private key stayed in build/demo/keys)."
-echo "- Second run: $changed_second (idempotent: the run found everything as asked)."
-echo "- The emulator received $(cut -d' ' -f2 <<<"$writes") API requests, of which $(cut -d' ' -f1 <<<"$writes") wrote anything."
-if [ "$changed_second" != "changed=0" ]; then
-    echo "The second run changed something: that is a bug." >&2
+echo "- Run 1 set up 2 applications, 2 keys and 6 tokens, each checked with a real API call."
+echo "- Run 2 rotated both keys, re-issued all 6 tokens, reloaded the hosts, and kept the old keys for the grace period."
+echo "- Run 3 retired the old keys, every host being verified and the grace period over: old tokens are now refused."
+echo "- Run 4 changed nothing (changed=0 on every host): the role is idempotent."
+echo "- The emulator received $requests API requests, of which $writes wrote anything. Took $((SECONDS - started))s."
+if [ "$(changes 4-converged)" != "0" ]; then
+    echo "The last run changed something: that is a bug." >&2
     exit 1
 fi
-echo "Demo finished; the emulator is stopped. Next: read README.md and docs/."
+echo "Demo finished; the emulator is stopped. Logs: build/demo/run-*.log. Next: docs/rotation.md and README.md."
