@@ -127,11 +127,11 @@ options:
       - name: izuma_jwt_private_key_passphrase
   algorithm:
     description:
-      - JWS algorithm. By default V(RS256) for an RSA key, and V(ES256), V(ES384) or V(ES512) for an EC key on P-256,
-        P-384 or P-521.
-      - The algorithm must fit the key; C(none) and HS* are refused.
+      - JWS algorithm, one of V(RS256), V(RS384), V(RS512), V(ES256), V(ES384), V(ES512), V(PS256), V(PS384) and
+        V(PS512). By default V(RS256) for an RSA key, and V(ES256), V(ES384) or V(ES512) for an EC key on P-256, P-384
+        or P-521.
+      - The algorithm must fit the key. C(none), HS* and any other algorithm are refused with a message saying why.
     type: str
-    choices: [RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512]
     env:
       - name: IZUMA_JWT_ALGORITHM
     vars:

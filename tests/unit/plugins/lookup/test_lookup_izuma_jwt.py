@@ -169,8 +169,8 @@ def lookup_error(**kwargs: t.Any) -> str:
 def test_refusals(tmp_path: t.Any, ec_key_path: str) -> None:
     weak = write_key(tmp_path / "weak.key", private_key("rsa1024"))
     locked = write_key(tmp_path / "locked.key", private_key("P-256"), passphrase=PASSPHRASE)
-    assert "none" in lookup_error(private_key_path=ec_key_path, algorithm="none")
-    assert "HS256" in lookup_error(private_key_path=ec_key_path, algorithm="HS256")
+    assert "unsigned tokens (alg none) are rejected" in lookup_error(private_key_path=ec_key_path, algorithm="none")
+    assert "HMAC algorithms use a shared secret" in lookup_error(private_key_path=ec_key_path, algorithm="HS256")
     assert "needs an EC key on P-521" in lookup_error(private_key_path=ec_key_path, algorithm="ES512")
     assert "at least 2048 bits" in lookup_error(private_key_path=weak)
     assert "is encrypted" in lookup_error(private_key_path=locked)
