@@ -129,9 +129,13 @@ class ClientConfig:
 
     @classmethod
     def from_options(cls, get: Callable[[str], Any]) -> "ClientConfig":
-        """Build a configuration from an option getter (``module.params.get`` or a plugin's ``get_option``)."""
+        """Build a configuration from an option getter (``module.params.get`` or a plugin's ``get_option``).
+
+        An empty string counts as not set: AWX injects every environment variable of a credential type, with ``''``
+        for the inputs a credential leaves empty (an access-key credential has no application id, and so on).
+        """
         values = {name: get(name) for name in cls.OPTION_NAMES}
-        config = cls(**{name: value for name, value in values.items() if value is not None})
+        config = cls(**{name: value for name, value in values.items() if value is not None and value != ""})
         config.validate()
         return config
 
