@@ -155,7 +155,6 @@ class LookupModule(LookupBase):
     def _tokens(self, terms: t.List[t.Any], variables: t.Dict[str, t.Any]) -> t.List[str]:
         path = self._key_path(variables)
         key = tokens.load_signing_key(path, self.get_option("private_key_content"), self.get_option("private_key_passphrase"))
-        fingerprint = keys.public_key_fingerprint(key)
         reuse = self.get_option("reuse_tokens")
         results = []
         for term in terms or [None]:
@@ -168,9 +167,10 @@ class LookupModule(LookupBase):
                 token = tokens.sign_token(key, **options)
                 how = "signed a new token"
             if display.verbosity >= 3:
+                # Only what identifies the token, never the token: computed only when it is shown.
                 claims = tokens.decode_unverified(token)["claims"]
-                display.vvv("izuma_jwt: %s (%s, key %s, expires %s)"
-                            % (how, options.get("algorithm") or tokens.default_algorithm(key), fingerprint[:16], keys.to_rfc3339(claims["exp"])))
+                display.vvv("izuma_jwt: %s (%s, key %s, expires %s)" % (how, options.get("algorithm") or tokens.default_algorithm(key),
+                                                                         keys.public_key_fingerprint(key)[:16], keys.to_rfc3339(claims["exp"])))
             results.append(token)
         return results
 

@@ -735,8 +735,23 @@ class TokenCache:
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._entries = {}  # type: t.Dict[str, t.Tuple[str, int, int]]
+        # Public key fingerprints by id() of the key object, computed once per key (a DER encoding and a hash each
+        # time would cost as much as the lookup itself); the key is kept so that its id cannot be reused.
+        self._fingerprints = {}  # type: t.Dict[int, t.Tuple[t.Any, str]]
         self.hits = 0
         self.misses = 0
+
+    def _fingerprint(self, key: t.Any) -> str:
+        with self._lock:
+            known = self._fingerprints.get(id(key))
+        if known is not None and known[0] is key:
+            return known[1]
+        fingerprint = _keys.public_key_fingerprint(key)
+        with self._lock:
+            self._fingerprints[id(key)] = (key, fingerprint)
+            while len(self._fingerprints) > self.max_entries:
+                del self._fingerprints[next(iter(self._fingerprints))]
+        return fingerprint
 
     def get_or_sign(self, key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[float] = None, **sign_options: t.Any) -> str:
         """Return a cached token for these options, or sign (via ``sign_token``) and cache a new one.
@@ -748,7 +763,7 @@ class TokenCache:
             options = json.dumps(sign_options, sort_keys=True, separators=(",", ":"))
         except (TypeError, ValueError):
             raise IzumaTokenError("token options must be JSON values (strings, numbers, booleans, lists, mappings)") from None
-        cache_key = "%s|%s|%s" % (_keys.public_key_fingerprint(key), algorithm, options)
+        cache_key = "%s|%s|%s" % (self._fingerprint(key), algorithm, options)
         current = time.time() if now is None else now
         with self._lock:
             entry = self._entries.get(cache_key)
@@ -759,11 +774,12 @@ class TokenCache:
                     self.hits += 1
                     return token
         token = sign_token(key, algorithm=algorithm, now=current, **sign_options)
-        claims = decode_unverified(token)["claims"]
+        # sign_token sets iat to int(now) and exp to iat + lifetime (checked there); no need to decode the token again.
+        issued = int(current)
         with self._lock:
             self.misses += 1
             self._entries.pop(cache_key, None)
-            self._entries[cache_key] = (token, int(claims["iat"]), int(claims["exp"]))
+            self._entries[cache_key] = (token, issued, issued + int(sign_options.get("lifetime", 300)))
             while len(self._entries) > self.max_entries:
                 del self._entries[next(iter(self._entries))]
         return token
@@ -772,6 +788,7 @@ class TokenCache:
         """Forget every cached token."""
         with self._lock:
             self._entries.clear()
+            self._fingerprints.clear()
 
 
 # Shared by the plugins of one process (an Ansible worker runs one task for one host).
