@@ -74,6 +74,56 @@ def per_call(func: t.Callable[[int], t.Any], iterations: int) -> float:
     return (time.perf_counter() - start) / iterations * 1e6
 
 
+def measure(lookup: t.Any, tokens: t.Any, algorithm: str, key: t.Any, passphrase: t.Optional[bytes], path: str,
+            iterations: int, hosts: int) -> t.Dict[str, float]:
+    """Time the six ways of getting a token with ``key`` (written to ``path``), and a loop over ``hosts`` hosts."""
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    with open(path, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+    options = {"private_key_path": path, "algorithm": algorithm, "lifetime": 600}  # type: t.Dict[str, t.Any]
+    if passphrase:
+        options["private_key_passphrase"] = passphrase.decode()
+
+    def pyjwt(index: int) -> str:
+        now = int(time.time())
+        return jwt.encode({"sub": "host-%d" % index, "iat": now, "exp": now + 600}, key, algorithm=algorithm)
+
+    def reread(index: int) -> str:
+        with open(path, "rb") as handle:
+            fresh = serialization.load_pem_private_key(handle.read(), password=passphrase)
+        now = int(time.time())
+        return jwt.encode({"sub": "host-%d" % index, "iat": now, "exp": now + 600}, fresh, algorithm=algorithm)
+
+    def lookup_new(index: int) -> str:
+        return lookup.run([], {}, subject="host-%d" % index, **options)[0]
+
+    def lookup_reuse(index: int) -> str:
+        return lookup.run([], {}, subject="same-host", **options)[0]
+
+    def core(subject: str) -> str:
+        signing_key = tokens.load_signing_key(path, passphrase=passphrase)
+        sign = tokens.sign_options({"algorithm": algorithm, "lifetime": 600, "subject": subject}.get)
+        return tokens.TOKEN_CACHE.get_or_sign(signing_key, **sign)
+
+    tokens.SIGNING_KEY_CACHE.clear()
+    tokens.TOKEN_CACHE.clear()
+    timings = {
+        "pyjwt": per_call(pyjwt, iterations),
+        "reread": per_call(reread, iterations),
+        "lookup new": per_call(lookup_new, iterations),
+        "lookup reuse": per_call(lookup_reuse, iterations),
+        "core new": per_call(lambda index: core("core-host-%d" % index), iterations),
+        "core reuse": per_call(lambda index: core("core-same-host"), iterations),
+    }
+    # One task looping over many hosts, a token each: the whole loop, key parsed once.
+    tokens.SIGNING_KEY_CACHE.clear()
+    start = time.perf_counter()
+    for index in range(hosts):
+        lookup_new(index)
+    timings["loop total ms"] = (time.perf_counter() - start) * 1e3
+    return timings
+
+
 def main() -> int:
     """Run the measurements and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
@@ -92,53 +142,9 @@ def main() -> int:
     ]
     rows = []
     for algorithm, label, key, passphrase in cases:
-        encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
-        path = os.path.join(workdir, "%s-%d.pem" % (algorithm, len(rows)))
-        with open(path, "wb") as handle:
-            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
-        options = {"private_key_path": path, "algorithm": algorithm, "lifetime": 600}
-        if passphrase:
-            options["private_key_passphrase"] = passphrase.decode()
-
-        def pyjwt(index: int, key: t.Any = key, algorithm: str = algorithm) -> str:
-            now = int(time.time())
-            return jwt.encode({"sub": "host-%d" % index, "iat": now, "exp": now + 600}, key, algorithm=algorithm)
-
-        def reread(index: int, path: str = path, passphrase: t.Optional[bytes] = passphrase, algorithm: str = algorithm) -> str:
-            with open(path, "rb") as handle:
-                fresh = serialization.load_pem_private_key(handle.read(), password=passphrase)
-            now = int(time.time())
-            return jwt.encode({"sub": "host-%d" % index, "iat": now, "exp": now + 600}, fresh, algorithm=algorithm)
-
-        def lookup_new(index: int, options: t.Dict[str, t.Any] = options) -> str:
-            return lookup.run([], {}, subject="host-%d" % index, **options)[0]
-
-        def lookup_reuse(index: int, options: t.Dict[str, t.Any] = options) -> str:
-            return lookup.run([], {}, subject="same-host", **options)[0]
-
-        def core(subject: str, path: str = path, passphrase: t.Optional[bytes] = passphrase, algorithm: str = algorithm) -> str:
-            key = tokens.load_signing_key(path, passphrase=passphrase)
-            sign = tokens.sign_options({"algorithm": algorithm, "lifetime": 600, "subject": subject}.get)
-            return tokens.TOKEN_CACHE.get_or_sign(key, **sign)
-
         iterations = max(args.iterations // 10, 10) if passphrase else args.iterations
-        tokens.SIGNING_KEY_CACHE.clear()
-        tokens.TOKEN_CACHE.clear()
-        timings = {
-            "pyjwt": per_call(pyjwt, iterations),
-            "reread": per_call(reread, iterations),
-            "lookup new": per_call(lookup_new, iterations),
-            "lookup reuse": per_call(lookup_reuse, iterations),
-            "core new": per_call(lambda index: core("core-host-%d" % index), iterations),
-            "core reuse": per_call(lambda index: core("core-same-host"), iterations),
-        }
-        # One task looping over many hosts, a token each: the whole loop, key parsed once.
-        tokens.SIGNING_KEY_CACHE.clear()
-        start = time.perf_counter()
-        for index in range(args.hosts):
-            lookup_new(index)
-        timings["loop total ms"] = (time.perf_counter() - start) * 1e3
-        rows.append((label, algorithm, iterations, timings))
+        path = os.path.join(workdir, "%s-%d.pem" % (algorithm, len(rows)))
+        rows.append((label, algorithm, iterations, measure(lookup, tokens, algorithm, key, passphrase, path, iterations, args.hosts)))
 
     print("izuma_jwt lookup: cost per token (microseconds; lower is better), %s" % sys.version.split()[0])
     header = "%-20s %-5s %5s %8s %9s %10s %12s %9s %10s %9s %10s  %s" % (

@@ -169,8 +169,9 @@ class LookupModule(LookupBase):
             if display.verbosity >= 3:
                 # Only what identifies the token, never the token: computed only when it is shown.
                 claims = tokens.decode_unverified(token)["claims"]
-                display.vvv("izuma_jwt: %s (%s, key %s, expires %s)" % (how, options.get("algorithm") or tokens.default_algorithm(key),
-                                                                         keys.public_key_fingerprint(key)[:16], keys.to_rfc3339(claims["exp"])))
+                algorithm = options.get("algorithm") or tokens.default_algorithm(key)
+                display.vvv("izuma_jwt: %s (%s, key %s, expires %s)"
+                            % (how, algorithm, keys.public_key_fingerprint(key)[:16], keys.to_rfc3339(claims["exp"])))
             results.append(token)
         return results
 

@@ -117,3 +117,19 @@ def test_renewal_status_without_a_usable_token(ec256: t.Any) -> None:
     assert garbage["needs_renewal"] and garbage["claims"] is None and garbage["header"] is None
     with pytest.raises(IzumaTokenError, match="longer than max_lifetime"):
         status(None, ec256, lifetime=10, max_lifetime=5)
+
+
+def test_token_cache_fingerprints_each_key_once(ec256: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = tokens._keys.public_key_fingerprint  # pylint: disable=protected-access
+    monkeypatch.setattr(tokens._keys, "public_key_fingerprint", lambda key: calls.append(1) or real(key))  # pylint: disable=protected-access
+    cache = tokens.TokenCache()
+    first = cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="a")
+    assert cache.get_or_sign(ec256, now=NOW + 299, lifetime=600, subject="a") == first
+    assert cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="b") != first
+    assert len(calls) == 1
+    # The expiry the cache keeps is the token's own: reused before half the lifetime, re-signed after.
+    assert cache.get_or_sign(ec256, now=NOW + 301, lifetime=600, subject="a") != first
+    cache.clear()
+    cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="a")
+    assert len(calls) == 2
