@@ -28,6 +28,7 @@ that looks like a JWT.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import typing as t
@@ -158,9 +159,9 @@ class ActionModule(ActionBase):
             raise IzumaError("renew_margin (%d seconds) must be zero or more and shorter than lifetime (%d seconds), or every run "
                              "would issue a new token" % (params["renew_margin"], params["lifetime"]))
         key_path = params["private_key_path"]
-        if key_path:
-            # Relative to the playbook (or role), like other controller-side files.
-            key_path = self._loader.path_dwim(key_path)
+        if key_path and not os.path.isabs(key_path):
+            # Relative to the role (in a role) or the playbook, as the lookup resolves it.
+            key_path = os.path.join(task_vars.get("role_path") or self._loader.get_basedir(), key_path)
         key = tokens.load_signing_key(key_path, params["private_key_content"], params["private_key_passphrase"])
         options = tokens.sign_options(params.get)
         now = time.time()

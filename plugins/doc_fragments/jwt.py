@@ -19,7 +19,7 @@ options:
     description:
       - Path, on the controller, of the PEM private key (PKCS#8 or traditional, encrypted or not) that signs the token.
         It is the private key of a verification key uploaded to the application, and it never leaves the controller.
-      - A relative path is relative to the playbook's directory.
+      - A relative path is relative to the playbook's directory (the role's, in a role).
       - One of O(private_key_path) and O(private_key_content) is required.
     type: path
   private_key_content:

@@ -28,7 +28,7 @@ options:
       - Optional; without terms the lookup returns one token.
       - With terms, one token per term. A string term is the C(sub) claim of its token (overriding O(subject)); a
         mapping term overrides signing options for its token (O(lifetime), O(claims), O(audience), and the other
-        options except the private key ones).
+        options except the private key ones). A list term counts as its items.
     type: list
     elements: raw
     required: false
@@ -157,7 +157,8 @@ class LookupModule(LookupBase):
         key = tokens.load_signing_key(path, self.get_option("private_key_content"), self.get_option("private_key_passphrase"))
         reuse = self.get_option("reuse_tokens")
         results = []
-        for term in terms or [None]:
+        # query('...', names) passes the list as one term: one level of lists is flattened.
+        for term in self._flatten(terms) or [None]:
             options = tokens.sign_options(self._getter(term))
             if reuse:
                 hits = tokens.TOKEN_CACHE.hits

@@ -43,7 +43,8 @@ class Deployer:
         self.calls = []  # type: t.List[str]
         self.dest = str(tmp_path / "host.jwt")
 
-    def run(self, check_mode: bool = False, diff: bool = False, **args: t.Any) -> t.Dict[str, t.Any]:
+    def run(self, check_mode: bool = False, diff: bool = False, task_vars: t.Optional[t.Dict[str, t.Any]] = None,
+            **args: t.Any) -> t.Dict[str, t.Any]:
         args.setdefault("dest", self.dest)
         task = MagicMock()
         task.args = args
@@ -66,7 +67,7 @@ class Deployer:
 
         action._execute_module = execute
         action._remove_tmp_path = lambda path: None
-        result = action.run(task_vars={})
+        result = action.run(task_vars=task_vars or {})
         self.calls_before = list(self.calls)
         return result
 
@@ -248,6 +249,12 @@ def test_private_key_content_and_passphrase(host: Deployer) -> None:
 def test_relative_key_path_is_relative_to_the_playbook(host: Deployer, tmp_path: t.Any) -> None:
     write_key(tmp_path / "relative.key", private_key("P-384"))
     assert host.run(private_key_path="relative.key")["algorithm"] == "ES384"
+
+
+def test_relative_key_path_in_a_role(host: Deployer, tmp_path: t.Any) -> None:
+    (tmp_path / "role").mkdir()
+    write_key(tmp_path / "role" / "role.key", private_key("P-521"))
+    assert host.run(private_key_path="role.key", task_vars={"role_path": str(tmp_path / "role")})["algorithm"] == "ES512"
 
 
 def test_key_id_and_headers(host: Deployer, ec_key_path: str) -> None:

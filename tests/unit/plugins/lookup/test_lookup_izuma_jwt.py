@@ -112,6 +112,18 @@ def test_terms(ec_key_path: str) -> None:
     assert claims[2]["exp"] - claims[2]["iat"] == 30
 
 
+def test_a_list_term_counts_as_its_items(ec_key_path: str) -> None:
+    result = make_lookup().run([["dev-1", "dev-2"]], {}, private_key_path=ec_key_path)
+    assert [decode(token)["sub"] for token in result] == ["dev-1", "dev-2"]
+
+
+def test_relative_key_path_in_a_role(tmp_path: t.Any) -> None:
+    (tmp_path / "role").mkdir()
+    write_key(tmp_path / "role" / "role.key", private_key("P-256"))
+    token = make_lookup(str(tmp_path)).run([], {"role_path": str(tmp_path / "role")}, private_key_path="role.key")[0]
+    decode(token)
+
+
 def test_bad_terms(ec_key_path: str) -> None:
     with pytest.raises(AnsibleError, match="may set only signing options"):
         make_lookup().run([{"private_key_path": "/etc/other.key"}], {}, private_key_path=ec_key_path)
