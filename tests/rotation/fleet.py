@@ -104,8 +104,12 @@ class Fleet:
                 str(COLLECTION_ROOT / "playbooks" / playbook), *args]
 
     def run(self, playbook: str, *args: str, **env: str) -> Tuple[int, str]:
-        """Run a playbook to completion."""
+        """Run one of the collection's playbooks to completion."""
         return run_command(self.command(playbook, *args), self.env(**env))
+
+    def run_playbook_file(self, path: str, *args: str) -> Tuple[int, str]:
+        """Run a playbook given by its path to completion."""
+        return run_command([str(BIN / "ansible-playbook"), "-i", str(self.inventory / "hosts.ini"), path, *args], self.env())
 
     def run_and_kill(self, playbook: str, args: Iterable[str], wait: Callable[[subprocess.Popen, Path], None],
                      log: Path) -> str:
