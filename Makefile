@@ -72,8 +72,55 @@ integration: venvs tree
 	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
 	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
 
-test: sanity units integration
+test: sanity units integration lint molecule ee-test runner-test kill-test
 	@echo "make test: all suites passed"
 
 clean:
 	rm -rf $(BUILD) .venv
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Fleet rotation (issue 5): ansible-lint, molecule, ansible-runner and ansible-builder, pinned in their own virtual
+# environment (requirements/tools-2.19.txt, the same ansible-core as test-2.19.txt), run on a collection tree of their
+# own under build/rotation so that they never touch build/collections.
+VENV_TOOLS := .venv/tools-2.19
+ROT_COLLECTIONS := $(abspath $(BUILD)/rotation/collections)
+ROT_TREE := $(ROT_COLLECTIONS)/ansible_collections/izuma/device_management
+TOOLS_ENV := PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(ROT_COLLECTIONS)"
+ROT_PYTEST := $(abspath $(VENV_TOOLS))/bin/python -m pytest -q -p no:cacheprovider
+
+.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test rotation-benchmark
+
+$(VENV_TOOLS)/.installed: requirements/tools-2.19.txt
+	rm -rf $(VENV_TOOLS)
+	$(PY311) -m venv $(VENV_TOOLS)
+	$(VENV_TOOLS)/bin/pip install --quiet -r $<
+	touch $@
+
+tools-venv: $(VENV_TOOLS)/.installed
+
+rotation-tree:
+	@hack/build-tree.sh $(ROT_COLLECTIONS) >/dev/null
+
+# ansible-lint, production profile, on the role, the playbooks and the molecule scenario.
+lint: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) ansible-lint roles/ playbooks/ extensions/
+
+# The jwt_rotation role's molecule scenario: converge, idempotence and verify against the emulator, on local hosts.
+molecule: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) molecule test -s jwt_rotation
+
+# ansible-builder create on the collection; the context's introspection finds cryptography, PyJWT and requests.
+ee-test: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_builder.py
+
+# The rotation playbook through ansible-runner, with the AWX credential type's injectors.
+runner-test: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_runner.py
+
+# The role killed at every phase; the next run finishes the rotation.
+kill-test: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_kill.py
+
+# Not part of `make test`: wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
+rotation-benchmark: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(abspath $(VENV_TOOLS))/bin/python benchmarks/rotation.py
