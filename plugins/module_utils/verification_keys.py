@@ -43,7 +43,7 @@ MAX_DESCRIPTION_CHARS = 500
 PENDING_SUFFIX = ".next"
 PREVIOUS_SUFFIX = ".previous"
 # What a diff shows of an uploaded key: never the certificate or any key material.
-DIFF_FIELDS = ("id", "name", "description", "status", "certificate_fingerprint", "expires_at")
+DIFF_FIELDS = ("id", "name", "description", "status", "public_key_fingerprint", "certificate_fingerprint", "expires_at")
 
 
 def keys_path(application_id: str) -> str:
@@ -92,7 +92,11 @@ def summary(item: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """The fields of an uploaded key a diff or plan shows."""
     if item is None:
         return None
-    return {name: item.get(name) for name in DIFF_FIELDS}
+    shown = {name: item.get(name) for name in DIFF_FIELDS}
+    if shown["expires_at"]:
+        # One spelling for the API's timestamps (milliseconds) and the module's predictions (whole seconds).
+        shown["expires_at"] = keys.to_rfc3339(keys.parse_rfc3339(shown["expires_at"]))
+    return shown
 
 
 # -- the desired state ------------------------------------------------------------------------------------
@@ -150,6 +154,9 @@ class Desired:
         rotation_asked = self.rotate or self.rotate_after_days is not None or self.rotate_before_days is not None
         if rotation_asked and not self.private_key_path:
             raise IzumaConfigError("Rotation writes a new private key, so it needs private_key_path (not private_key_content).")
+        if rotation_asked and self.certificate_content:
+            raise IzumaConfigError("Rotation makes a new key pair, which certificate_content cannot belong to: use "
+                                   "certificate_path (each new certificate is written there) or leave it out.")
 
     @property
     def previous_name(self) -> str:
@@ -271,6 +278,32 @@ class Planner:
                                 % (self.obs.certificate_source, local.path or "private_key_content"))
         return keys.normalize_certificate_pem(pem, source=self.obs.certificate_source)
 
+    def _given_content(self) -> bool:
+        """True when the certificate is the task's certificate_content: uploaded as it is, never replaced by the module."""
+        return self.obs.certificate_source == "certificate_content"
+
+    def _check_given_content(self, pem: str, uploaded: bool) -> None:
+        """Refuse an expired certificate_content that is still to be uploaded; warn when it expires soon.
+
+        The module renews only certificates it can write back (certificate_path, or none given): a renewed certificate
+        for certificate_content could not be kept, and the next run would replace it again.
+        """
+        info = keys.certificate_info(keys.load_certificate(pem), now=self.obs.now)
+        if info["expired"] and not uploaded:
+            raise IzumaKeyError("certificate_content expired at %s; Izuma Device Management does not accept an expired "
+                                "verification key, and the module does not replace a certificate you give: give a certificate "
+                                "that has not expired, or leave certificate_content out to have the module issue (and renew) "
+                                "one for the key." % info["expires_at"])
+        if info["expired"]:
+            self.result.setdefault("warnings", []).append(
+                "The certificate of '%s' (certificate_content) expired at %s, so the key cannot verify JWTs: give a certificate "
+                "that has not expired." % (self.want.name, info["expires_at"]))
+        elif self.want.renew_before and info["days_left"] < self.want.renew_before:
+            self.result.setdefault("warnings", []).append(
+                "The certificate of '%s' (certificate_content) expires in %d days, at %s (renew_before=%d); the module renews "
+                "only certificates it issues: give a renewed certificate before then."
+                % (self.want.name, info["days_left"], info["expires_at"], self.want.renew_before))
+
     def _expiring(self, pem: str) -> bool:
         info = keys.certificate_info(keys.load_certificate(pem), now=self.obs.now)
         return info["expired"] or info["days_left"] < self.want.renew_before
@@ -310,13 +343,24 @@ class Planner:
             "first (state=absent)." % (item["name"], item["id"], item.get("certificate_fingerprint"),
                                        self.want.private_key_path or "private_key_content"))
 
-    def _slots_error(self, needed_for: str, blocking: List[Dict[str, Any]]) -> IzumaConfigError:
+    def _slots_error(self, needed_for: str, blocking: List[Dict[str, Any]],
+                     previous: Optional[Dict[str, Any]] = None) -> IzumaConfigError:
+        """Two keys already: name them, and the choices that can make room (which depend on whose keys they are)."""
         names = ", ".join("'%s' (%s)" % (item["name"], item["id"]) for item in blocking)
+        if previous is not None and any(item is previous for item in blocking):
+            if self.want.retire_previous == "never":
+                choices = ("retire_previous=never keeps the previous key '%s': retire it with retire_previous=now (tokens it "
+                           "signed stop working), or delete a key you no longer need with state=absent." % previous["name"])
+            else:
+                choices = ("wait until the previous key's grace period (grace_period=%ds) has passed, retire it now with "
+                           "retire_previous=now (tokens it signed stop working), or delete a key you no longer need with "
+                           "state=absent." % self.want.grace_period)
+        else:
+            choices = ("this module never deletes a key it cannot account for: delete one you no longer need with state=absent "
+                       "(several at once with names), or use another application.")
         return IzumaConfigError(
             "Cannot %s: the application already has %d verification keys (%s), the most Izuma Device Management allows. "
-            "Keys in the way: %s. Choices: wait until the previous key's grace period (grace_period=%ds) has passed, "
-            "retire it now with retire_previous=now (tokens it signed stop working), or delete a key you no longer "
-            "need with state=absent." % (needed_for, len(self.obs.remote), self._describe_remote(), names, self.want.grace_period))
+            "Keys in the way: %s. Choices: %s" % (needed_for, len(self.obs.remote), self._describe_remote(), names, choices))
 
     # changes ----------------------------------------------------------------------------------------------
 
@@ -336,7 +380,8 @@ class Planner:
             body["status"] = status
         info = keys.certificate_info(keys.load_certificate(pem), now=self.obs.now)
         after = {"id": None, "name": name, "description": self.want.description, "status": status or "ACTIVE",
-                 "certificate_fingerprint": info["fingerprint"], "expires_at": info["expires_at"]}
+                 "public_key_fingerprint": info["public_key_fingerprint"], "certificate_fingerprint": info["fingerprint"],
+                 "expires_at": info["expires_at"]}
         self.plan.add(Change("create", "verification key", name, after=after,
                              payload={"body": body, "fingerprint": info["public_key_fingerprint"]}))
 
@@ -375,8 +420,8 @@ class Planner:
         """Make the pending key the current one, keeping the current one as previous (files only)."""
         want = self.want
         path = str(want.private_key_path)
-        self.plan.add(Change("promote", "private key", path, before={"public_key_fingerprint": self.obs.current.fingerprint
-                                                                     if self.obs.current else None},
+        self.plan.add(Change("promote", "private key", path,
+                             before={"public_key_fingerprint": self.obs.current.fingerprint} if self.obs.current else None,
                              after={"public_key_fingerprint": pending.fingerprint},
                              payload={"path": path, "pending": path + PENDING_SUFFIX, "previous": path + PREVIOUS_SUFFIX,
                                       "current_fingerprint": self.obs.current.fingerprint if self.obs.current else None,
@@ -417,7 +462,9 @@ class Planner:
                 raise self._missing_key_error(holder)
             self._make_room(previous_remote, current_remote=None, purpose="upload '%s'" % want.name)
             pem = self._input_certificate(obs.current)
-            if pem is None or self._expiring(pem):
+            if pem is not None and self._given_content():
+                self._check_given_content(pem, uploaded=False)
+            elif pem is None or self._expiring(pem):
                 pem = self._new_certificate(obs.current.key)
             self._upload(want.name, pem, want.api_status)
             self._write_certificate(pem)
@@ -447,10 +494,10 @@ class Planner:
             return
         if previous_remote is None or len(keep) >= MAX_KEYS_PER_APPLICATION:
             blocking = [item for item in self.obs.remote if item is not current_remote]
-            raise self._slots_error(purpose, blocking)
+            raise self._slots_error(purpose, blocking, previous_remote)
         retire = self.want.retire_previous
         if retire == "never" or (retire == "auto" and not self._grace_passed(current_remote)):
-            raise self._slots_error(purpose, [previous_remote])
+            raise self._slots_error(purpose, [previous_remote], previous_remote)
         if not any(is_usable(item, self.obs.now) for item in keep) and is_usable(previous_remote, self.obs.now):
             raise IzumaConfigError("Cannot %s: the only usable key is the previous one ('%s'); deleting it would leave the "
                                    "application without a usable key. Renew the current key first (renew_before)."
@@ -499,8 +546,11 @@ class Planner:
         if want.description is not None and (item.get("description") or "") != want.description:
             body["description"] = want.description
         remote_pem = keys.normalize_certificate_pem(item["certificate"], source="uploaded certificate")
-        pem = self._input_certificate(obs.current) or remote_pem
-        if want.renew_before and self._expiring(pem):
+        given = self._input_certificate(obs.current)
+        pem = given or remote_pem
+        if given is not None and self._given_content():
+            self._check_given_content(given, uploaded=given.strip() == remote_pem.strip())
+        elif want.renew_before and self._expiring(pem):
             pem = self._new_certificate(obs.current.key)
             self.result["renewed"] = True
         if pem.strip() != remote_pem.strip():
@@ -510,9 +560,10 @@ class Planner:
         if status and status != item.get("status"):
             info = keys.certificate_info(keys.load_certificate(pem), now=obs.now)
             if status == "ACTIVE" and not info["valid"]:
+                fix = ("give a certificate that has not expired in certificate_content" if self._given_content() else
+                       "set renew_before (days) to issue a new certificate for the same key in this run")
                 raise IzumaKeyError("Cannot activate '%s': its certificate expired at %s. Izuma Device Management only activates "
-                                    "keys with an unexpired certificate; set renew_before (days) to issue a new certificate for "
-                                    "the same key in this run." % (item["name"], info["expires_at"]))
+                                    "keys with an unexpired certificate; %s." % (item["name"], info["expires_at"], fix))
             body["status"] = status
         if body:
             self._update(item, body)
@@ -642,3 +693,34 @@ def outcome(observed: Observed, the_plan: Plan, executed: bool) -> List[Dict[str
             else:
                 items[payload["id"]] = dict(previous, **(change.after or {}))
     return list(items.values())
+
+
+def diff(observed: Observed, the_plan: Plan, after: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Ansible's diff: the application's keys before and after (by name), and the local files the plan touches.
+
+    Keys are shown as whole states, not change by change, because a rotation renames one key and creates another
+    under the same name. Only names, ids, status, fingerprints and expiry are shown; never a certificate or key.
+    The ``.next`` file of a rotation that completes in the same run is not shown: it does not outlive the run.
+    """
+    before_state: Dict[str, Any] = {item["name"]: summary(item) for item in observed.remote}
+    after_state: Dict[str, Any] = {item["name"]: summary(item) for item in after}
+    promoted = {change.payload.get("pending") for change in the_plan.changes if change.action == "promote"}
+    for change in the_plan.changes:
+        if change.resource == "verification key" or (change.action == "write" and change.name in promoted):
+            continue
+        if change.before is not None:
+            before_state[change.name] = change.before
+        if change.after is not None:
+            after_state[change.name] = change.after
+        if change.action == "promote" and change.before is not None and change.before != change.after:
+            # The replaced key is kept beside the new one.
+            previous = change.payload["previous"]
+            if observed.previous is not None:
+                before_state[previous] = {"public_key_fingerprint": observed.previous.fingerprint}
+            after_state[previous] = change.before
+        if change.action == "promote" and change.payload.get("certificate_path"):
+            # The new key's certificate is written beside it.
+            info = keys.certificate_info(keys.load_certificate(change.payload["certificate"]), now=observed.now)
+            after_state[change.payload["certificate_path"]] = {"certificate_fingerprint": info["fingerprint"],
+                                                               "expires_at": info["expires_at"]}
+    return {"before": before_state, "after": after_state}

@@ -370,7 +370,7 @@ def run(izuma: IzumaModule) -> dict:
     if want.private_key_path:
         result["private_key_path"] = want.private_key_path
         previous_path = want.private_key_path + vk.PREVIOUS_SUFFIX
-        if os.path.exists(previous_path) or any(c.action == "promote" and c.before.get("public_key_fingerprint") for c in plan.changes):
+        if os.path.exists(previous_path) or any(c.action == "promote" and c.before for c in plan.changes):
             if not any(c.action == "remove" and c.name == previous_path for c in plan.changes):
                 result["previous_private_key_path"] = previous_path
     if current:
@@ -384,7 +384,7 @@ def run(izuma: IzumaModule) -> dict:
     for warning in facts.get("warnings", []):
         izuma.module.warn(warning)
     if izuma.diff_mode:
-        result["diff"] = plan.diff()
+        result["diff"] = vk.diff(observed, plan, after)
     return result
 
 

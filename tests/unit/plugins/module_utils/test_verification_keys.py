@@ -374,6 +374,59 @@ def test_an_expired_given_certificate_is_reissued_not_uploaded_expired(tmp_path,
     assert remote(admin_client, app)["signing"]["valid"] is True
 
 
+def test_an_expired_certificate_given_as_content_is_refused_not_replaced(tmp_path, emulator, admin_client, app) -> None:
+    key = keys.generate_private_key("EC", curve="P-256")
+    past = keys.utcnow() - datetime.timedelta(days=10)
+    expired = keys.dump_certificate(keys.create_self_signed_certificate(key, "old", 2, not_before=past))
+    want = vk.Desired(name="given", private_key_content=keys.dump_private_key(key).decode(), certificate_content=expired)
+    emulator.clear_log()
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, want)
+    assert "certificate_content expired at" in str(info.value) and "has not expired" in str(info.value)
+    assert emulator.writes() == [] and remote(admin_client, app) == {}
+
+
+def test_a_certificate_given_as_content_is_never_renewed_so_runs_converge(tmp_path, emulator, admin_client, app) -> None:
+    # Within renew_before: a renewed certificate could not be kept in certificate_content, and every run would renew
+    # again. It is uploaded as given, with a warning, and the next run changes nothing.
+    key = keys.generate_private_key("EC", curve="P-256")
+    cert = keys.dump_certificate(keys.create_self_signed_certificate(key, "given", 10))
+    want = vk.Desired(name="given", private_key_content=keys.dump_private_key(key).decode(), certificate_content=cert)
+    first = run(admin_client, app, want)
+    assert first["plan"].describe() == ["create verification key 'given'"]
+    assert any("renew_before=30" in warning for warning in first["facts"]["warnings"])
+    assert remote(admin_client, app)["given"]["certificate"].strip() == cert.strip()
+    emulator.clear_log()
+    second = run(admin_client, app, want)
+    assert second["plan"].changes == [] and not second["facts"]["renewed"]
+    assert emulator.writes() == []
+
+
+def test_the_diff_of_a_rotation_shows_both_generations_and_no_key_material(tmp_path, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path, private_key_passphrase="diff-passphrase"))
+    old = remote(admin_client, app)["signing"]
+    result = run(admin_client, app, desired(tmp_path, rotate=True, private_key_passphrase="diff-passphrase"))
+    shown = vk.diff(result["observed"], result["plan"], result["after"])
+    assert sorted(name for name in shown["before"] if not name.startswith("/")) == ["signing"]
+    assert sorted(name for name in shown["after"] if not name.startswith("/")) == ["signing", "signing-previous"]
+    assert shown["after"]["signing-previous"]["id"] == old["id"]
+    assert shown["after"]["signing-previous"]["public_key_fingerprint"] == old["public_key_fingerprint"]
+    assert shown["after"]["signing"]["public_key_fingerprint"] == fingerprint_of_encrypted(str(tmp_path / "signing.key"))
+    previous_file = str(tmp_path / "signing.key.previous")
+    assert shown["after"][previous_file]["public_key_fingerprint"] == old["public_key_fingerprint"]
+    assert str(tmp_path / "signing.key.next") not in shown["after"]
+    text = repr(shown)
+    assert "PRIVATE KEY" not in text and "BEGIN CERTIFICATE" not in text and "diff-passphrase" not in text
+    # Converged: the same state on both sides.
+    converged = run(admin_client, app, desired(tmp_path, private_key_passphrase="diff-passphrase"))
+    shown = vk.diff(converged["observed"], converged["plan"], converged["after"])
+    assert shown["before"] == shown["after"]
+
+
+def fingerprint_of_encrypted(path: str) -> str:
+    return keys.public_key_fingerprint(keys.load_private_key(open(path, "rb").read(), "diff-passphrase"))
+
+
 def test_option_errors_name_the_option() -> None:
     with pytest.raises(IzumaError, match="renew_before"):
         vk.Desired(name="x", private_key_path="/k", renew_before=400, valid_days=365).validate()
@@ -381,6 +434,8 @@ def test_option_errors_name_the_option() -> None:
         vk.Desired(name="x", private_key_content="-----BEGIN", rotate=True).validate()
     with pytest.raises(IzumaError, match="100"):
         vk.Desired(name="n" * 101, private_key_path="/k").validate()
+    with pytest.raises(IzumaError, match="certificate_path"):
+        vk.Desired(name="x", private_key_path="/k", certificate_content="-----BEGIN", rotate_after_days=90).validate()
 
 
 # -- delete --------------------------------------------------------------------------------------------------
