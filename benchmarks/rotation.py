@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -49,8 +49,10 @@ def main() -> None:
     parser.add_argument("--forks", type=int, default=10)
     args = parser.parse_args()
     half = args.hosts // 2
-    applications = {"bench-telemetry": ["bench-c%02d" % i for i in range(1, half + 1)],
-                     "bench-gateway": ["bench-g%02d" % i for i in range(1, args.hosts - half + 1)]}
+    applications = {
+        "bench-telemetry": ["bench-c%02d" % i for i in range(1, half + 1)],
+        "bench-gateway": ["bench-g%02d" % i for i in range(1, args.hosts - half + 1)],
+    }
     print("jwt_rotation: 2 applications, %d hosts, forks=%d, %d CPUs, load average %.1f"
           % (args.hosts, args.forks, os.cpu_count() or 0, os.getloadavg()[0]), flush=True)
     with Emulator() as emulator, tempfile.TemporaryDirectory(prefix="rotation-benchmark-") as workdir:

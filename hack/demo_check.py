@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """What `make demo` shows between its runs, read from the emulator the way a person would check it.
 
     demo_check.py call TOKEN_FILE APPLICATION   a host's API call with its token: GET /v3/applications/<id>

@@ -67,8 +67,8 @@ def automation(fleet: Fleet, tmp_path_factory) -> Dict[str, str]:
             {"name": "Key", "izuma.device_management.izuma_verification_key": {
                 "application_id": "{{ app.application.id }}", "name": "awx-automation-signing",
                 "private_key_path": str(workdir / "automation.key")}},
-            {"name": "Id", "ansible.builtin.copy": {"content": "{{ app.application.id }}", "dest": str(workdir / "id"),
-                                                   "mode": "0600"}},
+            {"name": "Id", "ansible.builtin.copy": {
+                "content": "{{ app.application.id }}", "dest": str(workdir / "id"), "mode": "0600"}},
         ],
     }]), encoding="utf-8")
     status, output = fleet.run_playbook_file(str(playbook))
