@@ -72,7 +72,7 @@ integration: venvs tree
 	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
 	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
 
-test: sanity units integration lint molecule ee-test runner-test kill-test
+test: sanity units integration lint molecule ee-test runner-test kill-test role-test
 	@echo "make test: all suites passed"
 
 clean:
@@ -88,7 +88,7 @@ ROT_TREE := $(ROT_COLLECTIONS)/ansible_collections/izuma/device_management
 TOOLS_ENV := PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(ROT_COLLECTIONS)"
 ROT_PYTEST := $(abspath $(VENV_TOOLS))/bin/python -m pytest -q -p no:cacheprovider
 
-.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test rotation-benchmark
+.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test rotation-benchmark
 
 $(VENV_TOOLS)/.installed: requirements/tools-2.19.txt
 	rm -rf $(VENV_TOOLS)
@@ -106,8 +106,10 @@ lint: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) ansible-lint roles/ playbooks/ extensions/
 
 # The jwt_rotation role's molecule scenario: converge, idempotence and verify against the emulator, on local hosts.
+# Its state (emulator address, keys, tokens) goes to a fresh directory of its own, so no earlier run can leave it stale.
 molecule: tools-venv rotation-tree
-	cd $(ROT_TREE) && $(TOOLS_ENV) molecule test -s jwt_rotation
+	rm -rf $(BUILD)/rotation/molecule
+	cd $(ROT_TREE) && $(TOOLS_ENV) MOLECULE_EPHEMERAL_DIRECTORY="$(abspath $(BUILD))/rotation/molecule" molecule test -s jwt_rotation
 
 # ansible-builder create on the collection; the context's introspection finds cryptography, PyJWT and requests.
 ee-test: tools-venv rotation-tree
@@ -120,6 +122,10 @@ runner-test: tools-venv rotation-tree
 # The role killed at every phase; the next run finishes the rotation.
 kill-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_kill.py
+
+# The role in check mode (writes nothing) and in serial batches (one rotation, retirement after the last batch).
+role-test: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_modes.py
 
 # Not part of `make test`: wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
 rotation-benchmark: tools-venv rotation-tree

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The jwt_rotation role in check mode, and in serial batches.
+
+* Check mode, on an empty account and on a converged fleet asked to rotate: reports what it would do, and writes
+  nothing (no API write, no key file, no token file changed).
+* Serial batches of one host: the first batch rotates, the others do not rotate again, and the previous key is
+  deleted only after the last host's token has been verified.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+from fleet import Fleet
+
+APPLICATIONS = {"modes-telemetry": ["modes-c1", "modes-c2"], "modes-gateway": ["modes-g1"]}
+KEY_WRITE = r"/verification-keys"
+
+
+@pytest.fixture(scope="module")
+def fleet(emulator, tmp_path_factory) -> Iterator[Fleet]:
+    """Two applications, three hosts; grace period 0."""
+    emulator.reset()
+    yield Fleet(tmp_path_factory.mktemp("modes"), emulator, APPLICATIONS, grace_period=0)
+
+
+def snapshot(fleet: Fleet) -> Dict[str, bytes]:
+    """Every key and token file, by path."""
+    return {str(path): path.read_bytes() for path in sorted(fleet.workdir.glob("keys/*")) + sorted(fleet.workdir.glob("hosts/*/*"))}
+
+
+def writes(fleet: Fleet) -> list:
+    """The API requests that changed something."""
+    return [entry for entry in fleet.emulator.log() if entry["method"] != "GET"]
+
+
+def test_check_mode_on_an_empty_account_writes_nothing(fleet: Fleet) -> None:
+    """First setup in check mode: says what it would create, creates nothing."""
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_setup.yml", "--check")
+    assert status == 0, output[-4000:]
+    assert writes(fleet) == []
+    assert snapshot(fleet) == {}
+    assert "to be created, with the application" in output
+    assert "a token signed by the new key would be issued to each" in output
+
+
+def test_check_mode_of_a_rotation_writes_nothing(fleet: Fleet) -> None:
+    """A converged fleet asked to rotate in check mode: reports the rotation, changes nothing."""
+    status, output = fleet.run("jwt_setup.yml")
+    assert status == 0, output[-4000:]
+    before = snapshot(fleet)
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "--check", "-e", "jwt_rotation_force=true")
+    assert status == 0, output[-4000:]
+    assert writes(fleet) == []
+    assert snapshot(fleet) == before
+    assert output.count("rotated (would be, check mode)") == 2
+
+
+def test_serial_batches_rotate_once_and_retire_after_the_last_batch(fleet: Fleet) -> None:
+    """Batches of one host: one rotation per application, retirement only after every host is verified."""
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "-e", "jwt_rotation_force=true", "-e", "jwt_fleet_batch=1")
+    assert status == 0, output[-4000:]
+    log = fleet.emulator.log()
+    for name, hosts in APPLICATIONS.items():
+        application_id = fleet.application_id(name)
+        mine = [entry for entry in log if entry["application_id"] == application_id or application_id in entry["path"]]
+        uploads = [entry for entry in mine if entry["method"] == "POST" and entry["path"].endswith(KEY_WRITE)]
+        assert len(uploads) == 1, "%s was rotated %d times" % (name, len(uploads))
+        verifications = [entry["seq"] for entry in mine if entry["method"] == "GET" and entry["auth"] == "jwt"]
+        deletes = [entry["seq"] for entry in mine if entry["method"] == "DELETE"]
+        assert len(verifications) >= len(hosts) and len(deletes) == 1
+        assert deletes[0] > max(verifications), "the previous key of %s went before every host was verified" % name
+        assert [item["name"] for item in fleet.keys(name)] == [name + "-signing"]
+    assert fleet.refused_hosts() == []
