@@ -6,7 +6,8 @@
 * Check mode, on an empty account and on a converged fleet asked to rotate: reports what it would do, and writes
   nothing (no API write, no key file, no token file changed).
 * Serial batches of one host: the first batch rotates, the others do not rotate again, and the previous key is
-  deleted only after the last host's token has been verified.
+  deleted only after the last host's token has been verified. That run is made at -vvv: no token, private key or
+  access key may appear in its output.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def test_check_mode_of_a_rotation_writes_nothing(fleet: Fleet) -> None:
 def test_serial_batches_rotate_once_and_retire_after_the_last_batch(fleet: Fleet) -> None:
     """Batches of one host: one rotation per application, retirement only after every host is verified."""
     fleet.emulator.clear_log()
-    status, output = fleet.run("jwt_rotation.yml", "-e", "jwt_rotation_force=true", "-e", "jwt_fleet_batch=1")
+    status, output = fleet.run("jwt_rotation.yml", "-e", "jwt_rotation_force=true", "-e", "jwt_fleet_batch=1", "-vvv")
     assert status == 0, output[-4000:]
+    assert "eyJ" not in output and "PRIVATE KEY" not in output and fleet.emulator.admin_key not in output
     log = fleet.emulator.log()
     for name, hosts in APPLICATIONS.items():
         application_id = fleet.application_id(name)
