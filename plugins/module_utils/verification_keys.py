@@ -411,9 +411,8 @@ class Planner:
             current = files.read_file(path, what="certificate").decode("utf-8", "replace")
         if current is not None and current.strip() == pem.strip():
             return
-        info = keys.certificate_info(keys.load_certificate(pem), now=self.obs.now)
-        self.plan.add(Change("write", "certificate", path, after={"certificate_fingerprint": info["fingerprint"],
-                                                                  "expires_at": info["expires_at"]},
+        before = _certificate_state(current, self.obs.now) if current is not None else None
+        self.plan.add(Change("write", "certificate", path, before=before, after=_certificate_state(pem, self.obs.now),
                              payload={"path": path, "data": pem.encode("ascii"), "mode": 0o644}))
 
     def _promote(self, pending: LocalKey, new_pem: str) -> None:
@@ -695,6 +694,15 @@ def outcome(observed: Observed, the_plan: Plan, executed: bool) -> List[Dict[str
     return list(items.values())
 
 
+def _certificate_state(pem: str, now: datetime.datetime) -> Dict[str, Any]:
+    """What a diff shows of a certificate file: its fingerprint and expiry."""
+    try:
+        info = keys.certificate_info(keys.load_certificate(pem), now=now)
+    except IzumaKeyError:
+        return {"certificate_fingerprint": None, "expires_at": None}
+    return {"certificate_fingerprint": info["fingerprint"], "expires_at": info["expires_at"]}
+
+
 def diff(observed: Observed, the_plan: Plan, after: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Ansible's diff: the application's keys before and after (by name), and the local files the plan touches.
 
@@ -718,9 +726,12 @@ def diff(observed: Observed, the_plan: Plan, after: List[Dict[str, Any]]) -> Dic
             if observed.previous is not None:
                 before_state[previous] = {"public_key_fingerprint": observed.previous.fingerprint}
             after_state[previous] = change.before
-        if change.action == "promote" and change.payload.get("certificate_path"):
-            # The new key's certificate is written beside it.
-            info = keys.certificate_info(keys.load_certificate(change.payload["certificate"]), now=observed.now)
-            after_state[change.payload["certificate_path"]] = {"certificate_fingerprint": info["fingerprint"],
-                                                               "expires_at": info["expires_at"]}
+        cert_path = change.payload.get("certificate_path") if change.action == "promote" else None
+        if cert_path:
+            # The new key's certificate is written beside it; the one it replaces is kept as .previous.
+            after_state[cert_path] = _certificate_state(change.payload["certificate"], observed.now)
+            if observed.certificate_source == cert_path and observed.certificate_pem:
+                before_state[cert_path] = _certificate_state(observed.certificate_pem, observed.now)
+                if change.before is not None and change.before != change.after:
+                    after_state[cert_path + PREVIOUS_SUFFIX] = before_state[cert_path]
     return {"before": before_state, "after": after_state}

@@ -31,8 +31,8 @@ description:
     key is deleted from the API; running the task again after a failure or a kill finishes the job.
   - Never deletes a key it cannot account for (neither matching one of its private keys nor named O(name) or
     C(<name><previous_suffix>)), and never deletes the application's last usable key while the other is unusable.
-  - Supports check mode (the plan is returned as sentences) and diff mode (names, fingerprints, expiry, status; never
-    key material).
+  - Supports check mode (the plan is returned as sentences) and diff mode (the application's keys before and after, by
+    name, and the local files the task touches; names, ids, fingerprints, expiry, status; never key material).
 author:
   - Izuma device management collection maintainers (@izuma)
 options:
@@ -87,7 +87,9 @@ options:
   certificate_content:
     description:
       - A certificate for the private key, as PEM content, to upload instead of a self-signed one made by the module.
-      - Mutually exclusive with O(certificate_path).
+      - It is uploaded as it is and never replaced by the module, which could not keep a renewed one here. An expired
+        certificate is refused; one that expires within O(renew_before) days is uploaded with a warning.
+      - Mutually exclusive with O(certificate_path). Not with rotation (a new key pair needs a new certificate).
     type: str
   key_type:
     description: Type of new private keys.
@@ -117,6 +119,7 @@ options:
     description:
       - Issue and upload a new certificate for the same key when the current one expires within this many days (or has
         expired). V(0) turns renewal off.
+      - A certificate given as O(certificate_content) is never renewed; a warning says when it expires within this many days.
     type: int
     default: 30
   rotate:

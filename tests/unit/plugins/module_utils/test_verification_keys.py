@@ -415,6 +415,10 @@ def test_the_diff_of_a_rotation_shows_both_generations_and_no_key_material(tmp_p
     previous_file = str(tmp_path / "signing.key.previous")
     assert shown["after"][previous_file]["public_key_fingerprint"] == old["public_key_fingerprint"]
     assert str(tmp_path / "signing.key.next") not in shown["after"]
+    certificate = str(tmp_path / "signing.crt")
+    assert shown["after"][certificate + ".previous"] == shown["before"][certificate]
+    assert shown["before"][certificate]["certificate_fingerprint"] == old["certificate_fingerprint"]
+    assert shown["after"][certificate]["certificate_fingerprint"] == shown["after"]["signing"]["certificate_fingerprint"]
     text = repr(shown)
     assert "PRIVATE KEY" not in text and "BEGIN CERTIFICATE" not in text and "diff-passphrase" not in text
     # Converged: the same state on both sides.
