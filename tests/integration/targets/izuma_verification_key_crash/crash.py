@@ -116,8 +116,9 @@ def kill_tree(process: "subprocess.Popen[bytes]") -> None:
     Killing the playbook's process group is not enough: each Ansible worker calls setsid(), so the worker and the
     module it runs are in process groups of their own and would go on without the playbook.
     """
+    pids = process_tree(process.pid)
     groups = []
-    for pid in process_tree(process.pid):
+    for pid in pids:
         try:
             groups.append(os.getpgid(pid))
         except OSError:
@@ -130,6 +131,21 @@ def kill_tree(process: "subprocess.Popen[bytes]") -> None:
         except OSError:
             pass  # already gone
     process.wait()
+    # Nothing the playbook started may still run when the held request is let go.
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            raise Failure("processes of the killed playbook are still running: %s" % [pid for pid in pids if alive(pid)])
+        time.sleep(0.01)
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (a zombie runs no code)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Case:
@@ -236,9 +252,9 @@ class Case:
                 rules.append({"path": self.path_pattern,
                               "sequence": [{"pass": True}] * (self.nth - 1) + [{"status": 503, "message": "killed"}]})
             call("POST", "/_emulator/faults", rules)
-            log = open(os.path.join(self.directory, "killed.log"), "wb")  # pylint: disable=consider-using-with
-            process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
-                                       start_new_session=True)
+            with open(os.path.join(self.directory, "killed.log"), "wb") as log:
+                process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
+                                           start_new_session=True)
             try:
                 deadline = time.monotonic() + 60
                 while not any(self.application_id in hung["path"] for hung in call("GET", "/_emulator/status")["hung_requests"]):
@@ -246,7 +262,6 @@ class Case:
                         raise Failure("%s: the playbook ended (or took too long) before request %d" % (self.label, self.nth))
                     time.sleep(0.02)
                 kill_tree(process)
-                log.close()
                 self.check("right after the kill")
             finally:
                 if process.poll() is None:
