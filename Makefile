@@ -123,7 +123,8 @@ runner-test: tools-venv rotation-tree
 kill-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_kill.py
 
-# The role in check mode (writes nothing) and in serial batches (one rotation, retirement after the last batch).
+# The role in check mode (writes nothing) and in serial batches (one rotation, retirement after the last batch);
+# the audit playbook.
 role-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_modes.py
 

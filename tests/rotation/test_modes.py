@@ -5,6 +5,7 @@
 
 * Check mode, on an empty account and on a converged fleet asked to rotate: reports what it would do, and writes
   nothing (no API write, no key file, no token file changed).
+* The audit playbook: nothing to report on a converged fleet; then expiring and missing tokens.
 * Serial batches of one host: the first batch rotates, the others do not rotate again, and the previous key is
   deleted only after the last host's token has been verified. That run is made at -vvv: no token, private key or
   access key may appear in its output.
@@ -81,3 +82,21 @@ def test_serial_batches_rotate_once_and_retire_after_the_last_batch(fleet: Fleet
         assert deletes[0] > max(verifications), "the previous key of %s went before every host was verified" % name
         assert [item["name"] for item in fleet.keys(name)] == [name + "-signing"]
     assert fleet.refused_hosts() == []
+
+
+def test_audit_reports_expiring_tokens_and_missing_ones(fleet: Fleet) -> None:
+    """playbooks/jwt_audit.yml: all fine on a converged fleet; then tokens expiring within the window, and a missing one."""
+    # The fleet's tokens live an hour, less than the default 12-hour window: with no window, all is fine.
+    status, output = fleet.run("jwt_audit.yml", "-e", "jwt_audit_token_hours=0")
+    assert status == 0, output[-4000:]
+    assert "Every key and token is fine." in output
+    (fleet.workdir / "hosts" / "modes-c2" / "modes-telemetry.jwt").unlink()
+    # A two-hour window finds the two remaining tokens, and the missing one.
+    status, output = fleet.run("jwt_audit.yml", "-e", "jwt_audit_token_hours=2")
+    assert status != 0
+    assert "modes-c2: modes-telemetry: no token at" in output
+    assert "modes-g1: modes-gateway: token expires in" in output
+    assert "3 finding(s)" in output
+    assert "eyJ" not in output
+    status, output = fleet.run("jwt_rotation.yml")
+    assert status == 0 and fleet.refused_hosts() == [], output[-4000:]
