@@ -49,6 +49,47 @@ def recap_changes(output: str) -> Dict[str, int]:
     return changes
 
 
+
+def _descendants(root: int) -> List[int]:
+    """The process and all its descendants, read from /proc."""
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            children.setdefault(parent, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def kill_tree(process: "subprocess.Popen[str]") -> None:
+    """SIGKILL a playbook and everything it started.
+
+    Killing the playbook's process group is not enough: every Ansible worker calls setsid(), so a worker and the
+    module it runs sit in process groups of their own and would carry on without the playbook.
+    """
+    if process.poll() is None:
+        groups = set()
+        for pid in _descendants(process.pid):
+            try:
+                groups.add(os.getpgid(pid))
+            except OSError:
+                continue
+        groups.discard(os.getpgrp())
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except OSError:
+                pass  # already gone
+    process.wait()
+
 class Fleet:
     """Applications with their hosts, an inventory under ``workdir``, and the emulator they talk to."""
 
@@ -123,9 +164,7 @@ class Fleet:
             try:
                 wait(process, log)
             finally:
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                kill_tree(process)
         return log.read_text(encoding="utf-8")
 
     # -- looking ------------------------------------------------------------------------------------------
