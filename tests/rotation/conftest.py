@@ -5,16 +5,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Iterator
 
 import pytest
 
-from fleet import COLLECTION_ROOT
-
-sys.path.insert(0, str(COLLECTION_ROOT / "tests" / "emulator"))
-
-from izuma_emulator.testing import Emulator  # noqa: E402  pylint: disable=wrong-import-position
+# fleet puts the emulator's helpers on sys.path.
+import fleet  # noqa: F401  pylint: disable=unused-import
+from izuma_emulator.testing import Emulator
 
 
 @pytest.fixture(scope="module")

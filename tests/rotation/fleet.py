@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,9 @@ from cryptography import x509
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 if COLLECTION_ROOT.parent.parent.name != "ansible_collections":
     raise RuntimeError("Run these tests in a collection tree (hack/build-tree.sh DIR), not in the work tree: %s" % COLLECTION_ROOT)
+sys.path.insert(0, str(COLLECTION_ROOT / "tests" / "emulator"))
+
+from izuma_emulator.testing import kill_tree  # noqa: E402  pylint: disable=wrong-import-position
 COLLECTIONS_PATH = str(COLLECTION_ROOT.parents[2])
 BIN = Path(sys.executable).parent
 
@@ -48,47 +50,6 @@ def recap_changes(output: str) -> Dict[str, int]:
             changes[host] = int(line.split("changed=", 1)[1].split()[0])
     return changes
 
-
-
-def _descendants(root: int) -> List[int]:
-    """The process and all its descendants, read from /proc."""
-    children: Dict[int, List[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
-                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-            children.setdefault(parent, []).append(int(entry))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def kill_tree(process: "subprocess.Popen[str]") -> None:
-    """SIGKILL a playbook and everything it started.
-
-    Killing the playbook's process group is not enough: every Ansible worker calls setsid(), so a worker and the
-    module it runs sit in process groups of their own and would carry on without the playbook.
-    """
-    if process.poll() is None:
-        groups = set()
-        for pid in _descendants(process.pid):
-            try:
-                groups.add(os.getpgid(pid))
-            except OSError:
-                continue
-        groups.discard(os.getpgrp())
-        for group in groups:
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except OSError:
-                pass  # already gone
-    process.wait()
 
 class Fleet:
     """Applications with their hosts, an inventory under ``workdir``, and the emulator they talk to."""

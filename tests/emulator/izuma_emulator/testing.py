@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -245,3 +246,65 @@ def start_in_thread(tls: bool = False, admin_key: str | None = None, settings: S
     tls_files = generate_tls_files(tls_dir, ["127.0.0.1", "localhost", "::1"]) if tls_dir else None
     server = create_server(app, "127.0.0.1", 0, tls_files, quiet=True)
     return ThreadedEmulator(app, server, tls_dir)
+
+
+# -- killing a client -------------------------------------------------------------------------------------------
+
+
+def process_tree(root: int) -> list[int]:
+    """The process and all its descendants (from /proc), so that each can be killed."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            children.setdefault(parent, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def kill_tree(process: "subprocess.Popen[Any]") -> None:
+    """SIGKILL a client (for example ansible-playbook) and everything it started, at once, and wait until all are gone.
+
+    Tests use it to stand for a run killed while the emulator holds one of its requests.
+
+    Killing the playbook's process group is not enough: each Ansible worker calls setsid(), so the worker and the
+    module it runs are in process groups of their own and would go on without the playbook.
+    """
+    pids = process_tree(process.pid)
+    groups = []
+    for pid in pids:
+        try:
+            groups.append(os.getpgid(pid))
+        except OSError:
+            continue
+    for group in dict.fromkeys(groups):
+        if group == os.getpgrp():
+            continue  # never this driver's own group
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass  # already gone
+    process.wait()
+    # Nothing the playbook started may still run when the held request is let go.
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            raise RuntimeError("processes of the killed command are still running: %s" % [pid for pid in pids if alive(pid)])
+        time.sleep(0.01)
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (a zombie runs no code)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import stat
 import subprocess
 import sys
@@ -37,6 +36,11 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
+
+# The emulator's test helpers (kill_tree) live in the collection's tests/emulator.
+sys.path.insert(0, os.path.join(os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0], "ansible_collections", "izuma",
+                                "device_management", "tests", "emulator"))
+from izuma_emulator.testing import kill_tree  # noqa: E402  pylint: disable=wrong-import-position
 
 HOST = os.environ["IZUMA_API_HOST"].rstrip("/")
 ADMIN_KEY = os.environ["IZUMA_API_KEY"]
@@ -89,63 +93,6 @@ def make_key(directory: str, name: str, days: int) -> str:
 def shorten(path: str, application_id: str) -> str:
     """A request path with the ids replaced by their meaning."""
     return re.sub("[0-9a-f]{32}$", "{key_id}", path.replace(application_id, "{application_id}"))
-
-
-def process_tree(root: int) -> List[int]:
-    """The process and all its descendants (from /proc), so that each can be killed."""
-    children: Dict[int, List[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
-                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-            children.setdefault(parent, []).append(int(entry))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def kill_tree(process: "subprocess.Popen[bytes]") -> None:
-    """SIGKILL the playbook and everything it started, at once.
-
-    Killing the playbook's process group is not enough: each Ansible worker calls setsid(), so the worker and the
-    module it runs are in process groups of their own and would go on without the playbook.
-    """
-    pids = process_tree(process.pid)
-    groups = []
-    for pid in pids:
-        try:
-            groups.append(os.getpgid(pid))
-        except OSError:
-            continue
-    for group in dict.fromkeys(groups):
-        if group == os.getpgrp():
-            continue  # never this driver's own group
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except OSError:
-            pass  # already gone
-    process.wait()
-    # Nothing the playbook started may still run when the held request is let go.
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in pids):
-        if time.monotonic() > deadline:
-            raise Failure("processes of the killed playbook are still running: %s" % [pid for pid in pids if alive(pid)])
-        time.sleep(0.01)
-
-
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (a zombie runs no code)."""
-    try:
-        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 class Case:
