@@ -118,6 +118,7 @@ plan:
 """
 
 from ansible_collections.izuma.device_management.plugins.module_utils import applications
+from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaConfigError
 from ansible_collections.izuma.device_management.plugins.module_utils.module import IzumaModule
 
 
@@ -129,8 +130,8 @@ def run(izuma: IzumaModule) -> dict:
         applications.check_application_id(params["application_id"])
     observed = applications.find_application(client, name=params["name"], application_id=params["application_id"])
     if params["application_id"] and observed is None and params["state"] == "present":
-        return izuma.module.fail_json(msg="There is no application with application_id %s; to create one, give only its name."
-                                      % params["application_id"])
+        raise IzumaConfigError("There is no application with application_id %s; to create one, give only its name."
+                               % params["application_id"])
     groups = applications.resolve_groups(client, params["groups"]) if params["groups"] is not None else None
     desired = applications.desired_fields(params["name"], params["description"], params["status"], groups)
     plan = applications.plan_application(observed, desired, params["state"])
