@@ -133,7 +133,7 @@ def main() -> int:
 
     workdir = tempfile.mkdtemp(prefix="izuma-jwt-bench-")
     lookup = load_lookup(collections_path(workdir))
-    from ansible_collections.izuma.device_management.plugins.module_utils import tokens  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens  # pylint: disable=import-outside-toplevel
 
     cases = [
         ("RS256", "RSA 2048", rsa.generate_private_key(public_exponent=65537, key_size=2048), None),

@@ -37,8 +37,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.izuma.device_management.plugins.module_utils import keys, tokens
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.modules.izuma_jwt import (
     HOST_OPTIONS,
     INTERNAL_OPTIONS,

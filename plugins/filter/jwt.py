@@ -13,8 +13,8 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.izuma.device_management.plugins.module_utils import tokens
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 
 def jwt_claims(token: t.Any, header: bool = False) -> t.Dict[str, t.Any]:

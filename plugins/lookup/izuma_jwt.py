@@ -119,8 +119,8 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.izuma.device_management.plugins.module_utils import keys, tokens
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 display = Display()
 

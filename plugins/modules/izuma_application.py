@@ -117,9 +117,9 @@ plan:
   sample: ["update application 'telemetry': description, status"]
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils import applications
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaConfigError
-from ansible_collections.izuma.device_management.plugins.module_utils.module import IzumaModule
+from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
 
 def run(izuma: IzumaModule) -> dict:

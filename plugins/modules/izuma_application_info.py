@@ -62,8 +62,8 @@ applications:
       groups: []
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils import applications
-from ansible_collections.izuma.device_management.plugins.module_utils.module import IzumaModule
+from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
+from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
 
 def run(izuma: IzumaModule) -> dict:

@@ -241,8 +241,8 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.izuma.device_management.plugins.module_utils import files
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 # The choices of ``algorithm``; equal to tokens.ALGORITHMS (a unit test checks), written out so that the
 # module shipped to managed hosts carries neither the token library nor its cryptography imports.

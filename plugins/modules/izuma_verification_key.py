@@ -306,15 +306,15 @@ plan:
 
 import os
 
-from ansible_collections.izuma.device_management.plugins.module_utils import applications
-from ansible_collections.izuma.device_management.plugins.module_utils import verification_keys as vk
-from ansible_collections.izuma.device_management.plugins.module_utils.keys import (
+from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
+from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
+from ansible_collections.izuma.device_management.plugins.module_utils._keys import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
     utcnow,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaConfigError
-from ansible_collections.izuma.device_management.plugins.module_utils.module import IzumaModule
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
 
 def resolve_application_id(izuma: IzumaModule) -> str:

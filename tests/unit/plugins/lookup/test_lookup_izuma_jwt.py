@@ -14,7 +14,7 @@ import pytest
 from ansible.errors import AnsibleError
 from ansible.utils.display import Display
 
-from ansible_collections.izuma.device_management.plugins.module_utils import tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import (
     ALGORITHM_KEYS,
     PASSPHRASE,

@@ -12,13 +12,13 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
-from ansible_collections.izuma.device_management.plugins.module_utils.api import (
+from ansible_collections.izuma.device_management.plugins.module_utils._api import (
     ClientConfig,
     IzumaApiError,
     IzumaClient,
     parse_retry_after,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 
 HOST = "https://api.example.test"
 API_KEY = "ak_0123456789abcdef0123456789abcdef"

@@ -12,8 +12,8 @@ import pytest
 
 from izuma_emulator.testing import ThreadedEmulator, start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import keys
-from ansible_collections.izuma.device_management.plugins.module_utils.api import ClientConfig, IzumaApiError, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._api import ClientConfig, IzumaApiError, IzumaClient
 
 
 @pytest.fixture(scope="module")

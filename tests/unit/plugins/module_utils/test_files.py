@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils/files.py: atomic secret writes, reads, backups, modes."""
+"""Unit tests of module_utils/_files.py: atomic secret writes, reads, backups, modes."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import files
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaFileError
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaFileError
 
 SECRET = b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0IGtleSBtYXRlcmlhbCBmb3IgdGVzdHM=\n-----END PRIVATE KEY-----\n"
 

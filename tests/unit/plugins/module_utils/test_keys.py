@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils/keys.py: generation, loading, certificates, upload rules, time helpers."""
+"""Unit tests of module_utils/_keys.py: generation, loading, certificates, upload rules, time helpers."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from ansible_collections.izuma.device_management.plugins.module_utils import keys
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError
 
 NOW = datetime.datetime(2026, 11, 28, 17, 0, 0, tzinfo=datetime.timezone.utc)
 PASSPHRASE = "correct horse battery staple"

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils/tokens.py: algorithms, signing, verification, renewal status, caches."""
+"""Unit tests of module_utils/_tokens.py: algorithms, signing, verification, renewal status, caches."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import pytest
 
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.izuma.device_management.plugins.module_utils import files, keys, tokens
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError, IzumaKeyError, IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError, IzumaTokenError
 
 NOW = 1795885200  # 2026-11-28T17:00:00Z
 ALGORITHM_KEYS = {

@@ -9,8 +9,8 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import tokens
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError, IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaTokenError
 
 NOW = 1795885200  # 2026-11-28T17:00:00Z
 

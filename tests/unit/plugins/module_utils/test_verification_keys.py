@@ -12,10 +12,10 @@ from typing import Any, Dict, Optional
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import keys
-from ansible_collections.izuma.device_management.plugins.module_utils import verification_keys as vk
-from ansible_collections.izuma.device_management.plugins.module_utils.api import ClientConfig, IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
+from ansible_collections.izuma.device_management.plugins.module_utils._api import ClientConfig, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 DAY = 86400
 

@@ -11,7 +11,7 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
 from ansible_collections.izuma.device_management.plugins.modules import izuma_jwt
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import private_key, run_module
 

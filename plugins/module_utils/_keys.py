@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
 """Key pairs and X.509 certificates for Izuma Device Management verification keys.
 
 The one key library of the collection: generate, load and dump private keys;
@@ -25,7 +28,7 @@ import re
 import traceback
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError
 
 try:
     from cryptography import x509

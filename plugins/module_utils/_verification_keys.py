@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
 """Verification keys: observe, plan and apply, including renewal and zero-downtime rotation.
 
 The local side of one logical key ("telemetry") is a set of files next to
@@ -30,11 +33,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import files, keys
-from ansible_collections.izuma.device_management.plugins.module_utils.api import IzumaApiError, IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils.applications import application_path
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaConfigError, IzumaKeyError
-from ansible_collections.izuma.device_management.plugins.module_utils.plans import Change, Plan
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaApiError, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, Plan
 
 # Product limit (DOC): an application holds at most two verification keys.
 MAX_KEYS_PER_APPLICATION = 2

@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
 """Safe local files for secrets: atomic writes with a private mode from the start, reads, backups.
 
 A private key or token file is written to a temporary file in the same
@@ -21,7 +24,7 @@ import stat
 import time
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaFileError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaFileError
 
 try:
     import grp

@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
 """The thin layer between AnsibleModule and the core.
 
 It adds the connection options (with their environment fallbacks) to a
@@ -16,7 +19,7 @@ from typing import Any, Callable, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.izuma.device_management.plugins.module_utils.api import (
+from ansible_collections.izuma.device_management.plugins.module_utils._api import (
     DEFAULT_HOST,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
@@ -26,7 +29,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils.api import
     IzumaApiError,
     IzumaClient,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 
 def connection_argument_spec() -> Dict[str, Dict[str, Any]]:

@@ -1,15 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
 """Applications: observe, plan and apply, as plain functions over the API client."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils.api import ID_PATTERN, IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaConfigError
-from ansible_collections.izuma.device_management.plugins.module_utils.plans import Change, Plan, pick
+from ansible_collections.izuma.device_management.plugins.module_utils._api import ID_PATTERN, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, Plan, pick
 
 APPLICATIONS_PATH = "/v3/applications"
 POLICY_GROUPS_PATH = "/v3/policy-groups"

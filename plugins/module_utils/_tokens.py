@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
 """JSON Web Tokens for Izuma Device Management: sign, inspect, verify, decide renewal.
 
 The one token library of the collection. Izuma Device Management verifies a
@@ -30,9 +33,9 @@ import traceback
 import typing as t
 import uuid
 
-from ansible_collections.izuma.device_management.plugins.module_utils import keys as _keys
-from ansible_collections.izuma.device_management.plugins.module_utils import files as _files
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaKeyError, IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _files
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
 
 try:
     import jwt

@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
 """The one Izuma Device Management API client of the collection.
 
 Everything that talks to the API goes through ``IzumaClient``: host, TLS,
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 
-from ansible_collections.izuma.device_management.plugins.module_utils.errors import IzumaConfigError, IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaError
 
 try:
     import requests
@@ -208,7 +211,7 @@ class JwtAuth:
 
     def _load_key(self) -> None:
         # Imported here so that access-key users need neither cryptography nor PyJWT.
-        from ansible_collections.izuma.device_management.plugins.module_utils import files, keys, tokens
+        from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys, _tokens as tokens
 
         config = self._config
         if config.auth_private_key_path:
@@ -223,7 +226,7 @@ class JwtAuth:
 
     def headers(self) -> Dict[str, str]:
         """Headers for one request, signing a fresh token when the cached one is about to expire."""
-        from ansible_collections.izuma.device_management.plugins.module_utils import tokens
+        from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
 
         if self._key is None:
             self._load_key()
