@@ -327,14 +327,18 @@ def open_session(library: str, ref: TokenRef, pin: str) -> TokenSession:
             _forget_parent_sessions(lib)
         token = _find_token(lib, ref)
         physical = (library_path, str(token.serial), str(token.label).strip())
+        _REFS[(library_path,) + ref.cache_key()] = physical
         cached = _SESSIONS.pop(physical, None)
+        if cached is not None and cached.pin_digest == digest:
+            # The same token named another way (label, serial, URI): one login serves them all.
+            _SESSIONS[physical] = cached
+            return cached
         if cached is not None:
             # Same token, another PIN: log out first, so that the new PIN is checked by the token rather than
             # accepted on the strength of the earlier login.
             cached.close()
         entry = TokenSession(library_path, ref, token, _login(token, ref, pin), digest)
         _SESSIONS[physical] = entry
-        _REFS[(library_path,) + ref.cache_key()] = physical
         return entry
 
 
