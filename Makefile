@@ -135,7 +135,8 @@ rotation-benchmark: tools-venv rotation-tree
 # ----------------------------------------------------------------------------------------------------------------------
 # PKCS#11 key backend (issue 12): python-pkcs11 against a real SoftHSM2 (hack/install-softhsm.sh installs the Debian
 # package where it is missing), in a virtual environment of its own (requirements/pkcs11.txt). The tokens live under
-# build/softhsm (SOFTHSM2_CONF points at a softhsm2.conf the tests write there); the tests initialise them.
+# build/softhsm (SOFTHSM2_CONF points at a softhsm2.conf the tests write there); the tests initialise them. The run's
+# temporary files go to build/pkcs11/tmp, which the tests scan for private key material at the end.
 VENV_PKCS11 := .venv/pkcs11
 SOFTHSM_DIR := $(abspath $(BUILD)/softhsm)
 PKCS11_COLLECTIONS := $(abspath $(BUILD)/pkcs11/collections)
@@ -156,8 +157,9 @@ softhsm:
 
 pkcs11-test: pkcs11-venv softhsm
 	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
-	rm -rf $(SOFTHSM_DIR)
-	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(SOFTHSM_DIR) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
+	rm -rf $(SOFTHSM_DIR) $(BUILD)/pkcs11/tmp
+	mkdir -p $(BUILD)/pkcs11/tmp
+	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(SOFTHSM_DIR) TMPDIR=$(abspath $(BUILD)/pkcs11/tmp) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
 		$(abspath $(VENV_PKCS11))/bin/python -m pytest -q -p no:cacheprovider tests/pkcs11
 
 # Not part of `make test`: per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11.

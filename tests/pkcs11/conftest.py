@@ -121,3 +121,8 @@ def pairs(softhsm: SoftHsm) -> t.Dict[t.Tuple[str, t.Optional[int], t.Optional[s
     session = _pkcs11.open_session(softhsm.module, _pkcs11.token_ref(TOKEN_LABEL), USER_PIN)
     return {spec: _pkcs11_keys.generate_key_pair(session, _pkcs11_keys.key_label("spec-" + spec_id(spec)), *spec)
             for spec in KEY_SPECS}
+
+
+def pytest_collection_modifyitems(items: t.List[t.Any]) -> None:
+    """Run test_leftovers.py last: it checks what the whole run left on disk."""
+    items.sort(key=lambda item: item.fspath.basename == "test_leftovers.py")
