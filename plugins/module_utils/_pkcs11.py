@@ -236,6 +236,9 @@ class TokenSession:
         self.pin_digest = pin_digest
         self.pid = os.getpid()
         self.lock = threading.RLock()
+        # Key pairs found by label in this session (see _pkcs11_keys.cached_key_pair): finding objects costs
+        # milliseconds on some tokens, ten times the signature itself.
+        self.pairs = {}  # type: t.Dict[str, t.Any]
 
     @property
     def token_label(self) -> str:

@@ -78,17 +78,10 @@ class KeyPair:
         self.token = token
         self.private = private
         self.public = public
+        # Read once: messages must be able to name the key even when its object handle is no longer valid.
+        self.label = str(private.label)  # the private key's CKA_LABEL
+        self.key_id = bytes(private.id)  # the CKA_ID shared by the two objects
         self._public_key = None  # type: t.Any
-
-    @property
-    def label(self) -> str:
-        """The private key's CKA_LABEL."""
-        return str(self.private.label)
-
-    @property
-    def key_id(self) -> bytes:
-        """The CKA_ID shared by the two objects."""
-        return bytes(self.private.id)
 
     def public_key(self) -> t.Any:
         """The public key as a ``cryptography`` public key object (read from the token once)."""
@@ -157,6 +150,26 @@ def find_key_pair(token: TokenSession, label: str) -> t.Optional[KeyPair]:
     return KeyPair(token, private, publics[0])
 
 
+def cached_key_pair(token: TokenSession, label: str) -> t.Optional[KeyPair]:
+    """Like ``find_key_pair``, but the pair found is kept in the session for the next call (a lookup's path).
+
+    This process's own generate, relabel and destroy calls drop the entry; a
+    key destroyed by another process makes the next signature fail with a
+    clear error and drops it too (see _pkcs11_signing.sign).
+    """
+    pair = token.pairs.get(label)
+    if pair is None:
+        pair = find_key_pair(token, label)
+        if pair is not None:
+            token.pairs[label] = pair
+    return pair
+
+
+def forget_key_pair(token: TokenSession, label: str) -> None:
+    """Drop ``label`` from the session's key pair cache."""
+    token.pairs.pop(label, None)
+
+
 def generate_key_pair(token: TokenSession, label: str, key_type: str = "RSA", size: t.Optional[int] = None,
                       curve: t.Optional[str] = None) -> KeyPair:
     """Generate a key pair inside the token: RSA 2048/3072/4096 or EC P-256/P-384/P-521.
@@ -167,6 +180,7 @@ def generate_key_pair(token: TokenSession, label: str, key_type: str = "RSA", si
     object in the token already has, and changes nothing then.
     """
     key_type, size, curve = _key_spec(key_type, size, curve)
+    forget_key_pair(token, label)
     if _objects(token, ObjectClass.PRIVATE_KEY, label=label) or _objects(token, ObjectClass.PUBLIC_KEY, label=label):
         raise IzumaPkcs11Error("%s already holds a key labelled %r: use that key, or destroy it first" % (token.describe(), label))
     key_id = os.urandom(ID_BYTES)
@@ -216,12 +230,15 @@ def relabel_key_pair(pair: KeyPair, label: str) -> KeyPair:
     between the two writes leaves a pair that the new label already finds.
     """
     token = pair.token
+    forget_key_pair(token, pair.label)
+    forget_key_pair(token, label)
     for object_class in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
         if any(bytes(obj.id) != pair.key_id for obj in _objects(token, object_class, label=label)):
             raise IzumaPkcs11Error("%s already holds another key labelled %r: destroy or relabel it first" % (token.describe(), label))
     try:
         with token.lock:
             pair.private[Attribute.LABEL] = label
+            pair.label = label
             pair.public[Attribute.LABEL] = label
     except pkcs11_errors.PKCS11Error as exc:
         raise IzumaPkcs11Error("%s refused to relabel the key %r (%s)" % (token.describe(), pair.label, type(exc).__name__)) from None
@@ -234,6 +251,7 @@ def destroy_key_pair(token: TokenSession, label: str) -> bool:
     Returns whether anything was destroyed; destroying a missing pair is not
     an error, so a run interrupted after the destruction converges.
     """
+    forget_key_pair(token, label)
     pair_ids = {bytes(obj.id) for obj in _objects(token, ObjectClass.PRIVATE_KEY, label=label)}
     victims = _objects(token, ObjectClass.PRIVATE_KEY, label=label) + _objects(token, ObjectClass.PUBLIC_KEY, label=label)
     for key_id in pair_ids:

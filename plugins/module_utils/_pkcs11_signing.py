@@ -78,6 +78,10 @@ def sign(pair: KeyPair, data: bytes, algorithm: str) -> bytes:
                 return pair.private.sign(_HASHES[algorithm[2:]](data).digest(), mechanism=Mechanism.ECDSA)
             mechanism, parameter = _mechanism(algorithm)
             return pair.private.sign(data, mechanism=mechanism, mechanism_param=parameter)
+    except (pkcs11_errors.KeyHandleInvalid, pkcs11_errors.ObjectHandleInvalid):
+        pair.token.pairs.clear()
+        raise IzumaPkcs11Error("the key object %r is no longer in %s (destroyed or changed by another process): "
+                               "run again to find the current key" % (pair.label, pair.token.describe())) from None
     except pkcs11_errors.PKCS11Error as exc:
         raise IzumaPkcs11Error("%s could not sign with the key %r for %s (%s): check that the token supports the mechanism"
                                % (pair.token.describe(), pair.label, algorithm, type(exc).__name__)) from None

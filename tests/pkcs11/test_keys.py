@@ -131,3 +131,19 @@ def test_keys_are_token_objects_that_another_process_finds(pairs, softhsm) -> No
         print(_pkcs11_keys.find_key_pair(session, %r).describe()["public_key_fingerprint"])
     """ % (TOKEN_LABEL, pairs[spec].label))
     assert run_python(code, softhsm).strip() == pairs[spec].describe()["public_key_fingerprint"]
+
+
+def test_cached_pairs_are_reused_and_dropped_when_the_key_goes(token) -> None:
+    label = _pkcs11_keys.key_label("cached")
+    _pkcs11_keys.destroy_key_pair(token, label)
+    assert _pkcs11_keys.cached_key_pair(token, label) is None
+    pair = _pkcs11_keys.generate_key_pair(token, label, "EC")
+    cached = _pkcs11_keys.cached_key_pair(token, label)
+    assert cached is _pkcs11_keys.cached_key_pair(token, label)
+    assert cached.describe()["public_key_fingerprint"] == pair.describe()["public_key_fingerprint"]
+    # Destroyed behind the cache's back (as another process would): the next signature says so, and the cache forgets.
+    for obj in list(token.session.get_objects({Attribute.ID: pair.key_id})):
+        obj.destroy()
+    with pytest.raises(IzumaPkcs11Error, match="'izuma:cached:current' is no longer in PKCS#11 token 'izuma-test'"):
+        _pkcs11_signing.sign_jwt(cached, "ES256")
+    assert _pkcs11_keys.cached_key_pair(token, label) is None
