@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaApiError, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, Plan
 
 # Product limit (DOC): an application holds at most two verification keys.

@@ -13,7 +13,9 @@ import pytest
 from izuma_emulator.testing import ThreadedEmulator, start_in_thread
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._api import ClientConfig, IzumaApiError, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError
 
 
 @pytest.fixture(scope="module")

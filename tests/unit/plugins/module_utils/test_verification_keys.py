@@ -14,7 +14,8 @@ import pytest
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
-from ansible_collections.izuma.device_management.plugins.module_utils._api import ClientConfig, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 DAY = 86400
