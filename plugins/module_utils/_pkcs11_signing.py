@@ -19,7 +19,7 @@ the header and payload PyJWT would make.
 
 ``private_key(pair)`` is a ``cryptography`` RSA or EC private key object
 whose ``sign()`` goes to the token: code written for key files
-(``_keys.create_self_signed_certificate``, ``_tokens.sign_token``, PyJWT)
+(``_certificates.create_self_signed_certificate``, ``_tokens.sign_token``, PyJWT)
 signs with it unchanged, and its ``private_bytes()`` refuses, since the key
 cannot leave the token.
 """
@@ -31,6 +31,7 @@ import hashlib
 import json
 import typing as t
 
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates
 from ansible_collections.izuma.device_management.plugins.module_utils import _keys
 from ansible_collections.izuma.device_management.plugins.module_utils import _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
@@ -232,10 +233,10 @@ def private_key(pair: KeyPair) -> t.Any:
 def create_certificate(pair: KeyPair, common_name: str, valid_days: int, **options: t.Any) -> t.Any:
     """Issue the pair's self-signed certificate, the token signing its to-be-signed part.
 
-    ``_keys.create_self_signed_certificate`` does the work (subject, validity,
+    ``_certificates.create_self_signed_certificate`` does the work (subject, validity,
     extensions, the 2,000 character rule) with ``private_key(pair)``:
     cryptography's builder hands the TBSCertificate to the key's ``sign()``,
     which is the token. ``options`` are that function's (subject,
     not_before, now).
     """
-    return _keys.create_self_signed_certificate(private_key(pair), common_name, valid_days, **options)
+    return _certificates.create_self_signed_certificate(private_key(pair), common_name, valid_days, **options)

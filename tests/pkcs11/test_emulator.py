@@ -11,7 +11,7 @@ import pytest
 import requests
 from izuma_emulator.testing import start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys, _pkcs11_keys, _pkcs11_signing
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates, _pkcs11_keys, _pkcs11_signing
 
 from conftest import ALGORITHMS_FOR, KEY_SPECS, spec_id
 
@@ -47,10 +47,10 @@ def test_emulator_accepts_the_certificate_and_every_algorithm(api, pairs, spec) 
     application = api.call("POST", "/v3/applications", json={"name": "pkcs11-" + spec_id(spec)})
     assert application.status_code == 201, application.text
     application_id = application.json()["id"]
-    pem = _keys.dump_certificate(_pkcs11_signing.create_certificate(pair, "izuma-emulator-" + spec_id(spec), 30))
+    pem = _certificates.dump_certificate(_pkcs11_signing.create_certificate(pair, "izuma-emulator-" + spec_id(spec), 30))
     key = api.call("POST", "/v3/applications/%s/verification-keys" % application_id, json={"name": "hsm", "certificate": pem})
     assert key.status_code == 201, key.text
-    assert key.json()["certificate_fingerprint"] == _keys.certificate_info(_keys.load_certificate(pem))["fingerprint"]
+    assert key.json()["certificate_fingerprint"] == _certificates.certificate_info(_certificates.load_certificate(pem))["fingerprint"]
     for algorithm in ALGORITHMS_FOR[spec]:
         token = _pkcs11_signing.sign_jwt(pair, algorithm, lifetime=120, subject="pkcs11-test")
         response = api.call("GET", "/v3/applications/%s" % application_id, token=token, application_id=application_id)
@@ -62,7 +62,7 @@ def test_emulator_refuses_a_token_of_a_key_it_does_not_know(api, token, pairs) -
     # The acceptance above means something: a token-signed JWT from a key that was not uploaded is refused.
     spec = ("EC", None, "P-256")
     application = api.call("POST", "/v3/applications", json={"name": "pkcs11-unknown-key"}).json()
-    pem = _keys.dump_certificate(_pkcs11_signing.create_certificate(pairs[spec], "izuma-known", 30))
+    pem = _certificates.dump_certificate(_pkcs11_signing.create_certificate(pairs[spec], "izuma-known", 30))
     assert api.call("POST", "/v3/applications/%s/verification-keys" % application["id"],
                     json={"name": "known", "certificate": pem}).status_code == 201
     label = _pkcs11_keys.key_label("not-uploaded")

@@ -13,7 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys, _pkcs11_signing, _tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates, _keys, _pkcs11_signing, _tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import IzumaPkcs11Error
 
 from conftest import ALGORITHMS_FOR, KEY_SPECS, spec_id
@@ -29,7 +30,7 @@ def _case_id(case) -> str:
 @pytest.fixture(scope="module")
 def certificates(pairs):
     """The self-signed certificate of every test key pair, issued by the token, as PEM text."""
-    return {spec: _keys.dump_certificate(_pkcs11_signing.create_certificate(pair, "izuma-pkcs11-" + spec_id(spec), 30))
+    return {spec: _certificates.dump_certificate(_pkcs11_signing.create_certificate(pair, "izuma-pkcs11-" + spec_id(spec), 30))
             for spec, pair in pairs.items()}
 
 
@@ -37,7 +38,7 @@ def certificates(pairs):
 def test_every_algorithm_signs_a_jwt_pyjwt_verifies_with_only_the_certificate(pairs, certificates, case) -> None:
     spec, algorithm = case
     token = _pkcs11_signing.sign_jwt(pairs[spec], algorithm, lifetime=600, issuer="izuma-pkcs11", claims={"scope": ["a", "b"]})
-    public_key = _keys.load_certificate(certificates[spec]).public_key()
+    public_key = _certificates.load_certificate(certificates[spec]).public_key()
     claims = jwt.decode(token, public_key, algorithms=[algorithm], issuer="izuma-pkcs11")
     assert claims["scope"] == ["a", "b"] and claims["exp"] - claims["iat"] == 600
     assert jwt.get_unverified_header(token) == {"alg": algorithm, "typ": "JWT"}
@@ -83,9 +84,9 @@ def test_an_algorithm_that_does_not_fit_the_key_is_refused(pairs, spec, algorith
 @pytest.mark.parametrize("spec", KEY_SPECS, ids=spec_id)
 def test_certificate_passes_the_upload_rules_and_openssl_self_signature_check(pairs, certificates, spec, tmp_path) -> None:
     pem = certificates[spec]
-    assert _keys.check_certificate_rules(pem) == []
-    _keys.assert_certificate_uploadable(pem)
-    info = _keys.certificate_info(_keys.load_certificate(pem))
+    assert _certificates.check_certificate_rules(pem) == []
+    _certificates.assert_certificate_uploadable(pem)
+    info = _certificates.certificate_info(_certificates.load_certificate(pem))
     assert info["self_signed"] is True and info["subject"] == "CN=izuma-pkcs11-" + spec_id(spec)
     assert info["public_key_fingerprint"] == pairs[spec].describe()["public_key_fingerprint"]
     path = tmp_path / "cert.pem"
@@ -94,10 +95,10 @@ def test_certificate_passes_the_upload_rules_and_openssl_self_signature_check(pa
     assert result.returncode == 0 and result.stdout.strip().endswith(": OK"), result.stdout + result.stderr
     # The same check fails on a certificate whose signature was damaged: openssl really checks the token's signature.
     # (The last bytes of the DER are the signature's; the certificate still parses.)
-    der = bytearray(_keys.load_certificate(pem).public_bytes(serialization.Encoding.DER))
+    der = bytearray(_certificates.load_certificate(pem).public_bytes(serialization.Encoding.DER))
     der[-3] ^= 0x01
     damaged = tmp_path / "damaged.pem"
-    damaged.write_text(_keys.dump_certificate(x509.load_der_x509_certificate(bytes(der))), encoding="ascii")
+    damaged.write_text(_certificates.dump_certificate(x509.load_der_x509_certificate(bytes(der))), encoding="ascii")
     result = subprocess.run(["openssl", "verify", "-check_ss_sig", "-CAfile", str(damaged), str(damaged)], capture_output=True, text=True)
     assert result.returncode != 0 and "signature failure" in result.stdout + result.stderr
 
@@ -107,7 +108,7 @@ def test_certificate_options_are_those_of_file_keys(pairs) -> None:
     cert = _pkcs11_signing.create_certificate(pair, "subject-test", 7, subject={"O": "Izuma", "C": "FI"})
     assert cert.subject.rfc4514_string() == "CN=subject-test,O=Izuma,C=FI"
     assert cert.signature_hash_algorithm.name == "sha384"
-    with pytest.raises(_keys.IzumaKeyError, match="valid_days must be a whole number"):
+    with pytest.raises(IzumaKeyError, match="valid_days must be a whole number"):
         _pkcs11_signing.create_certificate(pair, "x", 0)
 
 
@@ -115,7 +116,7 @@ def test_certificate_options_are_those_of_file_keys(pairs) -> None:
 def test_the_token_key_object_works_with_the_file_key_code(pairs, certificates, spec) -> None:
     # The seam for the key source: _tokens.sign_token and PyJWT take the token-backed cryptography key unchanged.
     key = _pkcs11_signing.private_key(pairs[spec])
-    public_key = _keys.load_certificate(certificates[spec]).public_key()
+    public_key = _certificates.load_certificate(certificates[spec]).public_key()
     for algorithm in ALGORITHMS_FOR[spec]:
         assert jwt.decode(_tokens.sign_token(key, algorithm, subject="s"), public_key, algorithms=[algorithm])["sub"] == "s"
     assert _keys.public_key_fingerprint(key) == pairs[spec].describe()["public_key_fingerprint"]
