@@ -318,19 +318,21 @@ def open_session(library: str, ref: TokenRef, pin: str) -> TokenSession:
     in once itself.
     """
     require_pkcs11()
-    library_path = os.path.realpath(library) if isinstance(library, str) and library else library
     digest = _pin_digest(pin)
+    ref_key = (library,) + ref.cache_key()
     with _LOCK:
-        physical = _REFS.get((library_path,) + ref.cache_key())
+        physical = _REFS.get(ref_key)
         cached = _SESSIONS.get(physical) if physical is not None else None
         if cached is not None and cached.pid == os.getpid() and cached.pin_digest == digest:
             return cached
+        # The real path on the slow path only: two spellings of one library are one library.
+        library_path = os.path.realpath(library) if isinstance(library, str) and library else library
         lib = _load_library(library_path)
         if any(entry.pid != os.getpid() for entry in _SESSIONS.values()):
             _forget_parent_sessions(lib)
         token = _find_token(lib, ref)
         physical = (library_path, str(token.serial), str(token.label).strip())
-        _REFS[(library_path,) + ref.cache_key()] = physical
+        _REFS[ref_key] = physical
         cached = _SESSIONS.pop(physical, None)
         if cached is not None and cached.pin_digest == digest:
             # The same token named another way (label, serial, URI): one login serves them all.
