@@ -33,6 +33,7 @@ import threading
 import traceback
 import typing as t
 import urllib.parse
+from dataclasses import dataclass, field
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
 
@@ -78,21 +79,20 @@ def require_pkcs11() -> None:
 # RFC 7512 URIs and token selection
 # ---------------------------------------------------------------------------
 
+@dataclass
 class TokenRef:
     """Which token (and optionally which object in it) a user means: label, serial, URI attributes."""
 
-    def __init__(self, label: t.Optional[str] = None, serial: t.Optional[str] = None, manufacturer: t.Optional[str] = None,
-                 model: t.Optional[str] = None, object_label: t.Optional[str] = None, object_id: t.Optional[bytes] = None,
-                 object_type: t.Optional[str] = None, module_path: t.Optional[str] = None, pin: t.Optional[str] = None) -> None:
-        self.label = label
-        self.serial = serial
-        self.manufacturer = manufacturer
-        self.model = model
-        self.object_label = object_label
-        self.object_id = object_id
-        self.object_type = object_type
-        self.module_path = module_path
-        self.pin = pin
+    label: t.Optional[str] = None
+    serial: t.Optional[str] = None
+    manufacturer: t.Optional[str] = None
+    model: t.Optional[str] = None
+    object_label: t.Optional[str] = None
+    object_id: t.Optional[bytes] = None
+    object_type: t.Optional[str] = None
+    module_path: t.Optional[str] = None
+    # Only from a URI whose caller allowed pin-value; never shown (repr=False keeps it out of tracebacks and logs).
+    pin: t.Optional[str] = field(default=None, repr=False)
 
     def describe(self) -> str:
         """Name the token for messages: its label and/or serial, never a PIN."""

@@ -166,3 +166,8 @@ def test_labels_of_the_three_generations_are_distinct() -> None:
         assert label_a != label_b and len(label_a) <= 64 and label_a.endswith(":" + generation)
     with pytest.raises(IzumaPkcs11Error, match="generation 'older'"):
         _pkcs11_keys.key_label("x", "older")
+
+
+def test_a_pin_allowed_in_a_uri_stays_out_of_the_reference_repr() -> None:
+    ref = _pkcs11.parse_uri("pkcs11:token=izuma?pin-value=9876", allow_pin_value=True)
+    assert "9876" not in repr(ref) and "izuma" in repr(ref)
