@@ -143,7 +143,7 @@ def measure(functions: t.Dict[str, t.Callable[[int], None]], rounds: int, tokens
 
 def main() -> int:
     """Run the measurement and print a table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tokens", type=int, default=200, help="tokens per variant per round")
     args = parser.parse_args()

@@ -70,14 +70,10 @@ def _check(pair: KeyPair, algorithm: str) -> None:
         raise IzumaPkcs11Error("%s (key %r in %s)" % (exc.message, pair.label, pair.token.describe())) from None
 
 
-def sign(pair: KeyPair, data: bytes, algorithm: str) -> bytes:
-    """Sign ``data`` with the token for a JWT ``algorithm``; ES* signatures are raw r||s of fixed length."""
-    _check(pair, algorithm)
+def _token_sign(pair: KeyPair, data: bytes, mechanism: t.Any, parameter: t.Any, what: str) -> bytes:
+    """One C_SignInit + C_Sign with the pair's private key, errors turned into messages that name the key."""
     try:
         with pair.token.lock:
-            if algorithm.startswith("ES"):
-                return pair.private.sign(_HASHES[algorithm[2:]](data).digest(), mechanism=Mechanism.ECDSA)
-            mechanism, parameter = _mechanism(algorithm)
             return pair.private.sign(data, mechanism=mechanism, mechanism_param=parameter)
     except (pkcs11_errors.KeyHandleInvalid, pkcs11_errors.ObjectHandleInvalid):
         pair.token.pairs.clear()
@@ -85,7 +81,16 @@ def sign(pair: KeyPair, data: bytes, algorithm: str) -> bytes:
                                "run again to find the current key" % (pair.label, pair.token.describe())) from None
     except pkcs11_errors.PKCS11Error as exc:
         raise IzumaPkcs11Error("%s could not sign with the key %r for %s (%s): check that the token supports the mechanism"
-                               % (pair.token.describe(), pair.label, algorithm, type(exc).__name__)) from None
+                               % (pair.token.describe(), pair.label, what, type(exc).__name__)) from None
+
+
+def sign(pair: KeyPair, data: bytes, algorithm: str) -> bytes:
+    """Sign ``data`` with the token for a JWT ``algorithm``; ES* signatures are raw r||s of fixed length."""
+    _check(pair, algorithm)
+    if algorithm.startswith("ES"):
+        return _token_sign(pair, _HASHES[algorithm[2:]](data).digest(), Mechanism.ECDSA, None, algorithm)
+    mechanism, parameter = _mechanism(algorithm)
+    return _token_sign(pair, data, mechanism, parameter, algorithm)
 
 
 def sign_der(pair: KeyPair, data: bytes, algorithm: str) -> bytes:
@@ -209,13 +214,8 @@ class Pkcs11EcPrivateKey(_TokenKeyMixin, _EC_BASE):
         if not isinstance(signature_algorithm, ec.ECDSA) or isinstance(algorithm, asym_utils.Prehashed):
             raise IzumaPkcs11Error("a PKCS#11 EC key signs with ECDSA over the message (SHA-256, SHA-384 or SHA-512) only")
         # ECDSA's strength is the curve's, whatever the hash: sign with the token directly, not through the ES* rules.
-        digest = _HASHES[_hash_bits(algorithm)](data).digest()
-        try:
-            with self.pair.token.lock:
-                raw = self.pair.private.sign(digest, mechanism=Mechanism.ECDSA)
-        except pkcs11_errors.PKCS11Error as exc:
-            raise IzumaPkcs11Error("%s could not sign with the key %r (%s)" % (self.pair.token.describe(), self.pair.label,
-                                                                              type(exc).__name__)) from None
+        bits = _hash_bits(algorithm)
+        raw = _token_sign(self.pair, _HASHES[bits](data).digest(), Mechanism.ECDSA, None, "ECDSA with SHA-" + bits)
         return pkcs11_ec.encode_ecdsa_signature(raw)
 
     def exchange(self, algorithm: t.Any, peer_public_key: t.Any) -> bytes:
