@@ -44,6 +44,7 @@ if HAS_PKCS11:
     from pkcs11.util import ec as pkcs11_ec
 
 if _keys.HAS_CRYPTOGRAPHY:
+    from cryptography import __version__ as cryptography_version
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils as asym_utils
     _RSA_BASE = rsa.RSAPrivateKey  # type: t.Any
     _EC_BASE = ec.EllipticCurvePrivateKey  # type: t.Any
@@ -223,9 +224,17 @@ class Pkcs11EcPrivateKey(_TokenKeyMixin, _EC_BASE):
         raise IzumaPkcs11Error("the PKCS#11 key %r can only sign" % self.pair.label)
 
 
+# cryptography 37 moved X.509 signing to code that calls the key's own sign(); before it, only its own key objects sign.
+MIN_CRYPTOGRAPHY_FOR_TOKEN_KEYS = (37, 0)
+
+
 def private_key(pair: KeyPair) -> t.Any:
-    """Return ``pair`` as a cryptography private key object that signs in the token."""
+    """Return ``pair`` as a cryptography private key object that signs in the token (cryptography >= 37)."""
     _keys.require_cryptography()
+    version = tuple(int(part) for part in cryptography_version.split(".")[:2] if part.isdigit())
+    if version < MIN_CRYPTOGRAPHY_FOR_TOKEN_KEYS:
+        raise IzumaPkcs11Error("issuing a certificate with a PKCS#11 key needs the Python library cryptography 37 or later, "
+                               "found %s: upgrade it (pip install 'cryptography>=37')" % cryptography_version)
     algorithm = _keys.key_description(pair.public_key())["algorithm"]
     return Pkcs11RsaPrivateKey(pair) if algorithm == "RSA" else Pkcs11EcPrivateKey(pair)
 

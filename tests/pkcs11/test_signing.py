@@ -131,3 +131,12 @@ def test_the_token_key_object_refuses_what_a_verification_key_does_not_do(pairs)
         key.sign(b"x", padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH), hashes.SHA256())
     with pytest.raises(IzumaPkcs11Error, match="SHA-256, SHA-384 or SHA-512 only"):
         key.sign(b"x", padding.PKCS1v15(), hashes.SHA1())
+
+
+def test_an_old_cryptography_is_named_before_the_token_is_asked(pairs, monkeypatch) -> None:
+    # cryptography 36 and older sign certificates only with their own key objects (checked by hand with 36.0.2 and 37.0.4).
+    monkeypatch.setattr(_pkcs11_signing, "cryptography_version", "36.0.2")
+    with pytest.raises(IzumaPkcs11Error, match="needs the Python library cryptography 37 or later, found 36.0.2"):
+        _pkcs11_signing.create_certificate(pairs[("EC", None, "P-256")], "old", 1)
+    monkeypatch.setattr(_pkcs11_signing, "cryptography_version", "48.0.0")
+    assert _pkcs11_signing.create_certificate(pairs[("EC", None, "P-256")], "new", 1).subject.rfc4514_string() == "CN=new"
