@@ -171,3 +171,17 @@ def test_labels_of_the_three_generations_are_distinct() -> None:
 def test_a_pin_allowed_in_a_uri_stays_out_of_the_reference_repr() -> None:
     ref = _pkcs11.parse_uri("pkcs11:token=izuma?pin-value=9876", allow_pin_value=True)
     assert "9876" not in repr(ref) and "izuma" in repr(ref)
+
+
+def test_without_python_pkcs11_the_modules_import_and_say_what_to_install(softhsm) -> None:
+    code = textwrap.dedent("""
+        import os, sys
+        sys.modules["pkcs11"] = None  # as if python-pkcs11 were not installed
+        from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11, _pkcs11_keys, _pkcs11_signing
+        try:
+            _pkcs11.open_session(os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref("x"), "pin")
+        except _pkcs11.IzumaPkcs11Error as exc:
+            print(_pkcs11.HAS_PKCS11, exc.message)
+    """)
+    assert run_python(code, softhsm).strip() == "False " + _pkcs11.PKCS11_MISSING_MESSAGE
+    assert "pip install 'python-pkcs11>=0.10'" in _pkcs11.PKCS11_MISSING_MESSAGE
