@@ -70,7 +70,8 @@ def holds(current: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     """True when the object read back already has every field a PUT sent, so that PUT was carried out.
 
     The comparison allows for what the API does to a value it stores: a null description reads back as ``""``,
-    a list (policy group ids) comes back in any order without duplicates, text without surrounding whitespace.
+    a list (policy group ids) comes back in any order without duplicates, text without surrounding whitespace, PEM
+    with its lines wrapped differently.
     """
     return all(_same(current.get(name), wanted) for name, wanted in body.items())
 
@@ -81,5 +82,8 @@ def _same(have: Any, wanted: Any) -> bool:
     if isinstance(wanted, (list, tuple)) and isinstance(have, (list, tuple)):
         return {repr(item) for item in wanted} == {repr(item) for item in have}
     if isinstance(wanted, str) and isinstance(have, str):
+        if wanted.lstrip().startswith("-----BEGIN "):
+            # PEM: a server may wrap or end the base64 lines differently; the text between the markers is what counts.
+            return "".join(wanted.split()) == "".join(have.split())
         return wanted.strip() == have.strip()
     return bool(have == wanted)

@@ -318,6 +318,11 @@ def test_the_exception_types_decide_not_their_text() -> None:
     ({"groups": ["b", "a"]}, {"groups": ["a", "b", "a"]}, True),  # any order, duplicates collapse
     ({"certificate": "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----"},
      {"certificate": "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n"}, True),
+    ({"certificate": "-----BEGIN CERTIFICATE-----\r\nAB\r\nCD\r\n-----END CERTIFICATE-----"},
+     {"certificate": "-----BEGIN CERTIFICATE-----\nABCD\n-----END CERTIFICATE-----\n"}, True),  # rewrapped
+    ({"certificate": "-----BEGIN CERTIFICATE-----\nABCE\n-----END CERTIFICATE-----"},
+     {"certificate": "-----BEGIN CERTIFICATE-----\nABCD\n-----END CERTIFICATE-----\n"}, False),
+    ({"description": "a  b"}, {"description": "a b"}, False),  # only PEM ignores inner whitespace
     ({"status": "ACTIVE", "name": "n"}, {"status": "INACTIVE"}, False),
     ({"groups": ["a"]}, {"groups": ["a", "b"]}, False),
     ({}, {"description": "d"}, False),
