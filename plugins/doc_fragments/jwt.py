@@ -46,9 +46,12 @@ options:
     type: str
   max_lifetime:
     description:
-      - The longest lifetime, in seconds, allowed for a token; a longer O(lifetime) is refused. Set it once (for
-        example in C(module_defaults) or a group variable) to enforce a policy.
+      - The longest lifetime, in seconds, allowed for a token; a longer O(lifetime) is refused before anything is
+        signed. Set it once (for example in C(module_defaults) or a group variable) to enforce a policy.
+      - By default one year. Raise it knowingly for a longer-lived token; no token may live longer than ten years
+        (315360000 seconds), whatever this says.
     type: int
+    default: 31536000
   issuer:
     description: The C(iss) claim.
     type: str

@@ -34,7 +34,7 @@ options:
     required: false
   lifetime:
     description:
-      - Seconds from signing to the C(exp) claim. At most O(max_lifetime) when that is set.
+      - Seconds from signing to the C(exp) claim. At most O(max_lifetime) (one year by default).
     type: int
     default: 600
     env:

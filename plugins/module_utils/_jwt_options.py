@@ -19,11 +19,11 @@ import typing as t
 
 from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
 
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME
 
 # Options the host side uses: the file and its attributes (AnsibleModule's file arguments, add_file_common_args).
 # Everything else is read by the action plugin on the controller and never sent to the host.
-HOST_OPTIONS = ("dest",) + tuple(FILE_COMMON_ARGUMENTS)
+HOST_OPTIONS = ("dest", "follow") + tuple(FILE_COMMON_ARGUMENTS)
 # Set by the action plugin only; a task that sets them is refused.
 INTERNAL_OPTIONS = ("_operation", "_token")
 MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content"), ("jwt_id", "random_jwt_id")]
@@ -38,7 +38,7 @@ def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
         private_key_passphrase=dict(type="str", no_log=True),
         algorithm=dict(type="str", choices=list(ALGORITHMS)),
         lifetime=dict(type="int", default=86400),
-        max_lifetime=dict(type="int"),
+        max_lifetime=dict(type="int", default=DEFAULT_MAX_LIFETIME),
         renew_margin=dict(type="int", default=21600),
         issuer=dict(type="str"),
         subject=dict(type="str"),
@@ -51,6 +51,7 @@ def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
         not_before_skew=dict(type="int"),
         force=dict(type="bool", default=False),
         return_token=dict(type="bool", default=False),
+        follow=dict(type="bool", default=False),
         # The file arguments' mode, with the default a token file needs.
         mode=dict(type="raw", default="0600"),
         _operation=dict(type="str", choices=["inspect", "write", "attributes"]),

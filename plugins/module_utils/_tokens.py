@@ -27,7 +27,7 @@ import uuid
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, ES_CURVES
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME, ES_CURVES, HARD_MAX_LIFETIME
 
 try:
     import jwt
@@ -161,11 +161,18 @@ def build_claims(lifetime: int = 300, claims: t.Optional[t.Mapping[str, t.Any]] 
                  max_lifetime: t.Optional[int] = None, now: t.Optional[float] = None) -> t.Dict[str, t.Any]:
     """Return the claims ``sign_token`` would sign, after checking the options (see sign_token)."""
     lifetime = whole_seconds("lifetime", lifetime)
+    # Checked before anything else uses the lifetime: an absurd one would otherwise surface as a date error.
     if max_lifetime is not None:
         max_lifetime = whole_seconds("max_lifetime", max_lifetime)
+        if max_lifetime > HARD_MAX_LIFETIME:
+            raise IzumaTokenError("max_lifetime %d seconds is longer than any token may live, %d seconds (10 years): give a max_lifetime "
+                                  "of at most %d seconds" % (max_lifetime, HARD_MAX_LIFETIME, HARD_MAX_LIFETIME))
         if lifetime > max_lifetime:
             raise IzumaTokenError("lifetime %d seconds is longer than max_lifetime %d seconds: shorten lifetime or raise max_lifetime"
                                   % (lifetime, max_lifetime))
+    if lifetime > HARD_MAX_LIFETIME:
+        raise IzumaTokenError("lifetime %d seconds is longer than any token may live, %d seconds (10 years): give a lifetime of at most "
+                              "max_lifetime, which defaults to %d seconds (one year)" % (lifetime, HARD_MAX_LIFETIME, DEFAULT_MAX_LIFETIME))
     if not isinstance(claims or {}, dict):
         raise IzumaTokenError("claims must be a mapping of claim names to values, got %s" % type(claims).__name__)
     user_claims = dict(claims or {})
@@ -249,7 +256,8 @@ def sign_token(key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[fl
     - ``algorithm`` defaults to ``default_algorithm(key)`` and is checked with ``check_algorithm``.
     - ``iat`` is ``now`` and ``exp`` is ``now + lifetime`` (whole seconds since
       the epoch); ``lifetime`` is a positive number of seconds, at most
-      ``max_lifetime`` when that is given.
+      ``max_lifetime`` when that is given, and never over HARD_MAX_LIFETIME
+      (ten years) whatever max_lifetime says.
     - ``nbf`` is ``now - not_before_skew`` when a skew is given (tolerates
       verifiers whose clock runs behind).
     - ``issuer``, ``subject``, ``audience`` set iss, sub, aud; ``jwt_id`` sets

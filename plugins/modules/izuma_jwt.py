@@ -33,7 +33,7 @@ options:
     required: true
   lifetime:
     description:
-      - Seconds from signing to the C(exp) claim of a new token. At most O(max_lifetime) when that is set.
+      - Seconds from signing to the C(exp) claim of a new token. At most O(max_lifetime) (one year by default).
       - Run the task at least every O(lifetime) minus O(renew_margin) seconds, so that a token is renewed before it
         expires.
     type: int
@@ -52,6 +52,17 @@ options:
     description:
       - Return the deployed token as RV(token). Off by default so that the token never appears in task output or
         logs; when you turn it on, consider C(no_log) on the task.
+    type: bool
+    default: false
+  follow:
+    description:
+      - Whether O(dest) may be a symbolic link, whose target then receives the token, as O(ansible.builtin.copy#module:follow)
+        does.
+      - By default a link at O(dest) is refused with a message naming the link and its target, and neither is
+        touched. Writing through a link that someone else can place in a shared directory is the classic way to make a
+        privileged task overwrite an unrelated file.
+      - With V(true), the link's target is replaced atomically with the token (the link stays) and the file attributes
+        apply to the target.
     type: bool
     default: false
   algorithm:
@@ -265,7 +276,10 @@ def file_attributes(path: str) -> t.Dict[str, str]:
     return {"mode": "%04o" % stat.S_IMODE(info.st_mode), "owner": owner, "group": group}
 
 
-def _check_dest(path: str) -> None:
+def _check_dest(path: str, follow: bool) -> None:
+    if os.path.islink(path) and not follow:
+        raise IzumaError("dest %s is a symbolic link to %s, and izuma_jwt does not write through a link unless asked: set follow: true "
+                         "to write the token to the link's target, or give the path of a regular file" % (path, os.readlink(path)))
     if os.path.isdir(path):
         raise IzumaError("dest %s is a directory: give the path of the token file" % path)
     directory = os.path.dirname(os.path.realpath(path))
@@ -292,7 +306,7 @@ def inspect(module: AnsibleModule, path: str) -> t.Dict[str, t.Any]:
     Runs in check mode (see main), so AnsibleModule's own comparison says what it would change without changing it.
     The token goes back to the action plugin, which checks it on the controller and drops it from the result.
     """
-    _check_dest(path)
+    _check_dest(path, module.params["follow"])
     if not os.path.lexists(path):
         return {"changed": False, "exists": False, "token": None, "attributes_differ": True}
     data = files.read_file(path, what="token", max_size=MAX_TOKEN_BYTES)
@@ -332,7 +346,7 @@ def _replace(module: AnsibleModule, path: str, data: bytes) -> None:
 
 def write(module: AnsibleModule, path: str, token: str) -> t.Dict[str, t.Any]:
     """Write ``token`` to ``path`` atomically (0600 from the first instant), then apply the requested file attributes."""
-    _check_dest(path)
+    _check_dest(path, module.params["follow"])
     if not token or token.count(".") != 2:
         raise IzumaError("the token to write is not a JWT; this module must be called by its action plugin")
     _check_owner_and_group(module.params)
@@ -345,7 +359,7 @@ def write(module: AnsibleModule, path: str, token: str) -> t.Dict[str, t.Any]:
 
 def apply_attributes(module: AnsibleModule, path: str) -> t.Dict[str, t.Any]:
     """Give the existing token file the requested file attributes (owner, group, mode, SELinux, chattr)."""
-    _check_dest(path)
+    _check_dest(path, module.params["follow"])
     if not os.path.exists(path):
         raise IzumaError("%s does not exist, so its owner, group and mode cannot be set" % path)
     changed = module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path), False)

@@ -217,3 +217,15 @@ def test_never_prints_a_token_or_a_key(tmp_path: t.Any, capsys: pytest.CaptureFi
     output = captured.out + captured.err + str(info.value)
     assert "signed a new token" in output and "reused a cached token" in output
     assert_no_secret(output, content, PASSPHRASE, *issued)
+
+
+def test_an_absurd_lifetime_is_refused_before_signing(ec_key_path: str) -> None:
+    message = lookup_error(private_key_path=ec_key_path, lifetime=10 ** 12)
+    assert "lifetime 1000000000000 seconds is longer than max_lifetime 31536000 seconds: shorten lifetime" in message
+    assert "out of range" not in message
+    message = lookup_error(private_key_path=ec_key_path, lifetime=10 ** 12, max_lifetime=10 ** 12)
+    assert "max_lifetime 1000000000000 seconds is longer than any token may live" in message
+    # The default ceiling is one year; a policy may raise it below the hard ceiling.
+    token = make_lookup().run([], {}, private_key_path=ec_key_path, lifetime=2 * 31536000, max_lifetime=3 * 31536000)[0]
+    claims = decode(token)
+    assert claims["exp"] - claims["iat"] == 2 * 31536000

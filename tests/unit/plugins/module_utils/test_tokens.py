@@ -215,6 +215,8 @@ def test_sign_refuses_reserved_headers(header: str, ec256: t.Any) -> None:
     ({"lifetime": True}, "lifetime must be a positive"),
     ({"lifetime": 7200, "max_lifetime": 3600}, "lifetime 7200 seconds is longer than max_lifetime 3600 seconds: shorten lifetime or raise max_lifetime"),
     ({"max_lifetime": 0}, "max_lifetime must be a positive"),
+    ({"lifetime": 315360001}, "lifetime 315360001 seconds is longer than any token may live, 315360000 seconds (10 years)"),
+    ({"lifetime": 10 ** 12, "max_lifetime": 10 ** 12}, "max_lifetime 1000000000000 seconds is longer than any token may live"),
     ({"not_before_skew": -1}, "not_before_skew must be a non-negative whole number of seconds"),
 ])
 def test_sign_refusals(kwargs: t.Dict[str, t.Any], expected: str, ec256: t.Any) -> None:
@@ -224,6 +226,11 @@ def test_sign_refusals(kwargs: t.Dict[str, t.Any], expected: str, ec256: t.Any) 
 def test_sign_max_lifetime_equal_is_fine(ec256: t.Any) -> None:
     claims = token_status.decode_unverified(tokens.sign_token(ec256, lifetime=3600, max_lifetime=3600, now=NOW))["claims"]
     assert claims["exp"] == NOW + 3600
+
+
+def test_sign_hard_ceiling_is_inclusive(ec256: t.Any) -> None:
+    claims = token_status.decode_unverified(tokens.sign_token(ec256, lifetime=315360000, now=NOW))["claims"]
+    assert claims["exp"] == NOW + 315360000
 
 
 def test_sign_needs_private_key(ec256: t.Any) -> None:

@@ -171,3 +171,18 @@ def test_write_never_exposes_the_token_even_with_umask_000(tmp_path: t.Any, monk
     # The token was 0600 when it reached dest, and never more open afterwards.
     assert seen and seen[0] == ("rename", 0o600)
     assert all(mode == 0o600 for _what, mode in seen), seen
+
+
+def test_every_operation_refuses_a_symlink_unless_follow(tmp_path: t.Any) -> None:
+    unrelated = tmp_path / "unrelated"
+    unrelated.write_text("keep me\n")
+    os.chmod(unrelated, 0o644)
+    dest = tmp_path / "t.jwt"
+    os.symlink(str(unrelated), str(dest))
+    for args in ({"_operation": "inspect"}, {"_operation": "write", "_token": TOKEN}, {"_operation": "attributes"}):
+        result = run_module(dict(args, dest=str(dest)))
+        assert result["failed"] and "symbolic link to %s" % unrelated in result["msg"] and "follow: true" in result["msg"]
+    assert unrelated.read_text() == "keep me\n" and mode_of(unrelated) == 0o644
+    result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "follow": True})
+    assert result["changed"] is True and unrelated.read_text() == TOKEN + "\n" and mode_of(unrelated) == 0o600
+    assert os.path.islink(str(dest))
