@@ -28,6 +28,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api_confi
     ClientConfig,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS
 
 
 def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
@@ -41,7 +42,7 @@ def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
         auth_private_key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["IZUMA_PRIVATE_KEY_PASSPHRASE"])),
         auth_jwt_algorithm=dict(
             type="str", fallback=(env_fallback, ["IZUMA_JWT_ALGORITHM"]),
-            choices=["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"]),
+            choices=list(ALGORITHMS)),
         validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["IZUMA_VALIDATE_CERTS"])),
         ca_path=dict(type="path", fallback=(env_fallback, ["IZUMA_CA_BUNDLE"])),
         timeout=dict(type="float", default=DEFAULT_TIMEOUT, fallback=(env_fallback, ["IZUMA_TIMEOUT"])),
