@@ -45,7 +45,7 @@ def _send(self: requests.Session, request: requests.PreparedRequest, **kwargs: A
         return response
     if kwargs.get("stream"):
         # Reading a streamed body here would hand the connection back before the test looks at it.
-        _COUNTS["streamed (the test reads and checks the body itself)"] += 1
+        _COUNTS["streamed (not read here)"] += 1
         return response
     checked = _CONTRACT.check(request.method or "GET", path, response.status_code,
                               response.headers.get("Content-Type"), response.content)
