@@ -15,7 +15,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils._api import ClientConfig, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 
 from izuma_emulator.testing import ThreadedEmulator
 
