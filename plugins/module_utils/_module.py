@@ -115,4 +115,7 @@ class IzumaModule:
             self.module.fail_json(msg=str(exc), error=exc.to_dict())
         except IzumaError as exc:
             self.module.fail_json(msg=str(exc))
+        # The core returns its warnings in the result; Ansible shows them through warn().
+        for warning in result.pop("warnings", None) or []:
+            self.module.warn(warning)
         self.module.exit_json(**result)
