@@ -133,8 +133,13 @@ def upload_existing(planning: Planning, previous_remote: Any) -> None:
     why = "the private key %s is not uploaded" % (obs.current.path or "private_key_content")
     if pem is not None and planning.given_content():
         check_given_content(planning, pem, uploaded=False)
-    elif pem is None or planning.expiry_reason(pem):
+    elif pem is None:
         pem = planning.new_certificate(obs.current.key)
+    elif planning.expiry_reason(pem):
+        if planning.info(pem)["self_signed"]:
+            pem = planning.new_certificate(obs.current.key)
+        else:
+            foreign_certificate(planning, pem, str(planning.expiry_reason(pem)), obs.certificate_source)
     planning.upload(want.name, pem, why=why)
     planning.write_certificate(pem, why="keep the uploaded certificate beside its key")
     planning.facts["uploaded"] = True
@@ -162,6 +167,9 @@ def converge_current(planning: Planning, item: Dict[str, Any]) -> None:
         check_given_content(planning, given, uploaded=given.strip() == remote_pem.strip())
     elif want.renew_before:
         renewal = planning.expiry_reason(pem)
+        if renewal and not planning.info(pem)["self_signed"]:
+            foreign_certificate(planning, pem, renewal, obs.certificate_source if given else "the uploaded certificate")
+            renewal = None
         if renewal:
             pem = planning.new_certificate(obs.current.key)
             planning.facts["renewed"] = True
@@ -200,11 +208,31 @@ def check_usable(planning: Planning, item: Dict[str, Any], pem: str) -> None:
         problem = "its certificate is not valid before %s" % info["valid_from"]
     if planning.given_content():
         fix = "give a certificate that is valid now in certificate_content"
+    elif not info["self_signed"]:
+        fix = ("renew the certificate with its issuer (%s) for the same key and put it at certificate_path, or rotate=true to "
+               "replace the key pair with one whose certificate the module issues" % info["issuer"])
     else:
         fix = ("set renew_before (days, for example renew_before=30) to issue a new certificate for the same key in this "
                "run, or rotate=true to replace the key pair")
     raise IzumaKeyError("The key '%s' is ACTIVE but cannot verify JWTs: %s, so Izuma Device Management refuses every token "
                         "it signed. To fix it, %s; or set status=inactive to keep it as it is." % (item["name"], problem, fix))
+
+
+def foreign_certificate(planning: Planning, pem: str, reason: str, source: str) -> None:
+    """A certificate someone else issued is never replaced: a warning while it is valid, a failure once it has expired.
+
+    The module replaces only certificates it issued itself (self-signed by the key): a certificate from the user's CA
+    is theirs to renew, and replacing it with a self-signed one would lose it.
+    """
+    info = planning.info(pem)
+    how = ("renew it with its issuer for the same key and put the new certificate at certificate_path (the module then "
+           "uploads it in place), or rotate=true to replace the key pair with one whose certificate the module issues")
+    if info["expired"]:
+        raise IzumaKeyError("%s of '%s' was issued by %s, not by this module, and expired at %s; the module does not replace "
+                            "a certificate it did not issue: %s." % (source, planning.want.name, info["issuer"],
+                                                                     info["expires_at"], how))
+    planning.warn("%s of '%s' was issued by %s, not by this module, and %s; the module does not replace a certificate it did "
+                  "not issue: %s." % (source, planning.want.name, info["issuer"], reason.replace("the certificate ", ""), how))
 
 
 def check_given_content(planning: Planning, pem: str, uploaded: bool) -> None:

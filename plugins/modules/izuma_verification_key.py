@@ -120,6 +120,9 @@ options:
       - Issue and upload a new certificate for the same key when the current one expires within this many days (or has
         expired). V(0) turns renewal off.
       - A certificate given as O(certificate_content) is never renewed; a warning says when it expires within this many days.
+      - Only certificates the module issued itself (self-signed by the key) are renewed. A certificate that someone else
+        issued (for example your CA) in O(certificate_path) is never replaced; a warning says when it expires within this
+        many days, and the task fails once it has expired, saying how to renew it.
     type: int
     default: 30
   rotate:

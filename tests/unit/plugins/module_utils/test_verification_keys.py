@@ -607,3 +607,31 @@ def test_an_uploaded_key_whose_private_key_was_left_beside_a_never_uploaded_one_
     assert result["rotated"] is False and emulator.writes() == []  # the application was right; only files moved
     assert run(admin_client, app, desired(tmp_path))["plan"] == []
     assert emulator.writes() == []
+
+
+def test_a_certificate_someone_else_issued_is_never_replaced_it_warns_then_fails_once_expired(
+        tmp_path, emulator, admin_client, app, make_cert) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    run(admin_client, app, desired(tmp_path))
+    key = keys.load_private_key((tmp_path / "signing.key").read_bytes())
+    authority = keys.generate_private_key("EC", curve="P-256")
+    start = keys.utcnow() - datetime.timedelta(hours=1)
+    issued = make_cert(key, common_name="signing", issuer_name="Example CA", signer=authority, not_before=start,
+                       not_after=start + datetime.timedelta(days=20))
+    pem = issued.public_bytes(serialization.Encoding.PEM).decode()
+    (tmp_path / "signing.crt").write_text(pem)
+    first = run(admin_client, app, desired(tmp_path))
+    assert first["plan"] == ["update verification key 'signing': certificate_fingerprint, expires_at"]
+    assert first["renewed"] is False and (tmp_path / "signing.crt").read_text() == pem
+    assert any("issued by CN=Example CA, not by this module" in warning and "renew_before=30" in warning
+               for warning in first["warnings"])
+    emulator.clear_log()
+    assert run(admin_client, app, desired(tmp_path))["plan"] == [] and emulator.writes() == []
+    later = keys.utcnow() + datetime.timedelta(days=25)
+    emulator.clock(25 * DAY)
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path), now=later)
+    message = str(info.value)
+    assert "issued by CN=Example CA, not by this module, and expired at" in message and "renew it with its issuer" in message
+    assert (tmp_path / "signing.crt").read_text() == pem
