@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
-from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaApiError, IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, Plan, UpdateChange
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
     KeyFiles,

@@ -187,9 +187,15 @@ def converge_current(planning: Planning, item: Dict[str, Any]) -> None:
                    "set renew_before (days) to issue a new certificate for the same key in this run")
             raise IzumaKeyError("Cannot activate '%s': its certificate expired at %s. Izuma Device Management only activates "
                                 "keys with an unexpired certificate; %s." % (item["name"], info["expires_at"], fix))
+        if info["expired"]:
+            # The product page: "Status can be set to active or inactive if certificate is not expired."
+            raise IzumaKeyError("Cannot set '%s' to %s: its certificate expired at %s, and Izuma Device Management changes "
+                                "the status only of keys whose certificate has not expired. Set renew_before (days) to issue "
+                                "a new certificate for the same key in this run, or delete the key (state=absent)."
+                                % (item["name"], status.lower(), info["expires_at"]))
         body["status"] = status
         reasons.append("the status is %s, the task says %s" % (item.get("status"), status))
-    if (body.get("status") or item.get("status")) == "ACTIVE":
+    if (body.get("status") or item.get("status")) == "ACTIVE" and status != "INACTIVE":
         check_usable(planning, item, pem)
     if body:
         planning.update(item, body, why="; ".join(reasons))
@@ -215,7 +221,7 @@ def check_usable(planning: Planning, item: Dict[str, Any], pem: str) -> None:
         fix = ("set renew_before (days, for example renew_before=30) to issue a new certificate for the same key in this "
                "run, or rotate=true to replace the key pair")
     raise IzumaKeyError("The key '%s' is ACTIVE but cannot verify JWTs: %s, so Izuma Device Management refuses every token "
-                        "it signed. To fix it, %s; or set status=inactive to keep it as it is." % (item["name"], problem, fix))
+                        "it signed. To fix it, %s." % (item["name"], problem, fix))
 
 
 def foreign_certificate(planning: Planning, pem: str, reason: str, source: str) -> None:

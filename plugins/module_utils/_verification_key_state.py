@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaApiError, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 
 # Product limit (DOC): an application holds at most two verification keys.

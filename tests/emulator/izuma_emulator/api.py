@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from izuma_emulator.auth import Authenticator, Principal, may_call
-from izuma_emulator.listing import ListQuery, parse_list_query, render_list
+from izuma_emulator.keys import ApplicationKeys
+from izuma_emulator.listing import Item, ListQuery, parse_list_query, render_list
 from izuma_emulator.messages import ApiError, Response, error_response
 from izuma_emulator.store import Store
 from izuma_emulator.validation import STATUSES
@@ -37,18 +38,30 @@ class ApiRequest:
     body: bytes
     params: dict[str, str]
 
-    def json_body(self) -> dict[str, object]:
-        """Return the body as a JSON object, or raise 415/400 explaining what is wrong."""
+    def _json(self) -> object:
+        """Return the JSON body, or raise 415/400 explaining what is wrong."""
         media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise ApiError(415, "unsupported_media_type",
                            f"Content-Type must be application/json, got {media_type or 'none'}.")
         try:
-            body = json.loads(self.body.decode("utf-8"))
+            return json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
             raise ApiError(400, "validation_error", f"The request body is not valid JSON: {error}.") from None
+
+    def json_body(self) -> dict[str, object]:
+        """Return the body as a JSON object, or raise 415/400 explaining what is wrong."""
+        body = self._json()
         if not isinstance(body, dict):
             raise ApiError(400, "validation_error", "The request body must be a JSON object.")
+        return body
+
+    def id_list_body(self) -> list[str]:
+        """Return the body as a JSON array of ids (the specification's GroupIdList), or raise 415/400."""
+        body = self._json()
+        if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
+            raise ApiError(400, "validation_error", "The request body must be a JSON array of group ids.",
+                           [{"name": "body", "message": "must be a JSON array of strings"}])
         return body
 
     @property
@@ -84,22 +97,24 @@ class Api:
     def __init__(self, store: Store, admin_key: str) -> None:
         self.store = store
         self.authenticator = Authenticator(store, admin_key)
-        app, key = "{application_id}", "{key_id}"
+        app = "{application_id}"
         self.routes = [
             Route("applications", _pattern("applications"),
                   {"GET": self.list_applications, "POST": self.create_application}),
             Route("application", _pattern("applications", app),
                   {"GET": self.get_application, "PUT": self.update_application, "DELETE": self.delete_application}),
-            Route("verification-keys", _pattern("applications", app, "verification-keys"),
-                  {"GET": self.list_verification_keys, "POST": self.create_verification_key}),
-            Route("verification-key", _pattern("applications", app, "verification-keys", key),
-                  {"GET": self.get_verification_key, "PUT": self.update_verification_key, "DELETE": self.delete_verification_key}),
-            Route("access-keys", _pattern("applications", app, "access-keys"),
-                  {"GET": self.list_access_keys, "POST": self.create_access_key}),
-            Route("access-key", _pattern("applications", app, "access-keys", key),
-                  {"GET": self.get_access_key, "PUT": self.update_access_key, "DELETE": self.delete_access_key}),
+            Route("application-groups", _pattern("applications", app, "groups"), {"GET": self.list_application_groups}),
+            Route("application-groups-add", _pattern("applications", app, "groups", "add"), {"POST": self.add_to_groups}),
+            Route("application-groups-remove", _pattern("applications", app, "groups", "remove"),
+                  {"POST": self.remove_from_groups}),
+            *KeyEndpoints(self, store.verification_keys).routes(),
+            *KeyEndpoints(self, store.access_keys).routes(),
+            Route("account-access-keys", _pattern("access-keys"), {"GET": self.list_account_access_keys}),
+            Route("account-access-key", _pattern("access-keys", "{key_id}"), {"GET": self.get_account_access_key}),
             Route("policy-groups", _pattern("policy-groups"), {"GET": self.list_groups}),
             Route("policy-group", _pattern("policy-groups", "{group_id}"), {"GET": self.get_group}),
+            Route("policy-group-applications", _pattern("policy-groups", "{group_id}", "applications"),
+                  {"GET": self.list_group_applications}),
         ]
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> tuple[Response, Principal | None]:
@@ -130,17 +145,28 @@ class Api:
                 return route, match.groupdict()
         raise ApiError(404, "not_found", f"There is no API endpoint at {path}.")
 
-    def _list_query(self, request: ApiRequest, filters: Mapping[str, tuple[str, ...] | None] | None = None) -> ListQuery:
+    def list_query(self, request: ApiRequest, filters: Mapping[str, Sequence[str] | None] | None = None) -> ListQuery:
+        """Validate a list request's query string against the standard parameters and ``filters``."""
         return parse_list_query(request.query, self.store.settings, filters or {})
+
+    def page(self, kind: str, items: list[Item], query: ListQuery, render: Callable[[Item], dict[str, object]]) -> Response:
+        """One page of ``items`` (already filtered) in the list envelope; ``after`` is an id of ``kind``."""
+        return Response(200, render_list(items, query, lambda ident: self.store.cursor_position(kind, ident), render))
 
     # ---- policy groups ------------------------------------------------------------------
 
     def list_groups(self, request: ApiRequest) -> Response:
         """GET /v3/policy-groups (``name__eq`` lets a client resolve a group name)."""
-        query = self._list_query(request, {"name__eq": None})
+        query = self.list_query(request, {"name__eq": None})
         groups = [group for group in self.store.groups.values() if query.filters.get("name__eq", group.name) == group.name]
-        return Response(200, render_list(groups, query, lambda ident: self.store.cursor_position("policy-group", ident),
-                                         self.store.render_group))
+        return self.page("policy-group", groups, query, self.store.render_group)
+
+    def list_group_applications(self, request: ApiRequest) -> Response:
+        """GET /v3/policy-groups/{group_id}/applications: the applications in a group."""
+        group = self.store.get_group(request.params["group_id"])
+        query = self.list_query(request, {"status__eq": STATUSES})
+        applications = [item for item in self.store.applications_in(group.id) if query.filters.get("status__eq", item.status) == item.status]
+        return self.page("application", applications, query, self.store.render_application)
 
     def get_group(self, request: ApiRequest) -> Response:
         """GET /v3/policy-groups/{group_id}."""
@@ -149,11 +175,10 @@ class Api:
     # ---- applications -------------------------------------------------------------------
 
     def list_applications(self, request: ApiRequest) -> Response:
-        """GET /v3/applications."""
-        query = self._list_query(request)
-        return Response(200, render_list(list(self.store.applications.values()), query,
-                                         lambda ident: self.store.cursor_position("application", ident),
-                                         self.store.render_application))
+        """GET /v3/applications (filter ``status__eq``)."""
+        query = self.list_query(request, {"status__eq": STATUSES})
+        applications = [item for item in self.store.applications.values() if query.filters.get("status__eq", item.status) == item.status]
+        return self.page("application", applications, query, self.store.render_application)
 
     def create_application(self, request: ApiRequest) -> Response:
         """POST /v3/applications."""
@@ -173,67 +198,74 @@ class Api:
         self.store.delete_application(request.params["application_id"], request.if_match)
         return Response(204)
 
-    # ---- verification keys --------------------------------------------------------------
+    # ---- an application's groups --------------------------------------------------------
 
-    def list_verification_keys(self, request: ApiRequest) -> Response:
-        """GET /v3/applications/{application_id}/verification-keys (filters name__eq, status__eq)."""
+    def list_application_groups(self, request: ApiRequest) -> Response:
+        """GET /v3/applications/{application_id}/groups: the policy groups the application is in."""
         application = self.store.get_application(request.params["application_id"])
-        query = self._list_query(request, {"name__eq": None, "status__eq": STATUSES})
-        keys = [
-            key for key in self.store.verification_keys_of(application.id)
-            if query.filters.get("name__eq", key.name) == key.name and query.filters.get("status__eq", key.status) == key.status
-        ]
-        return Response(200, render_list(keys, query, lambda ident: self.store.cursor_position("verification-key", ident),
-                                         self.store.render_verification_key))
+        query = self.list_query(request)
+        return self.page("policy-group", [self.store.groups[ident] for ident in application.groups], query, self.store.render_group)
 
-    def create_verification_key(self, request: ApiRequest) -> Response:
-        """POST /v3/applications/{application_id}/verification-keys."""
-        key = self.store.create_verification_key(request.params["application_id"], request.json_body())
-        return _object(self.store.render_verification_key(key), 201)
-
-    def get_verification_key(self, request: ApiRequest) -> Response:
-        """GET /v3/applications/{application_id}/verification-keys/{key_id}."""
-        key = self.store.get_verification_key(request.params["application_id"], request.params["key_id"])
-        return _object(self.store.render_verification_key(key))
-
-    def update_verification_key(self, request: ApiRequest) -> Response:
-        """PUT /v3/applications/{application_id}/verification-keys/{key_id}."""
-        key = self.store.update_verification_key(request.params["application_id"], request.params["key_id"],
-                                                 request.json_body(), request.if_match)
-        return _object(self.store.render_verification_key(key))
-
-    def delete_verification_key(self, request: ApiRequest) -> Response:
-        """DELETE /v3/applications/{application_id}/verification-keys/{key_id}."""
-        self.store.delete_verification_key(request.params["application_id"], request.params["key_id"], request.if_match)
+    def add_to_groups(self, request: ApiRequest) -> Response:
+        """POST /v3/applications/{application_id}/groups/add with a JSON array of group ids."""
+        self.store.change_groups(request.params["application_id"], request.id_list_body(), add=True)
         return Response(204)
 
-    # ---- access keys --------------------------------------------------------------------
+    def remove_from_groups(self, request: ApiRequest) -> Response:
+        """POST /v3/applications/{application_id}/groups/remove with a JSON array of group ids."""
+        self.store.change_groups(request.params["application_id"], request.id_list_body(), add=False)
+        return Response(204)
 
-    def list_access_keys(self, request: ApiRequest) -> Response:
-        """GET /v3/applications/{application_id}/access-keys."""
-        application = self.store.get_application(request.params["application_id"])
-        query = self._list_query(request)
-        return Response(200, render_list(self.store.access_keys_of(application.id), query,
-                                         lambda ident: self.store.cursor_position("access-key", ident),
-                                         self.store.render_access_key))
+    # ---- the account's access keys ------------------------------------------------------
 
-    def create_access_key(self, request: ApiRequest) -> Response:
-        """POST /v3/applications/{application_id}/access-keys; the only answer that carries the secret."""
-        key, secret = self.store.create_access_key(request.params["application_id"], request.json_body())
-        return _object(self.store.render_access_key(key, secret), 201)
+    def list_account_access_keys(self, request: ApiRequest) -> Response:
+        """GET /v3/access-keys: every application's access keys (filters ``status__eq``, ``application_id__eq``)."""
+        keys = self.store.access_keys
+        query = self.list_query(request, {**keys.filters, "application_id__eq": None})
+        return self.page(keys.kind, [key for key in keys.records.values() if keys.matches(key, query.filters)], query, keys.render)
 
-    def get_access_key(self, request: ApiRequest) -> Response:
-        """GET /v3/applications/{application_id}/access-keys/{key_id}."""
-        key = self.store.get_access_key(request.params["application_id"], request.params["key_id"])
-        return _object(self.store.render_access_key(key))
+    def get_account_access_key(self, request: ApiRequest) -> Response:
+        """GET /v3/access-keys/{key_id}."""
+        return _object(self.store.access_keys.render(self.store.access_keys.get_any(request.params["key_id"])))
 
-    def update_access_key(self, request: ApiRequest) -> Response:
-        """PUT /v3/applications/{application_id}/access-keys/{key_id}."""
-        key = self.store.update_access_key(request.params["application_id"], request.params["key_id"],
-                                           request.json_body(), request.if_match)
-        return _object(self.store.render_access_key(key))
 
-    def delete_access_key(self, request: ApiRequest) -> Response:
-        """DELETE /v3/applications/{application_id}/access-keys/{key_id}."""
-        self.store.delete_access_key(request.params["application_id"], request.params["key_id"], request.if_match)
+class KeyEndpoints:
+    """The endpoints of one kind of application key: ``/v3/applications/{id}/<kind>s[/{key_id}]``."""
+
+    def __init__(self, api: Api, keys: ApplicationKeys) -> None:  # type: ignore[type-arg]
+        self.api = api
+        self.keys = keys
+
+    def routes(self) -> list[Route]:
+        """The list route (GET, POST) and the item route (GET, PUT, DELETE), named after the kind."""
+        plural = self.keys.kind + "s"
+        return [
+            Route(plural, _pattern("applications", "{application_id}", plural), {"GET": self.list_keys, "POST": self.create_key}),
+            Route(self.keys.kind, _pattern("applications", "{application_id}", plural, "{key_id}"),
+                  {"GET": self.get_key, "PUT": self.update_key, "DELETE": self.delete_key}),
+        ]
+
+    def list_keys(self, request: ApiRequest) -> Response:
+        """GET the keys of one application, with the kind's filters."""
+        application = self.api.store.get_application(request.params["application_id"])
+        query = self.api.list_query(request, self.keys.filters)
+        keys = [key for key in self.keys.of(application.id) if self.keys.matches(key, query.filters)]
+        return self.api.page(self.keys.kind, keys, query, self.keys.render)
+
+    def create_key(self, request: ApiRequest) -> Response:
+        """POST a new key (an access key's create response is the only one that carries its secret)."""
+        return _object(self.keys.create(request.params["application_id"], request.json_body()), 201)
+
+    def get_key(self, request: ApiRequest) -> Response:
+        """GET one key."""
+        return _object(self.keys.render(self.keys.get(request.params["application_id"], request.params["key_id"])))
+
+    def update_key(self, request: ApiRequest) -> Response:
+        """PUT: a partial update of one key."""
+        key = self.keys.update(request.params["application_id"], request.params["key_id"], request.json_body(), request.if_match)
+        return _object(self.keys.render(key))
+
+    def delete_key(self, request: ApiRequest) -> Response:
+        """DELETE one key."""
+        self.keys.delete(request.params["application_id"], request.params["key_id"], request.if_match)
         return Response(204)

@@ -10,8 +10,7 @@ import typing as t
 import pytest
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
-from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaApiError
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaConfigError
 
 APP_ID = "0172c9f5a5c3ed9a0a5f5c8f00000000"
 GROUP_ID = "016f0a6f2f8e4a6ee5a5e7c1000000aa"

@@ -13,7 +13,7 @@ import typing as t
 import pytest
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_changes as changes
-from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaApiError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import KeyFiles, LocalKey, Observed, summary
 

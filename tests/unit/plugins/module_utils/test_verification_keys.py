@@ -17,7 +17,8 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _ce
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._api import ClientConfig, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 DAY = 86400
@@ -584,8 +585,15 @@ def test_an_active_key_that_cannot_verify_tokens_fails_with_the_fix_unless_inact
     assert "is ACTIVE but cannot verify JWTs" in message and "expired at" in message
     assert "renew_before" in message and "rotate" in message
     assert snapshot(tmp_path) == before
-    result = run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=0, status="inactive"), now=later)
-    assert result["plan"] == ["update verification key 'signing': status"] and result["usable"] is False
+    # Asking for inactive is not refused as unusable, but the product changes no status while the certificate has
+    # expired, so the module says that before any request.
+    emulator.clear_log()
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=0, status="inactive"), now=later)
+    assert "Cannot set 'signing' to inactive: its certificate expired at" in str(info.value) and "renew_before" in str(info.value)
+    assert "cannot verify JWTs" not in str(info.value) and emulator.writes() == []
+    # Renewal is the way out: a new certificate for the same key, active and usable again.
+    assert run(admin_client, app, desired(tmp_path, valid_days=30, renew_before=1), now=later)["usable"] is True
 
 
 @pytest.mark.parametrize("leftover", ["signing.key.previous", ".signing.key.next.0123456789ab.tmp"])
