@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
+"""The options of izuma_access_key: its argument spec (the one source of every default) and the desired state."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+
+MAX_NAME_CHARS = 100
+MAX_DESCRIPTION_CHARS = 500
+# The names the module gives the other keys of a generation: the longest suffix must still fit in a name.
+PREVIOUS_SUFFIX = "-previous"
+ORPHAN_SUFFIX = "-orphan-"
+MAX_OWN_NAME_CHARS = MAX_NAME_CHARS - len(ORPHAN_SUFFIX) - 8
+
+ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
+    application=dict(type="str"),
+    application_id=dict(type="str"),
+    name=dict(type="str", required=True),
+    description=dict(type="str"),
+    status=dict(type="str", choices=["active", "inactive"]),
+    expiration=dict(type="str"),
+    dest=dict(type="path"),
+    vault_password=dict(type="str", no_log=True),
+    return_secret=dict(type="bool", default=False),
+    rotate=dict(type="bool", default=False),
+    rotate_after_days=dict(type="int"),
+    grace_period=dict(type="int", default=86400),
+    retire_previous=dict(type="str", choices=["auto", "now", "never"], default="auto"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    remove_files=dict(type="bool", default=False),
+    lock_timeout=dict(type="int", default=300),
+)
+REQUIRED_ONE_OF = [("application", "application_id")]
+MUTUALLY_EXCLUSIVE = [("application", "application_id")]
+REQUIRED_IF = [("state", "present", ("dest",))]
+
+
+def default(option: str) -> Any:
+    """The default of an option, from the argument spec."""
+    return ARGUMENT_SPEC[option].get("default")
+
+
+def parse_expiration(value: Optional[str]) -> Optional[str]:
+    """``expiration`` in the API's form: None (leave as it is), "" (no expiration) or RFC 3339 UTC with ``Z``."""
+    if value is None or value == "":
+        return value
+    text = value.strip()
+    try:
+        parsed = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise IzumaConfigError("expiration must be an RFC 3339 time such as 2027-01-31T00:00:00Z, or '' for none "
+                               "(got %r)." % value) from None
+    if parsed.tzinfo is None:
+        raise IzumaConfigError("expiration must say its time zone, for example 2027-01-31T00:00:00Z (got %r)." % value)
+    return parsed.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (parsed.microsecond // 1000)
+
+
+@dataclass
+class Desired:
+    """What the task asks for, in the core's terms (defaults: the argument spec's)."""
+
+    name: str
+    state: str = default("state")
+    description: Optional[str] = None
+    status: Optional[str] = None
+    expiration: Optional[str] = None
+    dest: Optional[str] = None
+    vault_password: Optional[str] = field(default=None, repr=False)
+    return_secret: bool = default("return_secret")
+    rotate: bool = default("rotate")
+    rotate_after_days: Optional[int] = None
+    grace_period: int = default("grace_period")
+    retire_previous: str = default("retire_previous")
+    remove_files: bool = default("remove_files")
+    lock_timeout: int = default("lock_timeout")
+
+    @classmethod
+    def from_params(cls, params: Dict[str, Any]) -> "Desired":
+        """The desired state of a task's parameters, checked (an IzumaConfigError names the option and the fix)."""
+        names = [name for name in cls.__dataclass_fields__ if name in params]  # pylint: disable=no-member
+        want = cls(**{name: params[name] for name in names if params[name] is not None or name in ("name",)})
+        want.check()
+        return want
+
+    def check(self) -> None:
+        """Refuse what the API or the module's naming would refuse, before any request."""
+        if not self.name or len(self.name) > MAX_OWN_NAME_CHARS:
+            raise IzumaConfigError("name must be 1 to %d characters (the module adds up to %d for the other generations "
+                                   "of the key); got %d." % (MAX_OWN_NAME_CHARS, MAX_NAME_CHARS - MAX_OWN_NAME_CHARS, len(self.name)))
+        if self.name.endswith(PREVIOUS_SUFFIX) or ORPHAN_SUFFIX in self.name:
+            raise IzumaConfigError("name must not end with %r or contain %r: the module names the other generations "
+                                   "of a key so." % (PREVIOUS_SUFFIX, ORPHAN_SUFFIX))
+        if self.description is not None and len(self.description) > MAX_DESCRIPTION_CHARS:
+            raise IzumaConfigError("description must be at most %d characters (got %d)." % (MAX_DESCRIPTION_CHARS, len(self.description)))
+        self.expiration = parse_expiration(self.expiration)
+        for option in ("rotate_after_days", "grace_period", "lock_timeout"):
+            value = getattr(self, option)
+            if value is not None and value < 0:
+                raise IzumaConfigError("%s must be 0 or more (got %d)." % (option, value))
+        if self.vault_password is not None and not self.vault_password:
+            raise IzumaConfigError("vault_password must not be empty: leave it out to write the key unencrypted.")
+
+    @property
+    def previous_name(self) -> str:
+        """The name of the previous generation in the application."""
+        return self.name + PREVIOUS_SUFFIX
+
+    def orphan_name(self, key_id: str) -> str:
+        """The name an orphan (a key whose secret nobody has) is given while its replacement is created."""
+        return "%s%s%s" % (self.name, ORPHAN_SUFFIX, key_id[:8])
+
+    def is_orphan_name(self, name: str) -> bool:
+        """True for a name ``orphan_name`` gave."""
+        return name.startswith(self.name + ORPHAN_SUFFIX)
