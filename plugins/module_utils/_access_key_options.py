@@ -61,6 +61,9 @@ def parse_expiration(value: Optional[str]) -> Optional[str]:
                                "(got %r)." % value) from None
     if parsed.tzinfo is None:
         raise IzumaConfigError("expiration must say its time zone, for example 2027-01-31T00:00:00Z (got %r)." % value)
+    if parsed <= datetime.datetime.now(datetime.timezone.utc):
+        raise IzumaConfigError("expiration must be in the future (got %r): a key cannot be created or changed to have "
+                               "expired already; use status=inactive to stop it." % value)
     return parsed.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (parsed.microsecond // 1000)
 
 
@@ -101,6 +104,9 @@ class Desired:
                                    "of a key so." % (PREVIOUS_SUFFIX, ORPHAN_SUFFIX))
         if self.description is not None and len(self.description) > MAX_DESCRIPTION_CHARS:
             raise IzumaConfigError("description must be at most %d characters (got %d)." % (MAX_DESCRIPTION_CHARS, len(self.description)))
+        if self.state == "present" and not self.dest:
+            raise IzumaConfigError("dest is required with state=present: the secret of a new key exists only in the API's "
+                                   "answer that creates it, and is written to dest at once (give the path of a file).")
         self.expiration = parse_expiration(self.expiration)
         for option in ("rotate_after_days", "grace_period", "lock_timeout"):
             value = getattr(self, option)

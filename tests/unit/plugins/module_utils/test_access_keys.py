@@ -314,6 +314,8 @@ def test_absent_deletes_every_generation_and_the_files_on_request(tmp_path, emul
     (dict(description="d" * 501), "description must be at most 500"),
     (dict(grace_period=-1), "grace_period must be 0 or more"),
     (dict(vault_password=""), "vault_password must not be empty"),
+    (dict(dest=None), "dest is required with state=present"),
+    (dict(expiration="2001-01-01T00:00:00Z"), "expiration must be in the future"),
 ])
 def test_bad_input_is_refused_before_any_request(tmp_path, options, message) -> None:
     with pytest.raises(IzumaConfigError, match=message):
