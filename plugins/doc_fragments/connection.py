@@ -59,6 +59,7 @@ options:
     description:
       - Verify the API server's TLS certificate. Turn this off only to test against a local emulator.
       - If not set, the E(IZUMA_VALIDATE_CERTS) environment variable is used.
+      - While verification is off, every task warns, naming what turned it off (O(validate_certs) or E(IZUMA_VALIDATE_CERTS)).
     type: bool
     default: true
   ca_path:

@@ -179,3 +179,19 @@ def remove_file(path: str) -> bool:
             raise IzumaFileError("cannot remove %s: it is a directory" % path, path=path) from None
         raise IzumaFileError("cannot remove %s: %s" % (path, _reason(exc)), path=path) from None
     return True
+
+
+def move_file(source: str, dest: str) -> bool:
+    """Rename ``source`` over ``dest`` atomically and durably; return False if ``source`` is not there.
+
+    Both must be in the same directory (a rename never copies), so ``dest`` holds either its old or its new content
+    at every instant.
+    """
+    try:
+        os.replace(source, dest)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise IzumaFileError("cannot move %s to %s: %s" % (source, dest, _reason(exc)), path=dest) from None
+    _fsync_directory(os.path.dirname(os.path.abspath(dest)))
+    return True
