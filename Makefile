@@ -150,5 +150,5 @@ $(VENV_CONTRACT)/.installed: requirements/contract.txt
 contract-venv: $(VENV_CONTRACT)/.installed
 
 contract-test: contract-venv
-	PYTHONPATH=tests/emulator:tests/emulator/contract $(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider \
-		-p contract_recorder tests/emulator/tests tests/emulator/contract
+	HYPOTHESIS_STORAGE_DIRECTORY=$(BUILD)/hypothesis PYTHONPATH=tests/emulator:tests/emulator/contract \
+		$(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider -p contract_recorder tests/emulator/tests tests/emulator/contract
