@@ -23,6 +23,14 @@ ansible-playbook -vvvv --diff -i "${INVENTORY_PATH}" migration_test.yml \
     || { tail -n 200 "${MIGRATION_LOG}"; exit 1; }
 tail -n 20 "${MIGRATION_LOG}"
 
+: The audit playbook reports the access keys that were not used for N days, and nothing with the defaults.
+AUDIT=("${COLLECTION_ROOT}/playbooks/jwt_audit.yml" -i "${INVENTORY_PATH}" -e '{"jwt_rotation_applications": []}' -e jwt_fleet_hosts=testhost)
+ansible-playbook "${AUDIT[@]}" > "${WORK}/audit-fine.log" 2>&1 || { tail -n 60 "${WORK}/audit-fine.log"; exit 1; }
+grep -q "Every key and token is fine." "${WORK}/audit-fine.log"
+if ansible-playbook "${AUDIT[@]}" -e jwt_audit_access_key_unused_days=0 > "${WORK}/audit-unused.log" 2>&1; then exit 1; fi
+grep -q "ak-rotate: access key rot not used for 0 days" "${WORK}/audit-unused.log"
+grep -q "4 finding(s)" "${WORK}/audit-unused.log"
+
 cp "${WORK}/migration/service.key" "${WORK}/seen/migration-service.key"
 
 # The canary: first show that it finds a leak when there is one, then that the real output holds none.
