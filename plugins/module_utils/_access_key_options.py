@@ -111,7 +111,7 @@ class Desired:
         for option in ("rotate_after_days", "grace_period", "lock_timeout"):
             value = getattr(self, option)
             if value is not None and value < 0:
-                raise IzumaConfigError("%s must be 0 or more (got %d)." % (option, value))
+                raise IzumaConfigError("%s must be 0 or more (got %s)." % (option, value))
         if self.vault_password is not None and not self.vault_password:
             raise IzumaConfigError("vault_password must not be empty: leave it out to write the key unencrypted.")
 
