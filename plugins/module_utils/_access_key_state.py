@@ -107,6 +107,10 @@ def observe(client: IzumaClient, application_id: str, want: Desired, now: dateti
     if dest and want.state == "present" and not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
         raise IzumaConfigError("dest: the directory %s does not exist; create it first (the secret is written there the "
                                "moment the key is created, and nowhere else)." % os.path.dirname(os.path.abspath(dest)))
+    for path in (dest, akfiles.previous_path(dest) if dest else None):
+        if path and os.path.islink(path):
+            raise IzumaConfigError("%s is a symbolic link: the module never writes a secret through a link (the classic attack "
+                                   "on a shared directory). Give dest the real path, or remove the link." % path)
     remote = list_keys(client, application_id)
     current = akfiles.read_secret_file(dest) if dest else akfiles.SecretFile("")
     previous = akfiles.read_secret_file(akfiles.previous_path(dest)) if dest else akfiles.SecretFile("")

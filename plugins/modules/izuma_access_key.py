@@ -64,6 +64,7 @@ options:
     description:
       - Path of the file that holds the key's secret, on the host the task runs on. Written atomically with mode 0600
         when the key is created; its directory must exist. Required with O(state=present).
+      - A symbolic link at O(dest) or C(<dest>.previous) is refused (a secret is never written through a link).
       - Beside it, C(<dest>.meta) names the key (id, name, application, SHA-256 of the file; no secret),
         C(<dest>.previous) and C(<dest>.previous.meta) keep the previous generation during a rotation, and
         C(<dest>.lock) exists while a run holds the lock.

@@ -344,3 +344,13 @@ def test_info_lists_one_application_or_all_with_expiry_and_last_use(tmp_path, em
     assert access_keys.info(admin_client, {"unused_for_days": 1})["access_keys"] == []
     idle = access_keys.info(admin_client, {"unused_for_days": 1}, now=later(3))["access_keys"]
     assert sorted(item["name"] for item in idle) == ["other", "svc"]
+
+
+def test_a_dest_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_path, emulator, admin_client, app) -> None:
+    target = tmp_path / "unrelated"
+    target.write_text("keep me")
+    os.symlink(target, tmp_path / "svc.key")
+    emulator.clear_log()
+    with pytest.raises(IzumaConfigError, match="is a symbolic link"):
+        run(admin_client, app, desired(tmp_path))
+    assert target.read_text() == "keep me" and emulator.writes() == []
