@@ -72,7 +72,7 @@ integration: venvs tree
 	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
 	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
 
-test: sanity units integration lint molecule ee-test runner-test kill-test role-test
+test: sanity units integration lint molecule ee-test runner-test kill-test role-test fleet-test
 	@echo "make test: all suites passed"
 
 clean:
@@ -88,7 +88,7 @@ ROT_TREE := $(ROT_COLLECTIONS)/ansible_collections/izuma/device_management
 TOOLS_ENV := PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(ROT_COLLECTIONS)"
 ROT_PYTEST := $(abspath $(VENV_TOOLS))/bin/python -m pytest -q -p no:cacheprovider
 
-.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test rotation-benchmark
+.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test fleet-test rotation-benchmark bench
 
 $(VENV_TOOLS)/.installed: requirements/tools-2.19.txt
 	rm -rf $(VENV_TOOLS)
@@ -127,6 +127,11 @@ kill-test: tools-venv rotation-tree
 # the audit playbook.
 role-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_modes.py
+
+# What the role costs per host, counted (module executions, per-host tasks, API requests), and the rotation split
+# into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused.
+fleet-test: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py
 
 # Not part of `make test`: wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
 rotation-benchmark: tools-venv rotation-tree

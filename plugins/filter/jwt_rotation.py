@@ -92,9 +92,15 @@ def jwt_rotation_lifetimes(applications: t.List[t.Dict[str, t.Any]], grace_perio
 
 def _host_record(hostvars: t.Any, host: str, name: str) -> t.Dict[str, t.Any]:
     """The izuma_jwt result of ``host`` for application ``name`` ({} when the host did not run it)."""
-    for result in _get(_get(_get(hostvars, host, {}), TOKEN_RESULTS_VAR, {}), "results", []):
+    variables = _get(hostvars, host, {})
+    for result in _get(_get(variables, TOKEN_RESULTS_VAR, {}), "results", []):
         if _get(_get(result, "item", {}), "name") == name:
-            return result
+            record = dict(result)
+            if "verified" not in record:
+                # The role's separate verification call (until izuma_jwt verifies): its record by application.
+                call = _get(_get(variables, "_jwt_rotation_verified", {}), name, {})
+                record["verified"] = _get(call, "accepted", None) if call else None
+            return record
     return {}
 
 
