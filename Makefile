@@ -88,7 +88,7 @@ ROT_TREE := $(ROT_COLLECTIONS)/ansible_collections/izuma/device_management
 TOOLS_ENV := PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(ROT_COLLECTIONS)"
 ROT_PYTEST := $(abspath $(VENV_TOOLS))/bin/python -m pytest -q -p no:cacheprovider
 
-.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test fleet-test rotation-benchmark bench
+.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test fleet-test rotation-benchmark bench bench-venv
 
 $(VENV_TOOLS)/.installed: requirements/tools-2.19.txt
 	rm -rf $(VENV_TOOLS)
@@ -132,6 +132,29 @@ role-test: tools-venv rotation-tree
 # into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused.
 fleet-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py
+
+# Not part of `make test`: the role against the same work in plain Ansible (interleaved, medians and ranges), the
+# converged token check against a bare stat, and fleet sizes of 20, 100 and 1,000 hosts, with a plot
+# (benchmarks/results/fleet-size.png). Its own pinned environment (requirements/bench.txt: matplotlib) and tree.
+# BENCH_ARGS="--pairs 5 --sizes 20,100" changes what it runs (python benchmarks/bench.py --help).
+VENV_BENCH := .venv/bench
+BENCH_COLLECTIONS := $(abspath $(BUILD)/bench/collections)
+BENCH_TREE := $(BENCH_COLLECTIONS)/ansible_collections/izuma/device_management
+BENCH_ARGS ?=
+
+$(VENV_BENCH)/.installed: requirements/bench.txt
+	rm -rf $(VENV_BENCH)
+	$(PY311) -m venv $(VENV_BENCH)
+	$(VENV_BENCH)/bin/pip install --quiet -r $<
+	touch $@
+
+bench-venv: $(VENV_BENCH)/.installed
+
+bench: bench-venv
+	@hack/build-tree.sh $(BENCH_COLLECTIONS) >/dev/null
+	cd $(BENCH_TREE) && PATH="$(abspath $(VENV_BENCH))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(BENCH_COLLECTIONS)" \
+		$(abspath $(VENV_BENCH))/bin/python benchmarks/bench.py $(BENCH_ARGS)
+	mkdir -p benchmarks/results && cp $(BENCH_TREE)/benchmarks/results/* benchmarks/results/
 
 # Not part of `make test`: wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
 rotation-benchmark: tools-venv rotation-tree
