@@ -72,7 +72,7 @@ integration: venvs tree
 	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
 	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
 
-test: sanity units integration lint molecule ee-test runner-test kill-test role-test fleet-test
+test: sanity units integration lint molecule ee-test runner-test kill-test role-test contract-test fleet-test
 	@echo "make test: all suites passed"
 
 clean:
@@ -159,3 +159,24 @@ bench: bench-venv
 # Not part of `make test`: wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
 rotation-benchmark: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(abspath $(VENV_TOOLS))/bin/python benchmarks/rotation.py
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The emulator held against the public Pelion IAM specification (issue 10; tests/emulator/README.md): its own test suite
+# with every API response validated against tests/emulator/spec (contract_recorder), the validator's own tests, and a
+# bounded property-based run (schemathesis, fixed seed, small budget) against an emulator on 127.0.0.1. The tools are
+# pinned in requirements/contract.txt, in a virtual environment of their own.
+VENV_CONTRACT := .venv/contract
+
+.PHONY: contract-venv contract-test
+
+$(VENV_CONTRACT)/.installed: requirements/contract.txt
+	rm -rf $(VENV_CONTRACT)
+	$(PY311) -m venv $(VENV_CONTRACT)
+	$(VENV_CONTRACT)/bin/pip install --quiet -r $<
+	touch $@
+
+contract-venv: $(VENV_CONTRACT)/.installed
+
+contract-test: contract-venv
+	PYTHONPATH=tests/emulator:tests/emulator/contract $(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider \
+		-p contract_recorder tests/emulator/tests tests/emulator/contract
