@@ -92,27 +92,46 @@ def jwt_rotation_lifetimes(applications: t.List[t.Dict[str, t.Any]], grace_perio
 
 def _host_record(hostvars: t.Any, host: str, name: str) -> t.Dict[str, t.Any]:
     """The izuma_jwt result of ``host`` for application ``name`` ({} when the host did not run it)."""
-    variables = _get(hostvars, host, {})
-    for result in _get(_get(variables, TOKEN_RESULTS_VAR, {}), "results", []):
+    for result in _get(_get(_get(hostvars, host, {}), TOKEN_RESULTS_VAR, {}), "results", []):
         if _get(_get(result, "item", {}), "name") == name:
-            record = dict(result)
-            if "verified" not in record:
-                # The role's separate verification call (until izuma_jwt verifies): its record by application.
-                call = _get(_get(variables, "_jwt_rotation_verified", {}), name, {})
-                record["verified"] = _get(call, "accepted", None) if call else None
-            return record
+            return result
     return {}
 
 
+def jwt_rotation_to_verify(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.Any, hosts: t.List[str],
+                           unchanged: bool = False) -> t.List[t.Dict[str, t.Any]]:
+    """The tokens to verify from the hosts themselves: new ones, and all while a rotation is under way (or ``unchanged``).
+
+    Each item holds the token (from izuma_jwt's ``return_token``): use it only in a ``no_log`` task.
+    """
+    items = []
+    for name, app in state.items():
+        for host in app["hosts"]:
+            if host not in hosts:
+                continue
+            record = _host_record(hostvars, host, name)
+            token = _get(record, "token", "")
+            if token and not _get(record, "failed", False) and (_get(record, "renewed", False) or app["previous"]
+                                                                 or app["rotated"] or unchanged):
+                items.append({"host": host, "application": name, "application_id": app["id"], "token": token})
+    return items
+
+
 def jwt_rotation_retirement(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.Any, verify: bool = True,
-                            early: bool = True) -> t.Dict[str, t.Dict[str, t.Any]]:
+                            early: bool = True, host_calls: t.Optional[t.List[t.Dict[str, t.Any]]] = None) -> t.Dict[str, t.Dict[str, t.Any]]:
     """For each application: the hosts still waiting, the token counts, and what to do with the previous key.
 
     A host is ready when this run (any serial batch of it) left it with a token signed by the current key, verified
     by the API when ``verify``. ``retire`` is ``now`` when every host of the application (in the inventory, not only
     in this run) is ready and ``early`` is allowed, ``auto`` (retire once the grace period has passed) when some are
     not, and ``None`` when there is no previous key or nothing is known yet (check mode before the key exists).
+    With ``host_calls`` (the results of the verification from the hosts), a token counts as verified by its call.
     """
+    from_hosts = {}  # type: t.Dict[t.Tuple[str, str], bool]
+    for call in host_calls or []:
+        item = _get(call, "item", {})
+        if item and not _get(call, "skipped", False):
+            from_hosts[(_get(item, "host"), _get(item, "application"))] = _get(call, "status", -1) == 200
     plan = {}
     for name, app in state.items():
         waiting, reissued, verified, refused = [], 0, 0, 0
@@ -121,7 +140,7 @@ def jwt_rotation_retirement(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.
             signed = bool(record) and not _get(record, "failed", False) and not _get(record, "skipped", False) \
                 and _get(record, "key_fingerprint", "") == app["fingerprint"] != ""
             reissued += 1 if signed and _get(record, "renewed", False) else 0
-            accepted = _get(record, "verified", None)
+            accepted = from_hosts[(host, name)] if (host, name) in from_hosts else _get(record, "verified", None)
             verified += 1 if accepted is True else 0
             refused += 1 if accepted is False else 0
             if not signed or (verify and accepted is not True):
@@ -194,5 +213,6 @@ class FilterModule:
             "jwt_rotation_host_applications": jwt_rotation_host_applications,
             "jwt_rotation_lifetimes": jwt_rotation_lifetimes,
             "jwt_rotation_retirement": jwt_rotation_retirement,
+            "jwt_rotation_to_verify": jwt_rotation_to_verify,
             "jwt_rotation_summary": jwt_rotation_summary,
         }

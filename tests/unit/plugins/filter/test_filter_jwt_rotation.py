@@ -46,7 +46,7 @@ def token(name: str, fingerprint: str, verified: t.Optional[bool] = True, renewe
 def test_registered_and_documented() -> None:
     names = set(rotation.FilterModule().filters())
     assert names == {"jwt_rotation_state", "jwt_rotation_host_applications", "jwt_rotation_lifetimes",
-                     "jwt_rotation_retirement", "jwt_rotation_summary"}
+                     "jwt_rotation_retirement", "jwt_rotation_summary", "jwt_rotation_to_verify"}
     for name in names:
         path = os.path.join(os.path.dirname(rotation.__file__), name + ".yml")
         with open(path, encoding="utf-8") as stream:
@@ -172,3 +172,25 @@ def test_summary_of_a_retirement_and_of_check_mode() -> None:
     assert "the current key would become the previous key" in lines[0]
     kept = rotation.jwt_rotation_summary(current, plan, [{"skipped": True}] * 2, retire=False)
     assert "previous key kept (jwt_rotation_retire is false)" in kept[0]
+
+
+def test_to_verify_lists_the_tokens_to_check_from_the_hosts() -> None:
+    current = state()
+    variables = hostvars(c1=[token("telemetry", "f1" * 32, renewed=False, token="T1")], c2=[token("telemetry", "f1" * 32, token="T2")],
+                         g1=[token("gateway", "f2" * 32, renewed=False, token="T3")])
+    items = rotation.jwt_rotation_to_verify(current, variables, ["c1", "c2", "g1"])
+    # telemetry is under way (rotated): every host; gateway: only new tokens.
+    assert [(item["host"], item["application"], item["token"]) for item in items] == [("c1", "telemetry", "T1"), ("c2", "telemetry", "T2")]
+    assert items[0]["application_id"] == "a" * 32
+    assert [item["host"] for item in rotation.jwt_rotation_to_verify(current, variables, ["c2", "g1"], unchanged=True)] == ["c2", "g1"]
+
+
+def test_retirement_counts_the_calls_made_from_the_hosts() -> None:
+    current = state()
+    variables = hostvars(c1=[token("telemetry", "f1" * 32, verified=None)], c2=[token("telemetry", "f1" * 32, verified=None)])
+    calls = [{"item": {"host": "c1", "application": "telemetry"}, "status": 200},
+             {"item": {"host": "c2", "application": "telemetry"}, "status": 401}]
+    plan = rotation.jwt_rotation_retirement(current, variables, host_calls=calls)
+    assert plan["telemetry"]["waiting"] == ["c2"] and plan["telemetry"]["refused"] == 1 and plan["telemetry"]["retire"] == "auto"
+    calls[1]["status"] = 200
+    assert rotation.jwt_rotation_retirement(current, variables, host_calls=calls)["telemetry"]["retire"] == "now"
