@@ -72,7 +72,7 @@ integration: venvs tree
 	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
 	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
 
-test: sanity units integration lint molecule ee-test runner-test kill-test role-test contract-test fleet-test
+test: sanity units integration lint molecule ee-test runner-test kill-test role-test contract-test pkcs11-test fleet-test
 	@echo "make test: all suites passed"
 
 clean:
@@ -180,3 +180,39 @@ contract-venv: $(VENV_CONTRACT)/.installed
 contract-test: contract-venv
 	PYTHONPATH=tests/emulator:tests/emulator/contract $(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider \
 		-p contract_recorder tests/emulator/tests tests/emulator/contract
+
+# ----------------------------------------------------------------------------------------------------------------------
+# PKCS#11 key backend (issue 12): python-pkcs11 against a real SoftHSM2 (hack/install-softhsm.sh installs the Debian
+# package where it is missing), in a virtual environment of its own (requirements/pkcs11.txt). The tokens live under
+# build/softhsm (SOFTHSM2_CONF points at a softhsm2.conf the tests write there); the tests initialise them. The run's
+# temporary files go to build/pkcs11/tmp, which the tests scan for private key material at the end.
+VENV_PKCS11 := .venv/pkcs11
+SOFTHSM_DIR := $(abspath $(BUILD)/softhsm)
+PKCS11_COLLECTIONS := $(abspath $(BUILD)/pkcs11/collections)
+PKCS11_TREE := $(PKCS11_COLLECTIONS)/ansible_collections/izuma/device_management
+
+.PHONY: pkcs11-venv softhsm pkcs11-test pkcs11-benchmark
+
+$(VENV_PKCS11)/.installed: requirements/pkcs11.txt
+	rm -rf $(VENV_PKCS11)
+	$(PY311) -m venv $(VENV_PKCS11)
+	$(VENV_PKCS11)/bin/pip install --quiet -r $<
+	touch $@
+
+pkcs11-venv: $(VENV_PKCS11)/.installed
+
+softhsm:
+	@hack/install-softhsm.sh >/dev/null
+
+pkcs11-test: pkcs11-venv softhsm
+	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
+	rm -rf $(SOFTHSM_DIR) $(BUILD)/pkcs11/tmp
+	mkdir -p $(BUILD)/pkcs11/tmp
+	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(SOFTHSM_DIR) TMPDIR=$(abspath $(BUILD)/pkcs11/tmp) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
+		$(abspath $(VENV_PKCS11))/bin/python -m pytest -q -p no:cacheprovider tests/pkcs11
+
+# Not part of `make test`: per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11.
+pkcs11-benchmark: pkcs11-venv softhsm
+	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
+	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(abspath $(BUILD))/softhsm-bench PYTHONPATH=$(PKCS11_COLLECTIONS) \
+		$(abspath $(VENV_PKCS11))/bin/python benchmarks/pkcs11_cost.py

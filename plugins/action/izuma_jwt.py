@@ -150,7 +150,7 @@ class ActionModule(ActionBase):
         return result
 
     def _module(self, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any], operation: str,
-                token: t.Optional[str] = None) -> t.Dict[str, t.Any]:
+                token: t.Optional[str] = None, expected: t.Optional[str] = None) -> t.Dict[str, t.Any]:
         """Run the host side; return its answer, or raise IzumaError with a scrubbed message."""
         # The validated values (defaults and aliases applied), but dest as given: the host expands it itself (its ~ is
         # not the controller's), and unsafe_writes only when given, so that its fallback reads the host's environment.
@@ -161,6 +161,8 @@ class ActionModule(ActionBase):
         args["_operation"] = operation
         if token is not None:
             args["_token"] = token
+        if expected is not None:
+            args["_expected"] = expected
         self._module_runs += 1
         answer = self._execute_module(module_name=MODULE_NAME, module_args=args, task_vars=task_vars)
         if answer.get("failed") or answer.get("unreachable"):
@@ -203,23 +205,34 @@ class ActionModule(ActionBase):
         if params["verify"] and not ID_PATTERN.match(params["application_id"] or ""):
             raise IzumaError("verify needs application_id, the id (32 lowercase hex characters) of the application whose key "
                              "signs the token; got %r" % (params["application_id"],))
-        result = self._converge(task_vars, params)
+        result = self._deploy(task_vars, params)
         held = result.pop("_held", None)
         if params["verify"]:
             self._verify(params, result, held)
         result["module_runs"] = self._module_runs
         return result
 
-    def _converge(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
-        """Observe, plan and apply for the host."""
+    def _deploy(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        """Load the key, check the options, then converge the host (again when another run wrote dest meanwhile)."""
         if params["renew_margin"] < 0 or params["lifetime"] <= 0 or params["renew_margin"] >= params["lifetime"]:
             raise IzumaError("renew_margin (%d seconds) must be zero or more and shorter than lifetime (%d seconds), or every run "
                              "would issue a new token" % (params["renew_margin"], params["lifetime"]))
         key_path = jwt_plugin.resolve_key_path(params["private_key_path"], task_vars, self._loader)
         key = key_source.load_signing_key(key_path, params["private_key_content"], params["private_key_passphrase"])
         options = jwt_plugin.sign_options(params.get)
-        now = time.time()
         # Refuse bad options (algorithm, lifetime, reserved claims and headers) before any host is contacted.
+        tokens.signing_request(key, **options)
+        for _attempt in range(2):
+            result = self._converge(task_vars, params, key, options)
+            if not result.get("superseded"):
+                return result
+            # Another run wrote dest between this run's inspect and write (it held the lock): look at what it wrote.
+        raise IzumaError("another run replaced %s twice while this one was deciding: run the task again" % params["dest"])
+
+    def _converge(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any], key: t.Any,
+                  options: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        """Observe, plan and apply for the host once; ``{"superseded": True}`` when another run wrote dest meanwhile."""
+        now = time.time()
         request = tokens.signing_request(key, now=now, **options)
         fingerprint = keys.public_key_fingerprint(key)
 
@@ -244,7 +257,9 @@ class ActionModule(ActionBase):
                 new_token = tokens.sign_token(key, now=now, **options)
                 decoded = token_status.decode_unverified(new_token)
                 after_facts = token_facts(decoded["claims"], decoded["header"], now)
-                answer = self._module(task_vars, params, "write", new_token)
+                answer = self._module(task_vars, params, "write", new_token, expected=observed.get("content_sha256"))
+                if answer.get("superseded"):
+                    return {"superseded": True}
             changed = True
         else:
             after_facts = before_facts

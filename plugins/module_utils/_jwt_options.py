@@ -22,12 +22,13 @@ from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS, env_fallback
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import DEFAULT_HOST, DEFAULT_TIMEOUT
 
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME
+from ansible_collections.izuma.device_management.plugins.module_utils._locking import DEFAULT_LOCK_TIMEOUT
 
 # Options the host side uses: the file and its attributes (AnsibleModule's file arguments, add_file_common_args).
 # Everything else is read by the action plugin on the controller and never sent to the host.
-HOST_OPTIONS = ("dest", "follow", "directory_mode") + tuple(FILE_COMMON_ARGUMENTS)
+HOST_OPTIONS = ("dest", "follow", "lock_timeout", "directory_mode") + tuple(FILE_COMMON_ARGUMENTS)
 # Set by the action plugin only; a task that sets them is refused.
-INTERNAL_OPTIONS = ("_operation", "_token")
+INTERNAL_OPTIONS = ("_operation", "_token", "_expected")
 MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content"), ("jwt_id", "random_jwt_id")]
 
 
@@ -64,10 +65,12 @@ def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
         validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["IZUMA_VALIDATE_CERTS"])),
         ca_path=dict(type="path", fallback=(env_fallback, ["IZUMA_CA_BUNDLE"])),
         timeout=dict(type="float", default=DEFAULT_TIMEOUT, fallback=(env_fallback, ["IZUMA_TIMEOUT"])),
+        lock_timeout=dict(type="int", default=DEFAULT_LOCK_TIMEOUT),
         # The file arguments' mode, with the default a token file needs.
         mode=dict(type="raw", default="0600"),
         _operation=dict(type="str", choices=["inspect", "write", "attributes"]),
         _token=dict(type="str", no_log=True),
+        _expected=dict(type="str"),
     )
 
 

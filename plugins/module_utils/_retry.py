@@ -49,7 +49,6 @@ def retry_delay(attempt: int, retry_after: Optional[float], retry_after_cap: flo
     return rng() * min(backoff_cap, backoff_base * (2 ** attempt))
 
 
-
 class Resend:
     """A read-back's verdict after an ambiguous failure: the server did not carry the request out, send it again.
 

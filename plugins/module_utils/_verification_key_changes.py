@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, Plan, UpdateChange
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
     KeyFiles,
@@ -127,6 +127,15 @@ class UploadKey(_ApiChange):
             # The server refused the upload: nothing was uploaded, so the key written for it goes too.
             if context.written_pending and exc.status is not None and 400 <= exc.status < 500:
                 files.remove_file(context.written_pending)
+            if (exc.status == 409 or exc.type == "duplicate") and any(
+                    isinstance(field, dict) and field.get("name") == "name" for field in exc.fields):
+                # The name was free when this run looked: a run elsewhere (another controller, whose lock this host
+                # cannot see) took it in between.
+                raise IzumaKeyError(
+                    "Another run uploaded a key named '%s' to the application while this one was preparing its own (%s). "
+                    "This run's new private key was removed again and nothing else was changed. Run the task again: it then "
+                    "finds the key that holds the name; if that key is another controller's, give this one its private key "
+                    "or another name." % (self.name, exc.message)) from None
             raise
         created["public_key_fingerprint"] = self.fingerprint
         return created

@@ -48,6 +48,8 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     previous_suffix=dict(type="str", default="-previous"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     remove_files=dict(type="bool", default=False),
+    lock_timeout=dict(type="int", default=300),
+    on_rotation_under_way=dict(type="str", choices=["rotate", "skip", "fail"], default="rotate"),
 )
 REQUIRED_ONE_OF = [("application", "application_id")]
 MUTUALLY_EXCLUSIVE = [("application", "application_id"), ("private_key_path", "private_key_content"),
@@ -91,6 +93,8 @@ class Desired:
     previous_suffix: str = default("previous_suffix")
     remove_files: bool = default("remove_files")
     extra_names: List[str] = field(default_factory=lambda: default("names"))
+    lock_timeout: int = default("lock_timeout")
+    on_rotation_under_way: str = default("on_rotation_under_way")
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> "Desired":
@@ -117,6 +121,8 @@ class Desired:
             raise IzumaConfigError("description must be at most %d characters (got %d)." % (MAX_DESCRIPTION_CHARS, len(self.description)))
         if self.state == "present" and not (self.private_key_path or self.private_key_content):
             raise IzumaConfigError("Give private_key_path (where the private key is, or is to be created) or private_key_content.")
+        if self.lock_timeout < 0:
+            raise IzumaConfigError("lock_timeout must be zero or more seconds (got %d)." % self.lock_timeout)
         if self.grace_period < 0 or self.renew_before < 0 or self.valid_days < 1:
             raise IzumaConfigError("grace_period and renew_before must be zero or more, and valid_days at least 1.")
         if self.renew_before >= self.valid_days:

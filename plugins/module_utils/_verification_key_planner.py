@@ -11,10 +11,10 @@ Rotation, room-making and retirement are in ``_verification_key_rotation``; what
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_planning import Planning, missing_key_error
@@ -24,7 +24,8 @@ from ansible_collections.izuma.device_management.plugins.module_utils._verificat
     rotate,
     rotation_reason,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import Observed
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import RemoveFile, WritePendingKey
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import LocalKey, Observed
 
 
 def plan(observed: Observed, want: Desired) -> Tuple[Plan, Dict[str, Any]]:
@@ -60,9 +61,16 @@ def plan_present(planning: Planning) -> None:
         planning.write_pending_key(pending, why="there is no private key at %s" % want.private_key_path)
         rotate(planning, pending, None, None, previous_remote, resume=False, why="create the key")
     elif current_remote is None:
-        upload_existing(planning, previous_remote)
+        holder = obs.by_name(want.name)
+        leftover = obs.leftover_of(holder)
+        if holder is not None and leftover is not None:
+            repair(planning, holder, leftover, previous_remote)
+        else:
+            upload_existing(planning, previous_remote)
     else:
         reason = rotation_reason(planning, current_remote)
+        if reason and previous_remote is not None and want.on_rotation_under_way != "rotate":
+            reason = rotation_under_way(planning, reason, previous_remote)
         if reason:
             pending = planning.new_key()
             planning.write_pending_key(pending, why="rotate: %s" % reason)
@@ -71,6 +79,47 @@ def plan_present(planning: Planning) -> None:
         else:
             converge_current(planning, current_remote)
             retire(planning, previous_remote, current_remote)
+
+
+def repair(planning: Planning, holder: Dict[str, Any], leftover: LocalKey, previous_remote: Any) -> None:
+    """The key named ``name`` is uploaded, its private key is a leftover (``.previous``, a temporary file), and the
+    file at private_key_path holds a key that was never uploaded: what two runs at once (before locking) left behind.
+
+    Proven by the public keys, so it is repaired like an unfinished rotation: the leftover goes to ``.next`` and is
+    promoted, and the never-uploaded key is kept as ``.previous`` (never deleted).
+    """
+    obs = planning.obs
+    sentence = ("the key '%s' in the application belongs to the private key in %s, and %s holds a key that was never "
+                "uploaded: the uploaded key's private key is put back at %s, the other one kept at %s"
+                % (holder["name"], leftover.path, obs.current.path, obs.files.private_key, obs.files.previous))
+    pending = LocalKey("pending", obs.files.pending, leftover.key, leftover.data, leftover.fingerprint)
+    planning.plan.add(WritePendingKey(str(pending.path), leftover.data, 0o600, why="repair: " + sentence,
+                                      after={"public_key_fingerprint": pending.fingerprint, "mode": "0600"}))
+    rotate(planning, pending, holder, None, previous_remote if previous_remote is not holder else None, resume=True,
+           why="repair")
+    if leftover.path not in (obs.files.previous, obs.files.pending):
+        planning.plan.add(RemoveFile(str(leftover.path), why="repair: its key is now at %s" % obs.files.private_key))
+    planning.facts["rotated"] = False
+    planning.facts["repaired"] = sentence
+    planning.warn("Repaired: " + sentence + ".")
+
+
+def rotation_under_way(planning: Planning, reason: str, previous_remote: Dict[str, Any]) -> Optional[str]:
+    """A rotation is due but the previous one is still under way (its previous generation is uploaded): skip or fail.
+
+    Decided inside the locked run, so that runs of the same task at once (job slices, a cron job beside a manual
+    run) start one rotation between them, not one each.
+    """
+    want = planning.want
+    if want.on_rotation_under_way == "fail":
+        raise IzumaConfigError(
+            "A rotation is due (%s), but the previous one is still under way: its previous key '%s' is still uploaded. "
+            "Wait until it is retired (grace_period=%ds, retire_previous), or set on_rotation_under_way=rotate to retire it "
+            "and rotate again, or on_rotation_under_way=skip to leave the key as it is." % (reason, previous_remote["name"],
+                                                                                          want.grace_period))
+    planning.facts["rotation_skipped"] = "%s; not started: the previous key '%s' is still uploaded (on_rotation_under_way=skip)" % (
+        reason, previous_remote["name"])
+    return None
 
 
 def upload_existing(planning: Planning, previous_remote: Any) -> None:
@@ -84,8 +133,13 @@ def upload_existing(planning: Planning, previous_remote: Any) -> None:
     why = "the private key %s is not uploaded" % (obs.current.path or "private_key_content")
     if pem is not None and planning.given_content():
         check_given_content(planning, pem, uploaded=False)
-    elif pem is None or planning.expiry_reason(pem):
+    elif pem is None:
         pem = planning.new_certificate(obs.current.key)
+    elif planning.expiry_reason(pem):
+        if planning.info(pem)["self_signed"]:
+            pem = planning.new_certificate(obs.current.key)
+        else:
+            foreign_certificate(planning, pem, str(planning.expiry_reason(pem)), obs.certificate_source)
     planning.upload(want.name, pem, why=why)
     planning.write_certificate(pem, why="keep the uploaded certificate beside its key")
     planning.facts["uploaded"] = True
@@ -113,6 +167,9 @@ def converge_current(planning: Planning, item: Dict[str, Any]) -> None:
         check_given_content(planning, given, uploaded=given.strip() == remote_pem.strip())
     elif want.renew_before:
         renewal = planning.expiry_reason(pem)
+        if renewal and not planning.info(pem)["self_signed"]:
+            foreign_certificate(planning, pem, renewal, obs.certificate_source if given else "the uploaded certificate")
+            renewal = None
         if renewal:
             pem = planning.new_certificate(obs.current.key)
             planning.facts["renewed"] = True
@@ -130,12 +187,58 @@ def converge_current(planning: Planning, item: Dict[str, Any]) -> None:
                    "set renew_before (days) to issue a new certificate for the same key in this run")
             raise IzumaKeyError("Cannot activate '%s': its certificate expired at %s. Izuma Device Management only activates "
                                 "keys with an unexpired certificate; %s." % (item["name"], info["expires_at"], fix))
+        if info["expired"]:
+            # The product page: "Status can be set to active or inactive if certificate is not expired."
+            raise IzumaKeyError("Cannot set '%s' to %s: its certificate expired at %s, and Izuma Device Management changes "
+                                "the status only of keys whose certificate has not expired. Set renew_before (days) to issue "
+                                "a new certificate for the same key in this run, or delete the key (state=absent)."
+                                % (item["name"], status.lower(), info["expires_at"]))
         body["status"] = status
         reasons.append("the status is %s, the task says %s" % (item.get("status"), status))
+    if (body.get("status") or item.get("status")) == "ACTIVE" and status != "INACTIVE":
+        check_usable(planning, item, pem)
     if body:
         planning.update(item, body, why="; ".join(reasons))
     planning.write_certificate(pem, why="renewed certificate" if planning.facts["renewed"] else
                                "the certificate file differs from the uploaded certificate")
+
+
+def check_usable(planning: Planning, item: Dict[str, Any], pem: str) -> None:
+    """An ACTIVE key must be able to verify JWTs after the run: refuse one whose certificate is expired or not yet valid."""
+    info = planning.info(pem)
+    if info["valid"]:
+        return
+    if info["expired"]:
+        problem = "its certificate expired at %s" % info["expires_at"]
+    else:
+        problem = "its certificate is not valid before %s" % info["valid_from"]
+    if planning.given_content():
+        fix = "give a certificate that is valid now in certificate_content"
+    elif not info["self_signed"]:
+        fix = ("renew the certificate with its issuer (%s) for the same key and put it at certificate_path, or rotate=true to "
+               "replace the key pair with one whose certificate the module issues" % info["issuer"])
+    else:
+        fix = ("set renew_before (days, for example renew_before=30) to issue a new certificate for the same key in this "
+               "run, or rotate=true to replace the key pair")
+    raise IzumaKeyError("The key '%s' is ACTIVE but cannot verify JWTs: %s, so Izuma Device Management refuses every token "
+                        "it signed. To fix it, %s." % (item["name"], problem, fix))
+
+
+def foreign_certificate(planning: Planning, pem: str, reason: str, source: str) -> None:
+    """A certificate someone else issued is never replaced: a warning while it is valid, a failure once it has expired.
+
+    The module replaces only certificates it issued itself (self-signed by the key): a certificate from the user's CA
+    is theirs to renew, and replacing it with a self-signed one would lose it.
+    """
+    info = planning.info(pem)
+    how = ("renew it with its issuer for the same key and put the new certificate at certificate_path (the module then "
+           "uploads it in place), or rotate=true to replace the key pair with one whose certificate the module issues")
+    if info["expired"]:
+        raise IzumaKeyError("%s of '%s' was issued by %s, not by this module, and expired at %s; the module does not replace "
+                            "a certificate it did not issue: %s." % (source, planning.want.name, info["issuer"],
+                                                                     info["expires_at"], how))
+    planning.warn("%s of '%s' was issued by %s, not by this module, and %s; the module does not replace a certificate it did "
+                  "not issue: %s." % (source, planning.want.name, info["issuer"], reason.replace("the certificate ", ""), how))
 
 
 def check_given_content(planning: Planning, pem: str, uploaded: bool) -> None:

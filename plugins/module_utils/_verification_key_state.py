@@ -31,7 +31,7 @@ from typing import Any, Dict, FrozenSet, List, Optional
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 
 # Product limit (DOC): an application holds at most two verification keys.
@@ -172,10 +172,21 @@ class Observed:
     # The bytes of the certificate file as they are on disk (kept as .previous in a rotation).
     certificate_data: Optional[bytes] = field(default=None, repr=False)
     existing: FrozenSet[str] = frozenset()
+    # Private keys in temporary files that a killed or raced write left beside private_key_path.
+    leftovers: List[LocalKey] = field(default_factory=list)
 
     def exists(self, path: Optional[str]) -> bool:
         """Whether one of the key's files existed when the run observed it."""
         return bool(path) and path in self.existing
+
+    def leftover_of(self, item: Optional[Dict[str, Any]]) -> Optional[LocalKey]:
+        """The private key of an uploaded key among the files a lost race can leave: ``.previous`` or a temporary file."""
+        if item is None or not item.get("public_key_fingerprint"):
+            return None
+        for local in [self.previous] + list(self.leftovers):
+            if local is not None and local.fingerprint == item["public_key_fingerprint"]:
+                return local
+        return None
 
     def by_fingerprint(self, local: Optional[LocalKey]) -> Optional[Dict[str, Any]]:
         """The uploaded key of a local key, if any."""
@@ -202,6 +213,23 @@ def _load_local(role: str, path: Optional[str], want: Desired) -> Optional[Local
     return LocalKey(role=role, path=path, key=key, data=data, fingerprint=keys.public_key_fingerprint(key))
 
 
+def _leftovers(path: str, want: Desired) -> List[LocalKey]:
+    """Private keys in the temporary files of atomic writes of ``path`` or its ``.next`` (``.<name>*.tmp``)."""
+    directory, base = os.path.split(os.path.abspath(path))
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if name.startswith("." + base) and name.endswith(".tmp"):
+            try:
+                found.append(_load_local("leftover", os.path.join(directory, name), want))
+            except IzumaError:
+                continue  # a partial write, or not a key: nothing to recover from it
+    return [local for local in found if local is not None]
+
+
 def observe(client: IzumaClient, application_id: str, want: Desired, now: Optional[datetime.datetime] = None) -> Observed:
     """Read the uploaded keys (one list, all pages) and the local key and certificate files."""
     paths = KeyFiles.of(want)
@@ -215,6 +243,7 @@ def observe(client: IzumaClient, application_id: str, want: Desired, now: Option
         observed.current = _load_local("current", paths.private_key, want)
         observed.pending = _load_local("pending", paths.pending, want)
         observed.previous = _load_local("previous", paths.previous, want)
+        observed.leftovers = _leftovers(str(paths.private_key), want)
     if want.certificate_content:
         observed.certificate_pem, observed.certificate_source = want.certificate_content, "certificate_content"
     elif observed.exists(paths.certificate):

@@ -21,12 +21,14 @@ of an uploaded key is lost, and the next run picks up where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import list_applications, resolve_application
+from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import (
     KeyContext,
@@ -49,14 +51,23 @@ def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, a
              application_id: Optional[str] = None, now: Optional[datetime.datetime] = None) -> Dict[str, Any]:
     """Bring the key to the desired state (or, in check mode, say how); return the module's result."""
     found = resolve_application(client, name=application, application_id=application_id, fetch=False)
-    observed = observe(client, str(found["id"] if found else ""), want, now=now or keys.utcnow())
-    the_plan, facts = plan(observed, want)
-    results = None if check_mode else the_plan.apply(KeyContext(client, observed.application_id))
+    # One run at a time per key on this host, from observe to the last write: a run that waited observes what the
+    # other one did. Check mode writes nothing, not even a lock file.
+    lock = _lock(want) if want.private_key_path and not check_mode else contextlib.nullcontext("")
+    with lock:
+        observed = observe(client, str(found["id"] if found else ""), want, now=now or keys.utcnow())
+        the_plan, facts = plan(observed, want)
+        results = None if check_mode else the_plan.apply(KeyContext(client, observed.application_id))
     after = outcome(observed, the_plan, results)
     result = report(observed, want, the_plan, facts, after)
     if diff:
         result["diff"] = diff_of(observed, the_plan, after)
     return result
+
+
+def _lock(want: Desired) -> Any:
+    return exclusive_lock(str(want.private_key_path), timeout=want.lock_timeout, option="lock_timeout",
+                          what="the key '%s' (%s)" % (want.name, want.private_key_path))
 
 
 def outcome(observed: Observed, the_plan: Plan, results: Optional[List[Any]]) -> List[Dict[str, Any]]:
@@ -96,6 +107,12 @@ def report(observed: Observed, want: Desired, the_plan: Plan, facts: Dict[str, A
     )
     if facts.get("rotation_reason"):
         result["rotation_reason"] = facts["rotation_reason"]
+    if facts.get("repaired"):
+        result["repaired"] = facts["repaired"]
+    if facts.get("rotation_skipped"):
+        result["rotation_skipped"] = facts["rotation_skipped"]
+    # After this run, a rotation is under way while the previous generation is still uploaded.
+    result["rotation_under_way"] = bool(previous)
     result.update(_paths(observed, the_plan))
     if current:
         result.update(

@@ -122,6 +122,14 @@ options:
     type: float
     default: 30
     version_added: 0.2.0
+  lock_timeout:
+    description:
+      - Seconds to wait for another run that is writing the same O(dest) on this host (a cron job and a manual run,
+        two AWX jobs on one node), which holds an exclusive lock on C(<dest>.lock) while it writes. Once it has
+        finished, this run looks at the token that run wrote and keeps it when it is right.
+      - When the other run still holds the lock after this long, the task fails and changes nothing.
+    type: int
+    default: 300
   algorithm:
     choices: [RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512]
   mode:
@@ -143,6 +151,11 @@ options:
   _token:
     description:
       - Internal use only, set by the action plugin - the token to write. Never set it in a task.
+    type: str
+  _expected:
+    description:
+      - Internal use only, set by the action plugin - the SHA-256 of O(dest) as inspected (empty when absent), so
+        that a token another run wrote since is not overwritten. Never set it in a task.
     type: str
 extends_documentation_fragment:
   - izuma.device_management.jwt
@@ -326,6 +339,7 @@ module_runs:
 """
 
 import grp
+import hashlib
 import os
 import pwd
 import stat
@@ -334,7 +348,7 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _locking as locking
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_options import MUTUALLY_EXCLUSIVE, argument_spec
 
@@ -416,10 +430,11 @@ def inspect(module: AnsibleModule, path: str) -> t.Dict[str, t.Any]:
     """
     _check_dest(path, module.params["follow"], directory_mode(module.params["directory_mode"]) is not None)
     if not os.path.lexists(path):
-        return {"changed": False, "exists": False, "token": None, "attributes_differ": True}
+        return {"changed": False, "exists": False, "token": None, "attributes_differ": True, "content_sha256": ""}
     data = files.read_file(path, what="token", max_size=MAX_TOKEN_BYTES)
     differ = module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path), False)
-    result = {"changed": False, "exists": True, "token": data.decode("ascii", "replace").strip(), "attributes_differ": differ}
+    result = {"changed": False, "exists": True, "token": data.decode("ascii", "replace").strip(), "attributes_differ": differ,
+              "content_sha256": hashlib.sha256(data).hexdigest()}
     result.update(file_attributes(path))
     return result
 
@@ -459,13 +474,34 @@ def write(module: AnsibleModule, path: str, token: str) -> t.Dict[str, t.Any]:
     if not token or token.count(".") != 2:
         raise IzumaError("the token to write is not a JWT; this module must be called by its action plugin")
     _check_owner_and_group(module.params)
-    if not module.check_mode:
-        if make_directory is not None:
-            _make_directory(path, make_directory)
+    if module.check_mode:
+        return _result(path, True)
+    if make_directory is not None:
+        _make_directory(path, make_directory)
+    expected = module.params["_expected"]
+    with _locked(module, path):
+        if expected is not None and _content_sha256(path) != expected:
+            # Another run wrote dest after this one inspected it: keep its token; the action plugin looks again.
+            result = _result(path, False)
+            result["superseded"] = True
+            return result
         _replace(module, path, (token.strip() + "\n").encode("ascii"))
         module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=os.path.realpath(path)), True)
-        _warn_if_open(module, path)
+    _warn_if_open(module, path)
     return _result(path, True)
+
+
+def _locked(module: AnsibleModule, path: str) -> t.ContextManager[str]:
+    """The exclusive lock of the token file (``<dest>.lock``, beside the link's target with follow), held while it is written."""
+    return locking.exclusive_lock(os.path.realpath(path), timeout=module.params["lock_timeout"], option="lock_timeout",
+                                  what="the token file %s" % path)
+
+
+def _content_sha256(path: str) -> str:
+    """SHA-256 of the file at ``path`` as inspect computes it; empty when there is none."""
+    if not os.path.lexists(path):
+        return ""
+    return hashlib.sha256(files.read_file(path, what="token", max_size=MAX_TOKEN_BYTES)).hexdigest()
 
 
 def apply_attributes(module: AnsibleModule, path: str) -> t.Dict[str, t.Any]:
@@ -473,9 +509,11 @@ def apply_attributes(module: AnsibleModule, path: str) -> t.Dict[str, t.Any]:
     _check_dest(path, module.params["follow"])
     if not os.path.exists(path):
         raise IzumaError("%s does not exist, so its owner, group and mode cannot be set" % path)
-    changed = module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path), False)
-    if not module.check_mode:
-        _warn_if_open(module, path)
+    if module.check_mode:
+        return _result(path, module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path), False))
+    with _locked(module, path):
+        changed = module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path), False)
+    _warn_if_open(module, path)
     return _result(path, changed)
 
 

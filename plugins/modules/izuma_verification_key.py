@@ -120,6 +120,9 @@ options:
       - Issue and upload a new certificate for the same key when the current one expires within this many days (or has
         expired). V(0) turns renewal off.
       - A certificate given as O(certificate_content) is never renewed; a warning says when it expires within this many days.
+      - Only certificates the module issued itself (self-signed by the key) are renewed. A certificate that someone else
+        issued (for example your CA) in O(certificate_path) is never replaced; a warning says when it expires within this
+        many days, and the task fails once it has expired, saying how to renew it.
     type: int
     default: 30
   rotate:
@@ -164,6 +167,29 @@ options:
     description: With O(state=absent), also remove the local private key files (current, next, previous) and certificate files.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for another run of a task on the same O(private_key_path) on this host (a cron job beside a manual
+        run, two AWX jobs or job slices on one node) before failing.
+      - The run holds an exclusive lock on C(<private_key_path>.lock) (mode 0600, removed when the run ends) from the
+        moment it reads the application's keys until its last write, so that a run that waited sees what the other one did.
+      - Runs on different hosts cannot share the lock; there the API's unique key names keep the outcome clean (one run
+        fails with a clear message, nothing is lost, the next run converges). Check mode takes no lock.
+    type: int
+    default: 300
+  on_rotation_under_way:
+    description:
+      - What to do when a rotation is due (O(rotate), O(rotate_after_days), O(rotate_before_days)) while the previous
+        rotation is still under way, that is while the previous generation C(<name><previous_suffix>) is still uploaded.
+      - V(rotate) retires the previous generation to make room once its O(grace_period) has passed (or as
+        O(retire_previous) says) and rotates again; within the grace period the task fails.
+      - V(skip) starts no rotation and converges the current key as it is; RV(rotation_skipped) says why. Runs of the same
+        task at once (concurrent job slices of the same fleet) then make one rotation between them, not one each.
+      - V(fail) fails, naming the previous key.
+      - Decided inside the locked run (see O(lock_timeout)), from what the application holds at that moment.
+    type: str
+    choices: [rotate, skip, fail]
+    default: rotate
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
@@ -288,6 +314,24 @@ rotation_reason:
   description: Why the key was rotated.
   returned: when RV(rotated) is true and a reason applies
   type: str
+rotation_under_way:
+  description:
+    - Whether a rotation is under way after the task, that is whether the previous generation is still uploaded (it is
+      retired after O(grace_period), or as O(retire_previous) says).
+  returned: always
+  type: bool
+rotation_skipped:
+  description: Why a rotation that was due was not started (O(on_rotation_under_way=skip)).
+  returned: when a due rotation was skipped
+  type: str
+repaired:
+  description:
+    - What the task repaired, when the key named O(name) was uploaded but its private key was left in
+      C(<private_key_path>.previous) or in a temporary file, and O(private_key_path) held a key that was never uploaded (what
+      two runs at once could leave before this module locked its runs). The uploaded key's private key is put back at
+      O(private_key_path); the other one is kept at C(<private_key_path>.previous). The same sentence is also a warning.
+  returned: when the task repaired such a state
+  type: str
 renewed:
   description: Whether a new certificate was issued for the same key.
   returned: always
@@ -304,21 +348,21 @@ plan:
     - "promote private key '/etc/izuma/telemetry.key'"
 plan_details:
   description:
-    - The same changes as RV(plan), each with its kind and why it is planned.
+    - One entry per change of RV(plan), in the same order, saying what kind of change it is and why the task plans it.
   returned: always
   type: list
   elements: dict
   contains:
-    change:
-      description: The sentence of RV(plan).
-      type: str
     kind:
       description:
         - The kind of change, one of V(WritePendingKey), V(UploadKey), V(UpdateKey), V(DeleteKey), V(PromoteFiles),
           V(WriteCertificate), V(RemoveFile).
       type: str
     why:
-      description: Why the change is planned.
+      description: Why the change is planned, for example the rotation's reason.
+      type: str
+    change:
+      description: The same sentence as in RV(plan).
       type: str
   sample:
     - change: "write private key '/etc/izuma/telemetry.key.next'"

@@ -366,3 +366,22 @@ def test_follow_writes_the_token_to_the_links_target(host: Deployer, ec_key_path
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     jwt.decode(target.read_text().strip(), public_of("P-256"), algorithms=["ES256"])
     assert host.run(private_key_path=ec_key_path, follow=True)["changed"] is False
+
+
+def test_a_token_another_run_wrote_meanwhile_is_looked_at_again_and_kept(host: Deployer, ec_key_path: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    real_run = action_plugin.ActionModule._module
+    other_token = []  # type: t.List[str]
+
+    def racing_module(self: t.Any, task_vars: t.Any, params: t.Any, operation: str, token: t.Optional[str] = None,
+                      expected: t.Optional[str] = None) -> t.Dict[str, t.Any]:
+        if operation == "write" and not other_token:
+            # Another run of the same task writes dest between this run's inspect and its write.
+            other_token.append(write_token(host, private_key("P-256"), subject="host-1", lifetime=86400))
+        return real_run(self, task_vars, params, operation, token, expected)
+
+    monkeypatch.setattr(action_plugin.ActionModule, "_module", racing_module)
+    result = host.run(private_key_path=ec_key_path, subject="host-1")
+    assert host.calls == ["inspect", "write", "inspect"]
+    assert result["changed"] is False and result["renewed"] is False
+    assert host.token() == other_token[0]

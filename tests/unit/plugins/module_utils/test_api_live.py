@@ -45,6 +45,7 @@ def test_tls_without_the_ca_bundle_fails_verification_with_advice(tls_emulator: 
 def test_tls_verification_can_be_turned_off(tls_emulator: ThreadedEmulator) -> None:
     client = IzumaClient(ClientConfig(api_host=tls_emulator.url, api_key=tls_emulator.admin_key, validate_certs=False))
     assert client.list("/v3/applications") == []
+    assert ["validate_certs is false" in warning for warning in client.warnings] == [True]  # and never silently
 
 
 def jwt_application(admin_client: IzumaClient, tmp_path: Any, group: str = "Administrators") -> Dict[str, Any]:

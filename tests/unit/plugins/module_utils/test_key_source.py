@@ -97,3 +97,56 @@ def test_load_signing_key(tmp_path: t.Any, ec256: t.Any, to_pkcs8: t.Callable[..
         key_source.load_signing_key(str(path), "PEM", cache=cache)
     with pytest.raises(IzumaError, match="does not exist"):
         key_source.load_signing_key(str(tmp_path / "missing.pem"), cache=cache)
+
+
+def damaged_rsa_pem(key: t.Any) -> bytes:
+    """An RSA key whose private exponents do not belong to its modulus (parses only without validation)."""
+    from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import rsa  # pylint: disable=import-outside-toplevel
+
+    numbers = key.private_numbers()
+    bad = rsa.RSAPrivateNumbers(p=numbers.p, q=numbers.q, d=numbers.d + 2, dmp1=numbers.dmp1 + 2, dmq1=numbers.dmq1 + 2,
+                                iqmp=numbers.iqmp, public_numbers=numbers.public_numbers)
+    damaged = bad.private_key(unsafe_skip_rsa_key_validation=True)
+    return damaged.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+class RecordingLoader(CountingLoader):
+    """Also records whether each parse skipped cryptography's RSA checks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped = []  # type: t.List[bool]
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        self.skipped.append(bool(kwargs.get("skip_rsa_validation")))
+        return super().__call__(*args, **kwargs)
+
+
+def test_a_good_key_is_parsed_once_without_the_rsa_checks(rsa2048: t.Any, ec256: t.Any, to_pkcs8: t.Callable[..., bytes],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    loader = RecordingLoader()
+    monkeypatch.setattr(key_source._keys, "load_private_key", loader)  # pylint: disable=protected-access
+    for key in (rsa2048, ec256):
+        parsed = key_source.parse_private_key(to_pkcs8(key), source="k")
+        assert keys.public_key_fingerprint(parsed) == keys.public_key_fingerprint(key)
+    assert loader.skipped == [True, True]
+
+
+def test_a_damaged_rsa_key_is_refused_clearly(tmp_path: t.Any, rsa2048: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    loader = RecordingLoader()
+    monkeypatch.setattr(key_source._keys, "load_private_key", loader)  # pylint: disable=protected-access
+    path = tmp_path / "damaged.key"
+    path.write_bytes(damaged_rsa_pem(rsa2048))
+    with pytest.raises(IzumaKeyError) as info:
+        key_source.load_signing_key(str(path), cache=key_source.SigningKeyCache())
+    assert str(path) in info.value.message and "not a valid private key" in info.value.message
+    # The fast parse, its failed self-test, then the full checks that name the reason.
+    assert loader.skipped == [True, False]
+
+
+def test_a_key_that_cannot_sign_is_refused_even_if_it_parses(rsa2048: t.Any, to_pkcs8: t.Callable[..., bytes],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(key_source, "_signs_and_verifies", lambda key: False)
+    with pytest.raises(IzumaKeyError, match="k is damaged: a signature made with it does not verify with its own public key"):
+        key_source.parse_private_key(to_pkcs8(rsa2048), source="k")

@@ -152,3 +152,19 @@ def test_remove_file_says_why_and_api_changes_stay_out_of_the_file_diff(tmp_path
     shown: t.Dict[str, t.Dict[str, t.Any]] = {"before": {}, "after": {}}
     changes.DeleteKey(KEY, why="x").show(shown, observed(tmp_path), Plan())
     assert shown == {"before": {}, "after": {}}
+
+
+def test_a_name_taken_by_another_controller_in_between_says_so_and_takes_the_new_key_back(tmp_path: t.Any) -> None:
+    class Taken(FakeClient):
+        def create(self, path: str, body: t.Dict[str, t.Any], read_back: t.Any = None) -> t.Dict[str, t.Any]:
+            raise IzumaApiError("the name 'signing' is already used", status=409, error_type="duplicate",
+                                fields=[{"name": "name", "message": "the name 'signing' is already used"}])
+
+    path = tmp_path / "k.pem.next"
+    path.write_bytes(b"KEY")
+    ctx = context(Taken())
+    ctx.written_pending = str(path)
+    with pytest.raises(Exception) as info:
+        changes.UploadKey({"name": "signing", "certificate": "PEM"}, "fp2", after={}, why="create the key").apply(ctx)
+    assert "Another run uploaded a key named 'signing'" in str(info.value) and "Run the task again" in str(info.value)
+    assert not path.exists()

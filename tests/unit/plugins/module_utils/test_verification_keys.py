@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import os
 import stat
+import threading
 from typing import Any, Dict, Optional
 
 import pytest
@@ -508,3 +509,137 @@ def test_a_first_upload_refused_by_the_server_leaves_no_key_behind(tmp_path, emu
     finally:
         emulator.settings(max_verification_keys=2)
     assert os.listdir(tmp_path) == []
+
+
+# -- runs at once, rotations under way, unusable keys, repairs ----------------------------------------------------
+
+
+def test_runs_at_once_on_one_key_take_turns_and_upload_it_once(tmp_path, emulator, admin_client, app) -> None:
+    # Each run has its own client and its own lock file descriptor, as separate processes would.
+    results: Dict[int, Any] = {}
+
+    def one_run(number: int) -> None:
+        client = IzumaClient(ClientConfig(api_host=emulator.url, api_key=emulator.admin_key, retries=0))
+        try:
+            results[number] = run(client, app, desired(tmp_path, key_type="RSA", key_size=2048))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            results[number] = exc
+
+    emulator.clear_log()
+    threads = [threading.Thread(target=one_run, args=(number,)) for number in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert all(isinstance(result, dict) for result in results.values()), results
+    assert sorted(result["changed"] for result in results.values()) == [False, False, True]
+    assert [entry["method"] for entry in emulator.writes()] == ["POST"]
+    assert remote(admin_client, app)["signing"]["public_key_fingerprint"] == fingerprint_of(str(tmp_path / "signing.key"))
+    assert sorted(os.listdir(tmp_path)) == ["signing.crt", "signing.key"]
+
+
+def test_a_run_that_cannot_get_the_lock_names_lock_timeout_and_the_lock_file(tmp_path, admin_client, app) -> None:
+    from ansible_collections.izuma.device_management.plugins.module_utils import _locking as locking
+
+    want = desired(tmp_path, lock_timeout=0)
+    with locking.exclusive_lock(str(want.private_key_path)):
+        with pytest.raises(IzumaError) as info:
+            run(admin_client, app, want)
+    assert "lock_timeout=0" in str(info.value) and str(tmp_path / "signing.key.lock") in str(info.value)
+    assert remote(admin_client, app) == {}
+
+
+@pytest.mark.parametrize("policy", ["skip", "fail"])
+def test_a_rotation_due_while_one_is_under_way_is_skipped_or_refused(tmp_path, emulator, admin_client, app, policy) -> None:
+    first = rotate_once(tmp_path, admin_client, app, grace_period=0)
+    assert first["rotation_under_way"] is True
+    before_files, before_keys = snapshot(tmp_path), remote(admin_client, app)
+    emulator.clear_log()
+    want = desired(tmp_path, rotate=True, grace_period=0, retire_previous="never", on_rotation_under_way=policy)
+    if policy == "fail":
+        with pytest.raises(IzumaError) as info:
+            run(admin_client, app, want)
+        assert "'signing-previous' is still uploaded" in str(info.value) and "on_rotation_under_way" in str(info.value)
+    else:
+        result = run(admin_client, app, want)
+        assert result["plan"] == [] and result["rotated"] is False and result["rotation_under_way"] is True
+        assert "rotation requested" in result["rotation_skipped"] and "'signing-previous'" in result["rotation_skipped"]
+    assert snapshot(tmp_path) == before_files and remote(admin_client, app) == before_keys
+    assert emulator.writes() == []
+
+
+def test_skip_still_rotates_once_the_previous_generation_is_retired(tmp_path, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path))
+    result = run(admin_client, app, desired(tmp_path, rotate=True, on_rotation_under_way="skip"))
+    assert result["rotated"] is True and "rotation_skipped" not in result
+
+
+def test_an_active_key_that_cannot_verify_tokens_fails_with_the_fix_unless_inactive_is_asked(tmp_path, emulator, admin_client, app) -> None:
+    run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=1))
+    emulator.clock(3 * DAY)
+    later = keys.utcnow() + datetime.timedelta(days=3)
+    before = snapshot(tmp_path)
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=0), now=later)
+    message = str(info.value)
+    assert "is ACTIVE but cannot verify JWTs" in message and "expired at" in message
+    assert "renew_before" in message and "rotate" in message
+    assert snapshot(tmp_path) == before
+    # Asking for inactive is not refused as unusable, but the product changes no status while the certificate has
+    # expired, so the module says that before any request.
+    emulator.clear_log()
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=0, status="inactive"), now=later)
+    assert "Cannot set 'signing' to inactive: its certificate expired at" in str(info.value) and "renew_before" in str(info.value)
+    assert "cannot verify JWTs" not in str(info.value) and emulator.writes() == []
+    # Renewal is the way out: a new certificate for the same key, active and usable again.
+    assert run(admin_client, app, desired(tmp_path, valid_days=30, renew_before=1), now=later)["usable"] is True
+
+
+@pytest.mark.parametrize("leftover", ["signing.key.previous", ".signing.key.next.0123456789ab.tmp"])
+def test_an_uploaded_key_whose_private_key_was_left_beside_a_never_uploaded_one_is_repaired(
+        tmp_path, emulator, admin_client, app, leftover) -> None:
+    run(admin_client, app, desired(tmp_path))
+    uploaded = fingerprint_of(str(tmp_path / "signing.key"))
+    os.rename(tmp_path / "signing.key", tmp_path / leftover)
+    stranger = keys.generate_private_key("EC", curve="P-256")
+    (tmp_path / "signing.key").write_bytes(keys.dump_private_key(stranger))
+    os.chmod(tmp_path / "signing.key", 0o600)
+    emulator.clear_log()
+    result = run(admin_client, app, desired(tmp_path))
+    assert "belongs to the private key in %s" % (tmp_path / leftover) in result["repaired"]
+    assert any(warning.startswith("Repaired: ") for warning in result["warnings"])
+    assert fingerprint_of(str(tmp_path / "signing.key")) == uploaded
+    assert fingerprint_of(str(tmp_path / "signing.key.previous")) == keys.public_key_fingerprint(stranger)
+    assert not (tmp_path / ".signing.key.next.0123456789ab.tmp").exists() and not (tmp_path / "signing.key.next").exists()
+    assert result["rotated"] is False and emulator.writes() == []  # the application was right; only files moved
+    assert run(admin_client, app, desired(tmp_path))["plan"] == []
+    assert emulator.writes() == []
+
+
+def test_a_certificate_someone_else_issued_is_never_replaced_it_warns_then_fails_once_expired(
+        tmp_path, emulator, admin_client, app, make_cert) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    run(admin_client, app, desired(tmp_path))
+    key = keys.load_private_key((tmp_path / "signing.key").read_bytes())
+    authority = keys.generate_private_key("EC", curve="P-256")
+    start = keys.utcnow() - datetime.timedelta(hours=1)
+    issued = make_cert(key, common_name="signing", issuer_name="Example CA", signer=authority, not_before=start,
+                       not_after=start + datetime.timedelta(days=20))
+    pem = issued.public_bytes(serialization.Encoding.PEM).decode()
+    (tmp_path / "signing.crt").write_text(pem)
+    first = run(admin_client, app, desired(tmp_path))
+    assert first["plan"] == ["update verification key 'signing': certificate_fingerprint, expires_at"]
+    assert first["renewed"] is False and (tmp_path / "signing.crt").read_text() == pem
+    assert any("issued by CN=Example CA, not by this module" in warning and "renew_before=30" in warning
+               for warning in first["warnings"])
+    emulator.clear_log()
+    assert run(admin_client, app, desired(tmp_path))["plan"] == [] and emulator.writes() == []
+    later = keys.utcnow() + datetime.timedelta(days=25)
+    emulator.clock(25 * DAY)
+    with pytest.raises(IzumaError) as info:
+        run(admin_client, app, desired(tmp_path), now=later)
+    message = str(info.value)
+    assert "issued by CN=Example CA, not by this module, and expired at" in message and "renew it with its issuer" in message
+    assert (tmp_path / "signing.crt").read_text() == pem

@@ -186,3 +186,31 @@ def test_every_operation_refuses_a_symlink_unless_follow(tmp_path: t.Any) -> Non
     result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "follow": True})
     assert result["changed"] is True and unrelated.read_text() == TOKEN + "\n" and mode_of(unrelated) == 0o600
     assert os.path.islink(str(dest))
+
+
+def test_write_keeps_a_token_another_run_wrote_since_inspect(tmp_path: t.Any) -> None:
+    dest = tmp_path / "t.jwt"
+    inspected = run_module({"dest": str(dest), "_operation": "inspect"})
+    assert inspected["content_sha256"] == ""
+    dest.write_text("the other run's token\n")
+    result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "_expected": inspected["content_sha256"]})
+    assert result["changed"] is False and result["superseded"] is True
+    assert dest.read_text() == "the other run's token\n"
+    # What it inspected is still there: written.
+    again = run_module({"dest": str(dest), "_operation": "inspect"})
+    result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "_expected": again["content_sha256"]})
+    assert result["changed"] is True and "superseded" not in result and dest.read_text() == TOKEN + "\n"
+
+
+def test_write_waits_for_the_lock_and_names_lock_timeout(tmp_path: t.Any) -> None:
+    from ansible_collections.izuma.device_management.plugins.module_utils import _locking  # pylint: disable=import-outside-toplevel
+
+    dest = tmp_path / "t.jwt"
+    with _locking.exclusive_lock(str(dest)):
+        result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "lock_timeout": 0})
+        assert result["failed"] and "lock_timeout" in result["msg"] and str(dest) + ".lock" in result["msg"]
+        assert not dest.exists()
+        result = run_module({"dest": str(dest), "_operation": "attributes", "lock_timeout": 0})
+        assert result["failed"]
+    assert run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "lock_timeout": 0})["changed"] is True
+    assert sorted(os.listdir(str(tmp_path))) == ["t.jwt"]  # the lock file goes with the lock
