@@ -131,7 +131,7 @@ role-test: tools-venv rotation-tree
 # What the role costs per host, counted (module executions, per-host tasks, API requests), and the rotation split
 # into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused.
 fleet-test: tools-venv rotation-tree
-	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py
 
 # Not part of `make test`: the role against the same work in plain Ansible (interleaved, medians and ranges), the
 # converged token check against a bare stat, and fleet sizes of 20, 100 and 1,000 hosts, with a plot
