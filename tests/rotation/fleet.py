@@ -204,6 +204,15 @@ class Fleet:
         return refused
 
 
+def set_up_fleet(emulator, workdir: Path, applications: Dict[str, List[str]]) -> Fleet:
+    """A fleet on an emptied emulator, after a first setup run (jwt_setup.yml)."""
+    emulator.reset()
+    fleet = Fleet(workdir, emulator, applications)
+    status, output = fleet.run("jwt_setup.yml")
+    assert status == 0, output[-4000:]
+    return fleet
+
+
 def wait_for_output(predicate: Callable[[str], bool], timeout: float = 120) -> Callable[[subprocess.Popen, Path], None]:
     """A ``wait`` for Fleet.run_and_kill: poll the playbook's output until ``predicate(output so far)`` is true."""
     def wait(process: subprocess.Popen, log: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List
 
 import pytest
 
-from fleet import Fleet, recap_changes
+from fleet import Fleet, recap_changes, set_up_fleet
 
 APPLICATIONS = {"count-telemetry": ["count-c1", "count-c2", "count-c3"], "count-gateway": ["count-g1", "count-g2"]}
 HOSTS = [host for hosts in APPLICATIONS.values() for host in hosts]
@@ -39,11 +39,7 @@ CONVERGED_REQUESTS = 6
 @pytest.fixture(scope="module")
 def fleet(emulator, tmp_path_factory) -> Iterator[Fleet]:
     """Two applications, five hosts, set up once."""
-    emulator.reset()
-    fleet = Fleet(tmp_path_factory.mktemp("counts"), emulator, APPLICATIONS)
-    status, output = fleet.run("jwt_setup.yml")
-    assert status == 0, output[-4000:]
-    yield fleet
+    yield set_up_fleet(emulator, tmp_path_factory.mktemp("counts"), APPLICATIONS)
 
 
 def per_host(records: List[Dict[str, object]], event: str) -> Dict[str, collections.Counter]:

@@ -26,7 +26,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography import x509
 
-from fleet import Fleet
+from fleet import Fleet, set_up_fleet
 
 APPLICATIONS = {"slice-telemetry": ["slice-c%d" % index for index in range(1, 7)],
                 "slice-gateway": ["slice-g%d" % index for index in range(1, 4)]}
@@ -37,11 +37,7 @@ SLICES = [HOSTS[index::3] for index in range(3)]
 @pytest.fixture(scope="module")
 def fleet(emulator, tmp_path_factory) -> Iterator[Fleet]:
     """Two applications, nine hosts, set up once."""
-    emulator.reset()
-    fleet = Fleet(tmp_path_factory.mktemp("slices"), emulator, APPLICATIONS)
-    status, output = fleet.run("jwt_setup.yml")
-    assert status == 0, output[-4000:]
-    yield fleet
+    yield set_up_fleet(emulator, tmp_path_factory.mktemp("slices"), APPLICATIONS)
 
 
 def private_key_fingerprints(key_dir: Path) -> List[bytes]:
