@@ -157,7 +157,7 @@ def summary(values: List[float]) -> Dict[str, float]:
 def interleaved(pairs: int, first: Callable[[], Dict[str, float]], second: Callable[[], Dict[str, float]]) -> Tuple[List[Dict[str, float]], List[Dict[str, float]]]:
     """Run A B A B ...; return the measurements of each."""
     a, b = [], []
-    for _ in range(pairs):
+    for _pair in range(pairs):
         a.append(first())
         b.append(second())
     return a, b

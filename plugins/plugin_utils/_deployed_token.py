@@ -85,15 +85,15 @@ def parse_read(output: str, directory_allowed: bool = False) -> t.Optional[t.Dic
 
     ``output`` must be decoded with ``surrogateescape`` so that the content's bytes (and its SHA-256) are exact.
     """
-    head, _, rest = output.partition("\n")
-    marker = head.strip()
+    lines = output.split("\n", 3)
+    marker = lines[0].strip()
     if marker == MARKER + "absent" or (marker == MARKER + "nodir" and directory_allowed):
         return {"exists": False, "content_sha256": ""}
     if marker != MARKER + "file":
         return None
-    numeric, _, rest = rest.partition("\n")
-    named, _, content = rest.partition("\n")
-    numbers, names = numeric.split(), named.split()
+    if len(lines) < 4:
+        return None
+    numbers, names, content = lines[1].split(), lines[2].split(), lines[3]
     if len(numbers) < 4 or len(names) < 4 or not numbers[2].isdigit() or not numbers[3].isdigit():
         return None
     mode = mode_of(numbers[0])

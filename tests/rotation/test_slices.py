@@ -149,5 +149,3 @@ def test_a_grace_period_shorter_than_the_token_lifetime_is_refused(fleet: Fleet)
     assert status != 0
     assert "grace_period 60 s is shorter than token_lifetime 3600 s" in output, output[-3000:]
     assert fleet.emulator.writes() == [] and {name: fleet.keys(name) for name in APPLICATIONS} == before
-
-

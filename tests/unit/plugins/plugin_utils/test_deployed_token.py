@@ -127,7 +127,7 @@ def test_verify_token_accepts_a_token_signed_by_an_uploaded_key(emulator: Thread
 
 
 def test_verify_token_refusal_names_the_status_and_never_the_token(emulator: ThreadedEmulator, admin_client: IzumaClient) -> None:
-    application_id, _ = application_with_key(admin_client)
+    application_id = application_with_key(admin_client)[0]
     stranger = tokens.sign_token(keys.generate_private_key("EC", curve="P-256"), lifetime=600)
     with pytest.raises(IzumaError) as caught:
         deployed.verify_token(stranger, application_id, {"api_host": emulator.url}.get)
