@@ -12,7 +12,10 @@ IZUMA_MODULE_RUNS_LOG:
 * ``{"event": "command", ...}`` for each low-level command run outside a module execution (``_low_level_execute_command``,
   what an action plugin uses to read a file through the connection);
 * ``{"event": "task", "host": ..., "task": ..., "status": ok|changed|failed|skipped|unreachable, "run_once": ...}`` for
-  each task result the strategy receives (a skipped task still costs a worker process per host).
+  each task result the strategy receives (a skipped task still costs a worker process per host);
+* ``{"event": "start", "task": ...}`` when a task (or handler) starts.
+
+Every record has its ``time`` (seconds since the epoch), so the time spent in each task can be read off too.
 
 Action plugins run in forked worker processes, so the counting wrapper is installed on ActionBase when this callback
 loads, before the first worker forks; each line is one O_APPEND write, so workers never interleave inside a line.
@@ -32,6 +35,7 @@ requirements:
 
 import json
 import os
+import time
 import typing as t
 
 from ansible.plugins.action import ActionBase
@@ -44,6 +48,7 @@ def _write(record: t.Dict[str, t.Any]) -> None:
     path = os.environ.get("IZUMA_MODULE_RUNS_LOG")
     if not path:
         return
+    record.setdefault("time", time.time())
     line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
@@ -116,6 +121,14 @@ class CallbackModule(CallbackBase):
         task = result._task  # pylint: disable=protected-access
         _write({"event": "task", "host": result._host.get_name(), "task": task.get_name(),  # pylint: disable=protected-access
                 "action": task.action, "status": status, "run_once": bool(task.run_once)})
+
+    def v2_playbook_on_task_start(self, task: t.Any, is_conditional: bool) -> None:
+        """A task starts (for the time spent in each task)."""
+        _write({"event": "start", "host": None, "task": task.get_name(), "action": task.action, "run_once": bool(task.run_once)})
+
+    def v2_playbook_on_handler_task_start(self, task: t.Any) -> None:
+        """A handler starts."""
+        self.v2_playbook_on_task_start(task, False)
 
     def v2_runner_on_ok(self, result: t.Any) -> None:
         """A task result: ok or changed."""
