@@ -252,20 +252,24 @@ def compare_with_stat(emulator: Emulator, workdir: Path, pairs: int, forks: int,
 
 
 def fleet_sizes(emulator: Emulator, workdir: Path, sizes: List[int], plain_sizes: List[int], forks: int,
-                measure: Measure) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Section 3: setup, rotation and converged run at each fleet size."""
+                measure: Measure, save: Callable[[Dict[str, Dict[str, Dict[str, float]]]], None]) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Section 3: setup, rotation and converged run at each fleet size; ``save`` is called with the table after each run."""
     table: Dict[str, Dict[str, Dict[str, float]]] = {"collection": {}, "plain": {}}
     fork_args = ("--forks", str(forks))
     for size in sizes:
         emulator.reset()
         fleet = Fleet(workdir / ("size-%d" % size), emulator, applications_of(size, "s%d" % size))
-        setup = measure.run(fleet.command("jwt_setup.yml", *fork_args), fleet.env())
-        rotation = measure.run(fleet.command("jwt_rotation.yml", "-e", "jwt_rotation_force=true", *fork_args), fleet.env())
+        runs = table["collection"].setdefault(str(size), {})
+        runs["setup"] = measure.run(fleet.command("jwt_setup.yml", *fork_args), fleet.env())
+        print_size("collection", size, {"setup": runs["setup"]})
+        runs["rotation"] = measure.run(fleet.command("jwt_rotation.yml", "-e", "jwt_rotation_force=true", *fork_args), fleet.env())
         check_end_state(fleet)
-        converged = measure.run(fleet.command("jwt_rotation.yml", *fork_args), fleet.env())
+        print_size("collection", size, {"rotation": runs["rotation"]})
+        save(table)
+        runs["converged"] = measure.run(fleet.command("jwt_rotation.yml", *fork_args), fleet.env())
         check_end_state(fleet)
-        table["collection"][str(size)] = {"setup": setup, "rotation": rotation, "converged": converged}
-        print_size("collection", size, table["collection"][str(size)])
+        print_size("collection", size, {"converged": runs["converged"]})
+        save(table)
         if size in plain_sizes:
             plain = PlainFleet(fleet.workdir, emulator, fleet.applications, fleet)
             plain.write_inventory()
@@ -276,6 +280,7 @@ def fleet_sizes(emulator: Emulator, workdir: Path, sizes: List[int], plain_sizes
             check_end_state(fleet)
             table["plain"][str(size)] = {"rotation": rotation, "converged": converged}
             print_size("plain", size, table["plain"][str(size)])
+            save(table)
     return table
 
 
@@ -332,9 +337,13 @@ def main() -> None:
         if "sizes" in sections:
             sizes = [int(size) for size in args.sizes.split(",") if size]
             plain_sizes = [int(size) for size in args.plain_sizes.split(",") if size]
-            table = fleet_sizes(emulator, workdir, sizes, plain_sizes, args.forks, measure)
-            results["sizes"] = table
-            plot(table, RESULTS / "fleet-size.png")
+
+            def save(table: Dict[str, Dict[str, Dict[str, float]]]) -> None:
+                results["sizes"] = table
+                (RESULTS / "bench.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+                plot(table, RESULTS / "fleet-size.png")
+
+            fleet_sizes(emulator, workdir, sizes, plain_sizes, args.forks, measure, save)
             print("plot: %s" % (RESULTS / "fleet-size.png"))
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print("results: %s" % (RESULTS / "bench.json"))
