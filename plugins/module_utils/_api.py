@@ -45,7 +45,7 @@ else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 
-COLLECTION_VERSION = "0.1.0"
+COLLECTION_VERSION = "1.0.0"
 DEFAULT_HOST = "https://api.us-east-1.mbedcloud.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 5

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_jwt
 short_description: Sign a JWT for Izuma Device Management on the controller and deploy it to managed hosts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Steps 4 and 5 of the Izuma Device Management JWT setup ("create the JWT key", "deploy the JWT key"). Signs a JSON Web
     Token with the private key of an application's verification key and writes it to O(dest) on each managed host.
