@@ -196,8 +196,9 @@ def test_the_command_blocks_run_as_written(newcomer: Newcomer, demo: str, docume
                     if "TLS=1" in line:
                         assert first[0].startswith("IZUMA_API_HOST=https://") and first[2].startswith("IZUMA_CA_BUNDLE="), first
                     if "PORT=" in line:
-                        assert first[0] == "IZUMA_API_HOST=%s://127.0.0.1:%s" % ("https" if "TLS=1" in line else "http",
-                                                                                   re.search(r"PORT=(\d+)", line).group(1)), first
+                        scheme = "https" if "TLS=1" in line else "http"
+                        port = re.search(r"PORT=(\d+)", line).group(1)
+                        assert first[0] == "IZUMA_API_HOST=%s://127.0.0.1:%s" % (scheme, port), first
                     if "ADMIN_KEY=" in line:
                         assert first[1] == "IZUMA_API_KEY=" + re.search(r"ADMIN_KEY=(\S+)", line).group(1), first
                     ran.append((line, "\n".join(first)))

@@ -155,6 +155,12 @@ def test_one_version_everywhere() -> None:
             assert tuple(map(int, found.split("."))) >= (1, 0, 0), (path, found)
 
 
+def test_the_repository_stands_on_its_own() -> None:
+    """No tracked file points into the design folder that the repository was written from."""
+    tracked = run(["git", "grep", "-l", "-E", "shared/(design|specs|seed)/"], ROOT)
+    assert tracked.stdout.strip() == "", tracked.stdout
+
+
 def test_runtime_requirements_are_where_users_and_ansible_builder_look() -> None:
     names = [re.split(r"[<>=]", line)[0] for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
              if line and not line.startswith("#")]
