@@ -14,6 +14,8 @@ or access keys.
 
 from __future__ import annotations
 
+from typing import Any, Dict, List, Optional
+
 
 class IzumaError(Exception):
     """Base class: a failure the user can act on, with a message fit to show."""
@@ -41,3 +43,46 @@ class IzumaFileError(IzumaError):
 
 class IzumaConfigError(IzumaError):
     """The options given do not make a usable configuration."""
+
+
+class IzumaApiError(IzumaError):
+    """An API call failed: the HTTP status and the server's error envelope, never a secret."""
+
+    def __init__(
+        self,
+        message: str,
+        status: Optional[int] = None,
+        error_type: Optional[str] = None,
+        fields: Optional[List[Dict[str, str]]] = None,
+        request_id: Optional[str] = None,
+        method: Optional[str] = None,
+        path: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = error_type
+        self.fields = fields or []
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        where = "%s %s" % (self.method, self.path) if self.method else "Izuma API request"
+        status = " %s" % self.status if self.status else ""
+        kind = " %s" % self.type if self.type else ""
+        text = "%s failed:%s%s: %s" % (where, status, kind, self.message)
+        if self.fields:
+            text += " (" + "; ".join("%s: %s" % (f.get("name"), f.get("message")) for f in self.fields) + ")"
+        if self.request_id:
+            text += " [request_id %s]" % self.request_id
+        return text
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The error's details for a module result (safe: nothing here is secret)."""
+        return {
+            "status": self.status,
+            "type": self.type,
+            "message": self.message,
+            "fields": self.fields,
+            "request_id": self.request_id,
+        }

@@ -19,17 +19,14 @@ from typing import Any, Callable, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.izuma.device_management.plugins.module_utils._api import (
+from ansible_collections.izuma.device_management.plugins.module_utils._api import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import (
     DEFAULT_HOST,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
     ClientConfig,
-    IzumaApiError,
-    IzumaClient,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError
 
 
 def connection_argument_spec() -> Dict[str, Dict[str, Any]]:

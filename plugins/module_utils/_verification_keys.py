@@ -33,10 +33,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaApiError, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, Plan
 
 # Product limit (DOC): an application holds at most two verification keys.
@@ -70,7 +70,7 @@ def list_keys(client: IzumaClient, application_id: str) -> List[Dict[str, Any]]:
 def remote_public_key_fingerprint(item: Dict[str, Any]) -> Optional[str]:
     """The public-key fingerprint of an uploaded key's certificate (None if the API sent no readable certificate)."""
     try:
-        return keys.public_key_fingerprint(keys.load_certificate(item.get("certificate") or "", source="uploaded certificate"))
+        return keys.public_key_fingerprint(certs.load_certificate(item.get("certificate") or "", source="uploaded certificate"))
     except IzumaKeyError:
         return None
 
@@ -265,21 +265,21 @@ class Planner:
 
     def _new_certificate(self, key: Any) -> str:
         want = self.want
-        cert = keys.create_self_signed_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
+        cert = certs.create_self_signed_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
                                                    now=self.obs.now)
-        return keys.dump_certificate(cert)
+        return certs.dump_certificate(cert)
 
     def _input_certificate(self, local: LocalKey) -> Optional[str]:
         """The certificate the user gave (path or content), checked against the key and the upload rules."""
         pem = self.obs.certificate_pem
         if pem is None:
             return None
-        cert = keys.load_certificate(pem, source=self.obs.certificate_source)
-        if not keys.certificate_matches_key(cert, local.key):
+        cert = certs.load_certificate(pem, source=self.obs.certificate_source)
+        if not certs.certificate_matches_key(cert, local.key):
             raise IzumaKeyError("%s does not belong to the private key %s (their public keys differ): give the matching "
                                 "certificate, or remove the file to have a new one issued."
                                 % (self.obs.certificate_source, local.path or "private_key_content"))
-        return keys.normalize_certificate_pem(pem, source=self.obs.certificate_source)
+        return certs.normalize_certificate_pem(pem, source=self.obs.certificate_source)
 
     def _given_content(self) -> bool:
         """True when the certificate is the task's certificate_content: uploaded as it is, never replaced by the module."""
@@ -291,7 +291,7 @@ class Planner:
         The module renews only certificates it can write back (certificate_path, or none given): a renewed certificate
         for certificate_content could not be kept, and the next run would replace it again.
         """
-        info = keys.certificate_info(keys.load_certificate(pem), now=self.obs.now)
+        info = certs.certificate_info(certs.load_certificate(pem), now=self.obs.now)
         if info["expired"] and not uploaded:
             raise IzumaKeyError("certificate_content expired at %s; Izuma Device Management does not accept an expired "
                                 "verification key, and the module does not replace a certificate you give: give a certificate "
@@ -308,7 +308,7 @@ class Planner:
                 % (self.want.name, info["days_left"], info["expires_at"], self.want.renew_before))
 
     def _expiring(self, pem: str) -> bool:
-        info = keys.certificate_info(keys.load_certificate(pem), now=self.obs.now)
+        info = certs.certificate_info(certs.load_certificate(pem), now=self.obs.now)
         return info["expired"] or info["days_left"] < self.want.renew_before
 
     def _age_days(self, item: Dict[str, Any]) -> int:
@@ -332,7 +332,7 @@ class Planner:
         return (self.obs.now - since).total_seconds() >= self.want.grace_period
 
     def _check_upload(self, pem: str, name: str) -> None:
-        keys.assert_certificate_uploadable(pem, now=self.obs.now, source="the certificate for '%s'" % name)
+        certs.assert_certificate_uploadable(pem, now=self.obs.now, source="the certificate for '%s'" % name)
 
     def _describe_remote(self) -> str:
         return ", ".join("'%s' (%s, %s, expires %s)" % (item.get("name"), item.get("id"), item.get("status"), item.get("expires_at"))
@@ -381,7 +381,7 @@ class Planner:
             body["description"] = self.want.description
         if status:
             body["status"] = status
-        info = keys.certificate_info(keys.load_certificate(pem), now=self.obs.now)
+        info = certs.certificate_info(certs.load_certificate(pem), now=self.obs.now)
         after = {"id": None, "name": name, "description": self.want.description, "status": status or "ACTIVE",
                  "public_key_fingerprint": info["public_key_fingerprint"], "certificate_fingerprint": info["fingerprint"],
                  "expires_at": info["expires_at"]}
@@ -393,7 +393,7 @@ class Planner:
         after = dict(before)
         for key_name, value in body.items():
             if key_name == "certificate":
-                info = keys.certificate_info(keys.load_certificate(value), now=self.obs.now)
+                info = certs.certificate_info(certs.load_certificate(value), now=self.obs.now)
                 after["certificate_fingerprint"] = info["fingerprint"]
                 after["expires_at"] = info["expires_at"]
             else:
@@ -530,7 +530,7 @@ class Planner:
             new_pem = self._new_certificate(pending.key)
             self._upload(want.name, new_pem, want.api_status)
         else:
-            new_pem = keys.normalize_certificate_pem(pending_remote["certificate"])
+            new_pem = certs.normalize_certificate_pem(pending_remote["certificate"])
             body = {"name": want.name} if pending_remote["name"] != want.name else {}
             if body:
                 self._update(pending_remote, body)
@@ -547,7 +547,7 @@ class Planner:
             body["name"] = want.name
         if want.description is not None and (item.get("description") or "") != want.description:
             body["description"] = want.description
-        remote_pem = keys.normalize_certificate_pem(item["certificate"], source="uploaded certificate")
+        remote_pem = certs.normalize_certificate_pem(item["certificate"], source="uploaded certificate")
         given = self._input_certificate(obs.current)
         pem = given or remote_pem
         if given is not None and self._given_content():
@@ -560,7 +560,7 @@ class Planner:
             body["certificate"] = pem
         status = want.api_status
         if status and status != item.get("status"):
-            info = keys.certificate_info(keys.load_certificate(pem), now=obs.now)
+            info = certs.certificate_info(certs.load_certificate(pem), now=obs.now)
             if status == "ACTIVE" and not info["valid"]:
                 fix = ("give a certificate that has not expired in certificate_content" if self._given_content() else
                        "set renew_before (days) to issue a new certificate for the same key in this run")
@@ -700,7 +700,7 @@ def outcome(observed: Observed, the_plan: Plan, executed: bool) -> List[Dict[str
 def _certificate_state(pem: str, now: datetime.datetime) -> Dict[str, Any]:
     """What a diff shows of a certificate file: its fingerprint and expiry."""
     try:
-        info = keys.certificate_info(keys.load_certificate(pem), now=now)
+        info = certs.certificate_info(certs.load_certificate(pem), now=now)
     except IzumaKeyError:
         return {"certificate_fingerprint": None, "expires_at": None}
     return {"certificate_fingerprint": info["fingerprint"], "expires_at": info["expires_at"]}

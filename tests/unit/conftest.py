@@ -11,7 +11,8 @@ import pytest
 
 from izuma_emulator.testing import ThreadedEmulator, start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils._api import ClientConfig, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 
 
 @pytest.fixture(scope="session")

@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from izuma_emulator.auth import Authenticator, Principal, may_call
+from izuma_emulator.keys import ApplicationKeys
 from izuma_emulator.listing import ListQuery, parse_list_query, render_list
 from izuma_emulator.messages import ApiError, Response, error_response
 from izuma_emulator.store import Store
-from izuma_emulator.validation import STATUSES
 
 _ID = r"(?P<{0}>[^/]+)"
 
@@ -84,20 +84,14 @@ class Api:
     def __init__(self, store: Store, admin_key: str) -> None:
         self.store = store
         self.authenticator = Authenticator(store, admin_key)
-        app, key = "{application_id}", "{key_id}"
+        app = "{application_id}"
         self.routes = [
             Route("applications", _pattern("applications"),
                   {"GET": self.list_applications, "POST": self.create_application}),
             Route("application", _pattern("applications", app),
                   {"GET": self.get_application, "PUT": self.update_application, "DELETE": self.delete_application}),
-            Route("verification-keys", _pattern("applications", app, "verification-keys"),
-                  {"GET": self.list_verification_keys, "POST": self.create_verification_key}),
-            Route("verification-key", _pattern("applications", app, "verification-keys", key),
-                  {"GET": self.get_verification_key, "PUT": self.update_verification_key, "DELETE": self.delete_verification_key}),
-            Route("access-keys", _pattern("applications", app, "access-keys"),
-                  {"GET": self.list_access_keys, "POST": self.create_access_key}),
-            Route("access-key", _pattern("applications", app, "access-keys", key),
-                  {"GET": self.get_access_key, "PUT": self.update_access_key, "DELETE": self.delete_access_key}),
+            *KeyEndpoints(self, store.verification_keys).routes(),
+            *KeyEndpoints(self, store.access_keys).routes(),
             Route("policy-groups", _pattern("policy-groups"), {"GET": self.list_groups}),
             Route("policy-group", _pattern("policy-groups", "{group_id}"), {"GET": self.get_group}),
         ]
@@ -130,14 +124,15 @@ class Api:
                 return route, match.groupdict()
         raise ApiError(404, "not_found", f"There is no API endpoint at {path}.")
 
-    def _list_query(self, request: ApiRequest, filters: Mapping[str, tuple[str, ...] | None] | None = None) -> ListQuery:
+    def list_query(self, request: ApiRequest, filters: Mapping[str, Sequence[str] | None] | None = None) -> ListQuery:
+        """Validate a list request's query string against the standard parameters and ``filters``."""
         return parse_list_query(request.query, self.store.settings, filters or {})
 
     # ---- policy groups ------------------------------------------------------------------
 
     def list_groups(self, request: ApiRequest) -> Response:
         """GET /v3/policy-groups (``name__eq`` lets a client resolve a group name)."""
-        query = self._list_query(request, {"name__eq": None})
+        query = self.list_query(request, {"name__eq": None})
         groups = [group for group in self.store.groups.values() if query.filters.get("name__eq", group.name) == group.name]
         return Response(200, render_list(groups, query, lambda ident: self.store.cursor_position("policy-group", ident),
                                          self.store.render_group))
@@ -150,7 +145,7 @@ class Api:
 
     def list_applications(self, request: ApiRequest) -> Response:
         """GET /v3/applications."""
-        query = self._list_query(request)
+        query = self.list_query(request)
         return Response(200, render_list(list(self.store.applications.values()), query,
                                          lambda ident: self.store.cursor_position("application", ident),
                                          self.store.render_application))
@@ -173,67 +168,45 @@ class Api:
         self.store.delete_application(request.params["application_id"], request.if_match)
         return Response(204)
 
-    # ---- verification keys --------------------------------------------------------------
 
-    def list_verification_keys(self, request: ApiRequest) -> Response:
-        """GET /v3/applications/{application_id}/verification-keys (filters name__eq, status__eq)."""
-        application = self.store.get_application(request.params["application_id"])
-        query = self._list_query(request, {"name__eq": None, "status__eq": STATUSES})
-        keys = [
-            key for key in self.store.verification_keys_of(application.id)
-            if query.filters.get("name__eq", key.name) == key.name and query.filters.get("status__eq", key.status) == key.status
+class KeyEndpoints:
+    """The endpoints of one kind of application key: ``/v3/applications/{id}/<kind>s[/{key_id}]``."""
+
+    def __init__(self, api: Api, keys: ApplicationKeys) -> None:  # type: ignore[type-arg]
+        self.api = api
+        self.keys = keys
+
+    def routes(self) -> list[Route]:
+        """The list route (GET, POST) and the item route (GET, PUT, DELETE), named after the kind."""
+        plural = self.keys.kind + "s"
+        return [
+            Route(plural, _pattern("applications", "{application_id}", plural), {"GET": self.list_keys, "POST": self.create_key}),
+            Route(self.keys.kind, _pattern("applications", "{application_id}", plural, "{key_id}"),
+                  {"GET": self.get_key, "PUT": self.update_key, "DELETE": self.delete_key}),
         ]
-        return Response(200, render_list(keys, query, lambda ident: self.store.cursor_position("verification-key", ident),
-                                         self.store.render_verification_key))
 
-    def create_verification_key(self, request: ApiRequest) -> Response:
-        """POST /v3/applications/{application_id}/verification-keys."""
-        key = self.store.create_verification_key(request.params["application_id"], request.json_body())
-        return _object(self.store.render_verification_key(key), 201)
+    def list_keys(self, request: ApiRequest) -> Response:
+        """GET the keys of one application, with the kind's filters."""
+        application = self.api.store.get_application(request.params["application_id"])
+        query = self.api.list_query(request, self.keys.filters)
+        keys = [key for key in self.keys.of(application.id) if self.keys.matches(key, query.filters)]
+        return Response(200, render_list(keys, query, lambda ident: self.api.store.cursor_position(self.keys.kind, ident),
+                                         self.keys.render))
 
-    def get_verification_key(self, request: ApiRequest) -> Response:
-        """GET /v3/applications/{application_id}/verification-keys/{key_id}."""
-        key = self.store.get_verification_key(request.params["application_id"], request.params["key_id"])
-        return _object(self.store.render_verification_key(key))
+    def create_key(self, request: ApiRequest) -> Response:
+        """POST a new key (an access key's create response is the only one that carries its secret)."""
+        return _object(self.keys.create(request.params["application_id"], request.json_body()), 201)
 
-    def update_verification_key(self, request: ApiRequest) -> Response:
-        """PUT /v3/applications/{application_id}/verification-keys/{key_id}."""
-        key = self.store.update_verification_key(request.params["application_id"], request.params["key_id"],
-                                                 request.json_body(), request.if_match)
-        return _object(self.store.render_verification_key(key))
+    def get_key(self, request: ApiRequest) -> Response:
+        """GET one key."""
+        return _object(self.keys.render(self.keys.get(request.params["application_id"], request.params["key_id"])))
 
-    def delete_verification_key(self, request: ApiRequest) -> Response:
-        """DELETE /v3/applications/{application_id}/verification-keys/{key_id}."""
-        self.store.delete_verification_key(request.params["application_id"], request.params["key_id"], request.if_match)
-        return Response(204)
+    def update_key(self, request: ApiRequest) -> Response:
+        """PUT: a partial update of one key."""
+        key = self.keys.update(request.params["application_id"], request.params["key_id"], request.json_body(), request.if_match)
+        return _object(self.keys.render(key))
 
-    # ---- access keys --------------------------------------------------------------------
-
-    def list_access_keys(self, request: ApiRequest) -> Response:
-        """GET /v3/applications/{application_id}/access-keys."""
-        application = self.store.get_application(request.params["application_id"])
-        query = self._list_query(request)
-        return Response(200, render_list(self.store.access_keys_of(application.id), query,
-                                         lambda ident: self.store.cursor_position("access-key", ident),
-                                         self.store.render_access_key))
-
-    def create_access_key(self, request: ApiRequest) -> Response:
-        """POST /v3/applications/{application_id}/access-keys; the only answer that carries the secret."""
-        key, secret = self.store.create_access_key(request.params["application_id"], request.json_body())
-        return _object(self.store.render_access_key(key, secret), 201)
-
-    def get_access_key(self, request: ApiRequest) -> Response:
-        """GET /v3/applications/{application_id}/access-keys/{key_id}."""
-        key = self.store.get_access_key(request.params["application_id"], request.params["key_id"])
-        return _object(self.store.render_access_key(key))
-
-    def update_access_key(self, request: ApiRequest) -> Response:
-        """PUT /v3/applications/{application_id}/access-keys/{key_id}."""
-        key = self.store.update_access_key(request.params["application_id"], request.params["key_id"],
-                                           request.json_body(), request.if_match)
-        return _object(self.store.render_access_key(key))
-
-    def delete_access_key(self, request: ApiRequest) -> Response:
-        """DELETE /v3/applications/{application_id}/access-keys/{key_id}."""
-        self.store.delete_access_key(request.params["application_id"], request.params["key_id"], request.if_match)
+    def delete_key(self, request: ApiRequest) -> Response:
+        """DELETE one key."""
+        self.keys.delete(request.params["application_id"], request.params["key_id"], request.if_match)
         return Response(204)

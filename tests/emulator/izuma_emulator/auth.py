@@ -27,7 +27,9 @@ import jwt
 
 from izuma_emulator.clock import format_time
 from izuma_emulator.messages import ApiError
-from izuma_emulator.store import ACTIVE, Application, Store, VerificationKey
+from izuma_emulator.keys import VerificationKey
+from izuma_emulator.records import ACTIVE
+from izuma_emulator.store import Application, Store
 
 # JWT algorithm -> (certificate key algorithm, EC curve or None), as the product documents them.
 JWT_ALGORITHMS: dict[str, tuple[str, str | None]] = {
@@ -97,7 +99,7 @@ class Authenticator:
         if hmac.compare_digest(secret.encode("utf-8"), self.admin_key.encode("utf-8")):
             return Principal("admin")
         store = self.store
-        key = store.find_access_key(secret)
+        key = store.access_keys.find(secret)
         if key is None:
             raise _invalid_auth("The access key is not valid for this account.")
         now = store.clock.now()
@@ -116,7 +118,7 @@ class Authenticator:
         now = self.store.clock.now()
         key_algorithm, curve = JWT_ALGORITHMS[algorithm]
         return [
-            key for key in self.store.verification_keys_of(application.id)
+            key for key in self.store.verification_keys.of(application.id)
             if key.status == ACTIVE and key.certificate.is_valid(now)
             and key.certificate.algorithm == key_algorithm and key.certificate.curve == curve
         ]

@@ -12,13 +12,10 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
-from ansible_collections.izuma.device_management.plugins.module_utils._api import (
-    ClientConfig,
-    IzumaApiError,
-    IzumaClient,
-    parse_retry_after,
-)
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._retry import parse_retry_after
 
 HOST = "https://api.example.test"
 API_KEY = "ak_0123456789abcdef0123456789abcdef"

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.izuma.device_management.plugins.module_utils._api import DEFAULT_HOST, ClientConfig
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import DEFAULT_HOST, ClientConfig
 
 APPLICATION_ID = "0123456789abcdef0123456789abcdef"
 

@@ -12,8 +12,10 @@ import pytest
 
 from izuma_emulator.testing import ThreadedEmulator, start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._api import ClientConfig, IzumaApiError, IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def jwt_application(admin_client: IzumaClient, tmp_path: Any, group: str = "Admi
     groups = {g["name"]: g["id"] for g in admin_client.list("/v3/policy-groups")}
     app = admin_client.create("/v3/applications", {"name": "jwt-" + group, "groups": [groups[group]]})
     key = keys.generate_private_key("EC", curve="P-256")
-    pem = keys.dump_certificate(keys.create_self_signed_certificate(key, "jwt", 30))
+    pem = certs.dump_certificate(certs.create_self_signed_certificate(key, "jwt", 30))
     admin_client.create("/v3/applications/%s/verification-keys" % app["id"], {"name": "jwt", "certificate": pem})
     path = tmp_path / "jwt.key"
     path.write_bytes(keys.dump_private_key(key))

@@ -17,7 +17,7 @@ import pytest
 
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys, _tokens as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError, IzumaTokenError
 
 NOW = 1795885200  # 2026-11-28T17:00:00Z
@@ -126,7 +126,7 @@ def test_check_algorithm_mismatches(algorithm: str, key_name: str, expected: str
 @pytest.mark.parametrize("algorithm", tokens.ALGORITHMS)
 def test_sign_and_verify_round_trip(algorithm: str, key_for: t.Callable[[str], t.Any]) -> None:
     key = key_for(algorithm)
-    cert = keys.create_self_signed_certificate(key, "round-trip", 30)
+    cert = certs.create_self_signed_certificate(key, "round-trip", 30)
     token = tokens.sign_token(key, algorithm, lifetime=120, claims={"scope": "devices"})
     # PyJWT alone, with only the certificate's public key, accepts it.
     claims = jwt.decode(token, cert.public_key(), algorithms=[algorithm])
@@ -134,7 +134,7 @@ def test_sign_and_verify_round_trip(algorithm: str, key_for: t.Callable[[str], t
     assert jwt.get_unverified_header(token) == {"alg": algorithm, "typ": "JWT"}
     # And so does our verifier, from the certificate object or its PEM.
     assert tokens.verify_token(token, cert)["scope"] == "devices"
-    assert tokens.verify_token(token, keys.dump_certificate(cert))["scope"] == "devices"
+    assert tokens.verify_token(token, certs.dump_certificate(cert))["scope"] == "devices"
 
 
 def test_sign_default_algorithm(ec_keys: t.Dict[str, t.Any], rsa2048: t.Any) -> None:
@@ -228,7 +228,7 @@ def test_sign_max_lifetime_equal_is_fine(ec256: t.Any) -> None:
 
 def test_sign_needs_private_key(ec256: t.Any) -> None:
     assert "a private key is needed to sign a token, got" in token_error(tokens.sign_token, ec256.public_key())
-    cert = keys.create_self_signed_certificate(ec256, "c", 3)
+    cert = certs.create_self_signed_certificate(ec256, "c", 3)
     assert "a private key is needed" in token_error(tokens.sign_token, cert)
 
 
@@ -391,7 +391,7 @@ def test_status_expired(ec256: t.Any) -> None:
 
 def test_status_signed_by_other_key(rsa2048: t.Any, rsa2048_other: t.Any) -> None:
     token = tokens.sign_token(rsa2048, lifetime=3600, now=NOW)
-    cert = keys.create_self_signed_certificate(rsa2048_other, "new", 30)
+    cert = certs.create_self_signed_certificate(rsa2048_other, "new", 30)
     status = tokens.token_status(token, key=cert, now=NOW)
     assert status["signed_by_key"] is False and status["valid"] is False and status["needs_renewal"] is True
     assert "not signed by the current key" in status["reason"]

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
+"""The API client's connection options and their defaults.
+
+``ClientConfig`` is built the same way by modules (``module.params.get``) and by
+controller-side plugins (``get_option``), and refuses a configuration that
+cannot work with a message naming the option to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+
+DEFAULT_HOST = "https://api.us-east-1.mbedcloud.com"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 5
+# A Retry-After above this many seconds is cut down to it, so that a run never stalls for long.
+DEFAULT_RETRY_AFTER_CAP = 60.0
+ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass
+class ClientConfig:
+    """Connection options, the same for modules and controller-side plugins."""
+
+    api_host: str = DEFAULT_HOST
+    api_key: Optional[str] = field(default=None, repr=False)
+    auth_application_id: Optional[str] = None
+    auth_private_key_path: Optional[str] = None
+    auth_private_key_content: Optional[str] = field(default=None, repr=False)
+    auth_private_key_passphrase: Optional[str] = field(default=None, repr=False)
+    auth_jwt_algorithm: Optional[str] = None
+    validate_certs: bool = True
+    ca_path: Optional[str] = None
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP
+
+    OPTION_NAMES = (
+        "api_host", "api_key", "auth_application_id", "auth_private_key_path", "auth_private_key_content",
+        "auth_private_key_passphrase", "auth_jwt_algorithm", "validate_certs", "ca_path", "timeout", "retries",
+    )
+
+    @classmethod
+    def from_options(cls, get: Callable[[str], Any]) -> "ClientConfig":
+        """Build a configuration from an option getter (``module.params.get`` or a plugin's ``get_option``).
+
+        An empty string counts as not set: AWX injects every environment variable of a credential type, with ``''``
+        for the inputs a credential leaves empty (an access-key credential has no application id, and so on).
+        """
+        values = {name: get(name) for name in cls.OPTION_NAMES}
+        config = cls(**{name: value for name, value in values.items() if value is not None and value != ""})
+        config.validate()
+        return config
+
+    @property
+    def auth_method(self) -> str:
+        """``access_key`` or ``jwt``, chosen from the options given (an access key wins)."""
+        if self.api_key:
+            return "access_key"
+        if self.auth_application_id and (self.auth_private_key_path or self.auth_private_key_content):
+            return "jwt"
+        return "none"
+
+    def validate(self) -> None:
+        """Refuse a configuration that cannot work, naming the option to fix."""
+        if not re.match(r"^https?://[^/\s]+", self.api_host or ""):
+            raise IzumaConfigError(
+                "api_host must be an http(s) URL such as %s (got %r); set api_host or IZUMA_API_HOST." % (DEFAULT_HOST, self.api_host))
+        if self.api_key is not None and not self.api_key.startswith("ak_"):
+            raise IzumaConfigError("api_key must be an Izuma access key starting with 'ak_'; check api_key or IZUMA_API_KEY.")
+        if self.auth_method == "none":
+            raise IzumaConfigError(
+                "No credentials for the Izuma API: set api_key (IZUMA_API_KEY) to an administrator access key, "
+                "or auth_application_id (IZUMA_APPLICATION_ID) with auth_private_key_path (IZUMA_PRIVATE_KEY_PATH) "
+                "or auth_private_key_content (IZUMA_PRIVATE_KEY) to authenticate with a JWT.")
+        if self.auth_private_key_path and self.auth_private_key_content:
+            raise IzumaConfigError("Give auth_private_key_path or auth_private_key_content, not both.")
+        if self.auth_application_id and not ID_PATTERN.match(self.auth_application_id):
+            raise IzumaConfigError("auth_application_id must be an application id of 32 lowercase hex characters.")
+        if self.timeout <= 0:
+            raise IzumaConfigError("timeout must be a positive number of seconds.")
+        if self.retries < 0:
+            raise IzumaConfigError("retries must be zero or a positive number.")
+
+    @property
+    def verify(self) -> Any:
+        """What requests takes as ``verify``: a CA bundle path, or a bool."""
+        if not self.validate_certs:
+            return False
+        return self.ca_path or True

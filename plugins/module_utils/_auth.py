@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
+"""How the API client authenticates: an access key, or a JWT it signs itself.
+
+Each kind gives the headers of one request; neither ever puts its secret
+anywhere but the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, Optional, Union
+
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
+
+# A JWT minted for the client's own calls lives this long, and is replaced this long before it expires.
+AUTH_TOKEN_LIFETIME = 300
+AUTH_TOKEN_REFRESH_MARGIN = 60
+
+
+class AccessKeyAuth:
+    """Administrator (or application) access key: ``Authorization: Bearer ak_...``."""
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    def headers(self) -> Dict[str, str]:
+        """Headers for one request."""
+        return {"Authorization": "Bearer " + self._api_key}
+
+
+class JwtAuth:
+    """JWT authentication: a short-lived token signed with the application's private key.
+
+    The key is read and parsed once; a token is reused until it comes within
+    ``refresh_margin`` seconds of its expiry, then a new one is signed.
+    """
+
+    def __init__(self, config: ClientConfig, clock: Callable[[], float] = time.time,
+                 lifetime: int = AUTH_TOKEN_LIFETIME, refresh_margin: int = AUTH_TOKEN_REFRESH_MARGIN) -> None:
+        self._config = config
+        self._clock = clock
+        self._lifetime = lifetime
+        self._refresh_margin = refresh_margin
+        self._key: Any = None
+        self._algorithm: Optional[str] = None
+        self._token: Optional[str] = None
+        self._expires = 0.0
+
+    def _load_key(self) -> None:
+        # Imported here so that access-key users need neither cryptography nor PyJWT.
+        from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys, _tokens as tokens
+
+        config = self._config
+        if config.auth_private_key_path:
+            data = files.read_file(config.auth_private_key_path, what="auth_private_key_path")
+            source = config.auth_private_key_path
+        else:
+            data = (config.auth_private_key_content or "").encode("utf-8")
+            source = "auth_private_key_content"
+        self._key = keys.load_private_key(data, config.auth_private_key_passphrase, source=source)
+        self._algorithm = config.auth_jwt_algorithm or tokens.default_algorithm(self._key)
+        tokens.check_algorithm(self._algorithm, self._key)
+
+    def headers(self) -> Dict[str, str]:
+        """Headers for one request, signing a fresh token when the cached one is about to expire."""
+        from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+
+        if self._key is None:
+            self._load_key()
+        now = self._clock()
+        if self._token is None or self._expires - now < self._refresh_margin:
+            self._token = tokens.sign_token(self._key, self._algorithm, lifetime=self._lifetime, now=now)
+            self._expires = now + self._lifetime
+        return {"Authorization": "Bearer " + self._token, "X-Application-ID": str(self._config.auth_application_id)}
+
+
+def authentication(config: ClientConfig, clock: Callable[[], float] = time.time) -> Union[AccessKeyAuth, JwtAuth]:
+    """The authentication the configuration asks for: an access key wins over a JWT."""
+    if config.auth_method == "access_key":
+        return AccessKeyAuth(str(config.api_key))
+    return JwtAuth(config, clock=clock)
