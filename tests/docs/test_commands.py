@@ -12,7 +12,8 @@ the document's next server or its end. Every ``yaml`` block that is a play runs 
 the docs say, the second run changes nothing); a fragment of a play is checked against the options it names.
 
 What the docs claim about the output is asserted too: the emulator's first lines are the IZUMA_* lines, the
-demo's output has no terminal codes when it goes to a pipe, the demo runs its playbook four times.
+demo's output has no terminal codes when it goes to a pipe, the demo runs its playbook four times, and without
+Python 3.11 ``make demo`` says which Python is missing and how to install it.
 Not run, with the reason: ``make test`` (it is what runs this test) and docs/awx.md's image build and push (they
 need a container engine and a registry; ``make ee-test`` runs ``ansible-builder create``).
 """
@@ -100,9 +101,12 @@ class Newcomer:
         return "set -euo pipefail\nsource %s\n%s\nexport -p > %s\n" % (
             shlex.quote(str(self.env_file)), line, shlex.quote(str(self.env_file)))
 
-    def run(self, line: str, timeout: int = 900) -> str:
-        done = subprocess.run(["bash", "-c", self.script(line)], cwd=str(self.repo), env=self.env, stdin=subprocess.DEVNULL,
+    def attempt(self, line: str, timeout: int = 900) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", self.script(line)], cwd=str(self.repo), env=self.env, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=timeout, check=False)
+
+    def run(self, line: str, timeout: int = 900) -> str:
+        done = self.attempt(line, timeout)
         assert done.returncode == 0, "%s\n--- stdout\n%s\n--- stderr\n%s" % (line, done.stdout[-6000:], done.stderr[-4000:])
         return done.stdout
 
@@ -152,6 +156,11 @@ def newcomer() -> t.Iterator[Newcomer]:
 @pytest.fixture(scope="module")
 def demo(newcomer: Newcomer) -> str:
     """make demo, once: the README and the quick start both start with it."""
+    # First as on a machine without Python 3.11: a message that names it and how to get it, and nothing built.
+    missing = newcomer.attempt("make demo PY311=")
+    assert missing.returncode != 0
+    assert "Python 3.11 is missing" in missing.stderr and "pyenv install 3.11" in missing.stderr, missing.stderr
+    assert "command not found" not in missing.stderr and not (newcomer.repo / ".venv").exists()
     return newcomer.run("make demo")
 
 
