@@ -167,3 +167,12 @@ def test_runtime_requirements_are_where_users_and_ansible_builder_look() -> None
     assert names == ["cryptography", "PyJWT", "requests"]
     ee = yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text(encoding="utf-8"))
     assert ee["dependencies"]["python"] == "requirements.txt"
+
+
+def test_make_help_lists_every_suite_that_make_test_runs() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    suites = re.search(r"^test: (.*)$", makefile, re.M).group(1).split()
+    shown = run(["make", "--no-print-directory", "help"], ROOT, MAKEFLAGS="", MAKELEVEL="").stdout
+    listed = set(re.findall(r"^\s*make ([\w.-]+)", shown, re.M))
+    assert set(suites) <= listed, set(suites) - listed
+    assert len(suites) >= 13
