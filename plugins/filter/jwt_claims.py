@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The jwt_claims filter (documented in jwt_claims.yml): a JWT's claims, and its header on request.
+"""Filters to look into JWTs: jwt_claims and jwt_seconds_left (documented in jwt_claims.yml and jwt_seconds_left.yml).
 
-It decodes without verifying the signature, for assertions, reports and renewal
-decisions, and never quotes the token in an error. One file per filter, named after
-it, so that each plugin file is a documented filter (jwt_seconds_left.py holds the other).
+The file bears the name of one of its filters: Galaxy lists every file here as a filter, and so lists no undocumented one.
+
+Both decode without verifying the signature, for assertions, reports and
+renewal decisions; neither ever quotes the token in an error.
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ def jwt_claims(token: t.Any, header: bool = False) -> t.Dict[str, t.Any]:
     return decoded["claims"]
 
 
+def jwt_seconds_left(token: t.Any, now: t.Optional[float] = None) -> int:
+    """Return whole seconds until a token's exp (negative once expired), from the token or its claims."""
+    if isinstance(token, dict):
+        # The output of jwt_claims(header=true) holds the claims under "claims".
+        source = token["claims"] if set(token) == {"header", "claims"} and isinstance(token["claims"], dict) else token  # type: t.Any
+    else:
+        source = _text(token, "jwt_seconds_left")
+    if now is not None and (isinstance(now, bool) or not isinstance(now, (int, float))):
+        raise AnsibleFilterError("jwt_seconds_left: now must be a number of seconds since the epoch, got %s" % type(now).__name__)
+    try:
+        return tokens.seconds_left(source, now=now)
+    except IzumaError as exc:
+        raise AnsibleFilterError("jwt_seconds_left: %s" % exc.message) from None
+
+
 def _text(token: t.Any, name: str) -> str:
     if isinstance(token, bytes):
         token = token.decode("ascii", "replace")
@@ -38,8 +54,8 @@ def _text(token: t.Any, name: str) -> str:
 
 
 class FilterModule:
-    """The jwt_claims filter of izuma.device_management."""
+    """JWT filters of izuma.device_management."""
 
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
         """Map filter names to functions."""
-        return {"jwt_claims": jwt_claims}
+        return {"jwt_claims": jwt_claims, "jwt_seconds_left": jwt_seconds_left}

@@ -13,8 +13,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.izuma.device_management.plugins.filter import jwt_claims as claims_filter
-from ansible_collections.izuma.device_management.plugins.filter import jwt_seconds_left as seconds_filter
+from ansible_collections.izuma.device_management.plugins.filter import jwt_claims as jwt_filters
 from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import assert_no_secret, private_key
 
@@ -23,22 +22,20 @@ TOKEN = tokens.sign_token(private_key("P-256"), lifetime=600, subject="dev-1", n
 
 
 def test_filters_are_registered() -> None:
-    # One file per filter, named after it (so that Galaxy lists no undocumented plugin file).
-    assert set(claims_filter.FilterModule().filters()) == {"jwt_claims"}
-    assert set(seconds_filter.FilterModule().filters()) == {"jwt_seconds_left"}
+    assert set(jwt_filters.FilterModule().filters()) == {"jwt_claims", "jwt_seconds_left"}
 
 
 def test_jwt_claims() -> None:
-    assert claims_filter.jwt_claims(TOKEN) == {"iat": NOW, "exp": NOW + 600, "sub": "dev-1"}
-    both = claims_filter.jwt_claims(TOKEN, header=True)
+    assert jwt_filters.jwt_claims(TOKEN) == {"iat": NOW, "exp": NOW + 600, "sub": "dev-1"}
+    both = jwt_filters.jwt_claims(TOKEN, header=True)
     assert both["claims"]["sub"] == "dev-1"
     assert both["header"]["alg"] == "ES256" and len(both["header"]["kid"]) == 32
-    assert claims_filter.jwt_claims(TOKEN.encode() + b"\n")["sub"] == "dev-1"
+    assert jwt_filters.jwt_claims(TOKEN.encode() + b"\n")["sub"] == "dev-1"
 
 
 def test_jwt_claims_does_not_verify() -> None:
     forged = TOKEN.rsplit(".", 1)[0] + ".AAAA"
-    assert claims_filter.jwt_claims(forged)["sub"] == "dev-1"
+    assert jwt_filters.jwt_claims(forged)["sub"] == "dev-1"
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -48,38 +45,38 @@ def test_jwt_claims_does_not_verify() -> None:
 ])
 def test_jwt_claims_errors_do_not_quote_the_input(bad: t.Any, message: str) -> None:
     with pytest.raises(AnsibleFilterError) as info:
-        claims_filter.jwt_claims(bad)
+        jwt_filters.jwt_claims(bad)
     assert message in str(info.value)
 
 
 def test_errors_never_quote_a_token() -> None:
     damaged = TOKEN[:-1] + "." + TOKEN[-1]
     with pytest.raises(AnsibleFilterError) as info:
-        claims_filter.jwt_claims(damaged)
+        jwt_filters.jwt_claims(damaged)
     assert_no_secret(str(info.value), damaged)
 
 
 def test_jwt_seconds_left() -> None:
-    assert seconds_filter.jwt_seconds_left(TOKEN, NOW) == 600
-    assert seconds_filter.jwt_seconds_left(TOKEN, NOW + 600.5) == -1
-    assert seconds_filter.jwt_seconds_left(claims_filter.jwt_claims(TOKEN), NOW + 100) == 500
-    assert seconds_filter.jwt_seconds_left(claims_filter.jwt_claims(TOKEN, header=True), NOW + 100) == 500
+    assert jwt_filters.jwt_seconds_left(TOKEN, NOW) == 600
+    assert jwt_filters.jwt_seconds_left(TOKEN, NOW + 600.5) == -1
+    assert jwt_filters.jwt_seconds_left(jwt_filters.jwt_claims(TOKEN), NOW + 100) == 500
+    assert jwt_filters.jwt_seconds_left(jwt_filters.jwt_claims(TOKEN, header=True), NOW + 100) == 500
     fresh = tokens.sign_token(private_key("P-256"), lifetime=300)
-    assert 298 <= seconds_filter.jwt_seconds_left(fresh) <= 300
+    assert 298 <= jwt_filters.jwt_seconds_left(fresh) <= 300
 
 
 def test_jwt_seconds_left_errors() -> None:
     with pytest.raises(AnsibleFilterError, match="no exp claim"):
-        seconds_filter.jwt_seconds_left({"sub": "x"})
+        jwt_filters.jwt_seconds_left({"sub": "x"})
     with pytest.raises(AnsibleFilterError, match="now must be a number"):
-        seconds_filter.jwt_seconds_left(TOKEN, "soon")
+        jwt_filters.jwt_seconds_left(TOKEN, "soon")
     with pytest.raises(AnsibleFilterError, match="expected a token"):
-        seconds_filter.jwt_seconds_left(None)
+        jwt_filters.jwt_seconds_left(None)
 
 
 @pytest.mark.parametrize("name", ["jwt_claims", "jwt_seconds_left"])
 def test_each_filter_has_documentation(name: str) -> None:
-    path = os.path.join(os.path.dirname(claims_filter.__file__), name + ".yml")
+    path = os.path.join(os.path.dirname(jwt_filters.__file__), name + ".yml")
     with open(path) as handle:
         doc = yaml.safe_load(handle)
     assert doc["DOCUMENTATION"]["name"] == name
