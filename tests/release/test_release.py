@@ -145,8 +145,10 @@ def test_the_changelog_lints_and_has_the_release(files: t.List[str]) -> None:
 
 
 def test_one_version_everywhere() -> None:
-    api = (ROOT / "plugins" / "module_utils" / "_api.py").read_text(encoding="utf-8")
-    assert 'COLLECTION_VERSION = "%s"' % VERSION in api
+    # A version the plugins carry (the API client's User-Agent may name it) is the release's.
+    for path in (ROOT / "plugins").rglob("*.py"):
+        for found in re.findall(r'^COLLECTION_VERSION = "([^"]*)"', path.read_text(encoding="utf-8"), re.M):
+            assert found == VERSION, path
     ee = yaml.safe_load((ROOT / "extensions" / "awx" / "execution-environment.yml").read_text(encoding="utf-8"))
     assert ee["dependencies"]["galaxy"]["collections"][0]["version"] == ">=%s" % VERSION
     # A plugin is not older than the first release.
