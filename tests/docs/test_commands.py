@@ -222,7 +222,7 @@ def test_the_command_blocks_run_as_written(newcomer: Newcomer, demo: str, docume
         assert recap_changes(plays[0]) > 0 and recap_changes(plays[1]) > 0 and recap_changes(plays[2]) == 0, plays[2][-3000:]
     if document == "README.md":
         assert any("Installing collection 'izuma.device_management:" in output or "was installed successfully" in output
-                   for _, output in ran), ran
+                   for dummy_line, output in ran), ran
         installed = newcomer.home / ".ansible" / "collections" / "ansible_collections" / "izuma" / "device_management"
         assert (installed / "MANIFEST.json").is_file() and not (installed / "Makefile").exists()
 
