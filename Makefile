@@ -30,6 +30,8 @@ help:
 	@echo "  make runner-test   the rotation playbook through ansible-runner with the AWX credential type"
 	@echo "  make kill-test     the role killed at every phase; the next run finishes the rotation"
 	@echo "  make role-test     the role in check mode and in serial batches; the audit playbook"
+	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
+	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2"
 	@echo "  make release-test  the 1.0.0 tarball: its files, galaxy-importer, antsibull-docs and antsibull-changelog lint"
 	@echo "  make docs-test     the command blocks of README.md and docs/ run in a fresh copy, as a newcomer would"
 	@echo "  make install-test  the tarball installed into a separate project runs the quick start on 2.19 and 2.21"
@@ -93,7 +95,7 @@ integration: venvs tree
 	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
 	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
 
-test: sanity units integration lint molecule ee-test runner-test kill-test role-test release-test docs-test install-test site-test
+test: sanity units integration lint molecule ee-test runner-test kill-test role-test contract-test pkcs11-test release-test docs-test install-test site-test
 	@echo "make test: all suites passed"
 
 clean:
@@ -213,3 +215,62 @@ chromium:
 
 site-test: docs chromium
 	$(REL_ENV) IZUMA_DOCS="$(DOCS)" $(REL_PYTEST) tests/docs/test_site.py
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The emulator held against the public Pelion IAM specification (issue 10; tests/emulator/README.md): its own test suite
+# with every API response validated against tests/emulator/spec (contract_recorder), the validator's own tests, and a
+# bounded property-based run (schemathesis, fixed seed, small budget) against an emulator on 127.0.0.1. The tools are
+# pinned in requirements/contract.txt, in a virtual environment of their own.
+VENV_CONTRACT := .venv/contract
+
+.PHONY: contract-venv contract-test
+
+$(VENV_CONTRACT)/.installed: requirements/contract.txt
+	$(call need_python,$(PY311),3.11)
+	rm -rf $(VENV_CONTRACT)
+	$(PY311) -m venv $(VENV_CONTRACT)
+	$(VENV_CONTRACT)/bin/pip install --quiet -r $<
+	touch $@
+
+contract-venv: $(VENV_CONTRACT)/.installed
+
+contract-test: contract-venv
+	PYTHONPATH=tests/emulator:tests/emulator/contract $(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider \
+		-p contract_recorder tests/emulator/tests tests/emulator/contract
+
+# ----------------------------------------------------------------------------------------------------------------------
+# PKCS#11 key backend (issue 12): python-pkcs11 against a real SoftHSM2 (hack/install-softhsm.sh installs the Debian
+# package where it is missing), in a virtual environment of its own (requirements/pkcs11.txt). The tokens live under
+# build/softhsm (SOFTHSM2_CONF points at a softhsm2.conf the tests write there); the tests initialise them. The run's
+# temporary files go to build/pkcs11/tmp, which the tests scan for private key material at the end.
+VENV_PKCS11 := .venv/pkcs11
+SOFTHSM_DIR := $(abspath $(BUILD)/softhsm)
+PKCS11_COLLECTIONS := $(abspath $(BUILD)/pkcs11/collections)
+PKCS11_TREE := $(PKCS11_COLLECTIONS)/ansible_collections/izuma/device_management
+
+.PHONY: pkcs11-venv softhsm pkcs11-test pkcs11-benchmark
+
+$(VENV_PKCS11)/.installed: requirements/pkcs11.txt
+	$(call need_python,$(PY311),3.11)
+	rm -rf $(VENV_PKCS11)
+	$(PY311) -m venv $(VENV_PKCS11)
+	$(VENV_PKCS11)/bin/pip install --quiet -r $<
+	touch $@
+
+pkcs11-venv: $(VENV_PKCS11)/.installed
+
+softhsm:
+	@hack/install-softhsm.sh >/dev/null
+
+pkcs11-test: pkcs11-venv softhsm
+	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
+	rm -rf $(SOFTHSM_DIR) $(BUILD)/pkcs11/tmp
+	mkdir -p $(BUILD)/pkcs11/tmp
+	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(SOFTHSM_DIR) TMPDIR=$(abspath $(BUILD)/pkcs11/tmp) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
+		$(abspath $(VENV_PKCS11))/bin/python -m pytest -q -p no:cacheprovider tests/pkcs11
+
+# Not part of `make test`: per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11.
+pkcs11-benchmark: pkcs11-venv softhsm
+	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
+	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(abspath $(BUILD))/softhsm-bench PYTHONPATH=$(PKCS11_COLLECTIONS) \
+		$(abspath $(VENV_PKCS11))/bin/python benchmarks/pkcs11_cost.py

@@ -18,8 +18,8 @@ times, per token, in this one process:
 - ``lookup reuse``: the izuma_jwt lookup asked again with the same options (a template
   that uses the token several times, or a loop): the cached token is returned;
 - ``core new`` and ``core reuse``: the same two without Ansible's option resolution
-  (``set_options``), i.e. the collection's own part: tokens.load_signing_key (key
-  cache), tokens.sign_options and tokens.TOKEN_CACHE.get_or_sign.
+  (``set_options``), i.e. the collection's own part: _key_source.load_signing_key (key
+  cache), _jwt_plugin.sign_options and _jwt_plugin.TOKEN_CACHE.get_or_sign.
 
 The lookup is loaded by Ansible's plugin loader from this checkout, with its real
 option handling (``set_options``), as a playbook would use it.
@@ -74,9 +74,10 @@ def per_call(func: t.Callable[[int], t.Any], iterations: int) -> float:
     return (time.perf_counter() - start) / iterations * 1e6
 
 
-def measure(lookup: t.Any, tokens: t.Any, algorithm: str, key: t.Any, passphrase: t.Optional[bytes], path: str,
+def measure(lookup: t.Any, core_modules: t.Tuple[t.Any, t.Any], algorithm: str, key: t.Any, passphrase: t.Optional[bytes], path: str,
             iterations: int, hosts: int) -> t.Dict[str, float]:
     """Time the six ways of getting a token with ``key`` (written to ``path``), and a loop over ``hosts`` hosts."""
+    key_source, jwt_plugin = core_modules
     encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     with open(path, "wb") as handle:
         handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
@@ -101,12 +102,12 @@ def measure(lookup: t.Any, tokens: t.Any, algorithm: str, key: t.Any, passphrase
         return lookup.run([], {}, subject="same-host", **options)[0]
 
     def core(subject: str) -> str:
-        signing_key = tokens.load_signing_key(path, passphrase=passphrase)
-        sign = tokens.sign_options({"algorithm": algorithm, "lifetime": 600, "subject": subject}.get)
-        return tokens.TOKEN_CACHE.get_or_sign(signing_key, **sign)
+        signing_key = key_source.load_signing_key(path, passphrase=passphrase)
+        sign = jwt_plugin.sign_options({"algorithm": algorithm, "lifetime": 600, "subject": subject}.get)
+        return jwt_plugin.TOKEN_CACHE.get_or_sign(signing_key, **sign)
 
-    tokens.SIGNING_KEY_CACHE.clear()
-    tokens.TOKEN_CACHE.clear()
+    key_source.SIGNING_KEY_CACHE.clear()
+    jwt_plugin.TOKEN_CACHE.clear()
     timings = {
         "pyjwt": per_call(pyjwt, iterations),
         "reread": per_call(reread, iterations),
@@ -116,7 +117,7 @@ def measure(lookup: t.Any, tokens: t.Any, algorithm: str, key: t.Any, passphrase
         "core reuse": per_call(lambda index: core("core-same-host"), iterations),
     }
     # One task looping over many hosts, a token each: the whole loop, key parsed once.
-    tokens.SIGNING_KEY_CACHE.clear()
+    key_source.SIGNING_KEY_CACHE.clear()
     start = time.perf_counter()
     for index in range(hosts):
         lookup_new(index)
@@ -133,7 +134,9 @@ def main() -> int:
 
     workdir = tempfile.mkdtemp(prefix="izuma-jwt-bench-")
     lookup = load_lookup(collections_path(workdir))
-    from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens  # pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source
+    from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin  # pylint: disable=import-outside-toplevel
 
     cases = [
         ("RS256", "RSA 2048", rsa.generate_private_key(public_exponent=65537, key_size=2048), None),
@@ -144,7 +147,7 @@ def main() -> int:
     for algorithm, label, key, passphrase in cases:
         iterations = max(args.iterations // 10, 10) if passphrase else args.iterations
         path = os.path.join(workdir, "%s-%d.pem" % (algorithm, len(rows)))
-        rows.append((label, algorithm, iterations, measure(lookup, tokens, algorithm, key, passphrase, path, iterations, args.hosts)))
+        rows.append((label, algorithm, iterations, measure(lookup, (key_source, jwt_plugin), algorithm, key, passphrase, path, iterations, args.hosts)))
 
     print("izuma_jwt lookup: cost per token (microseconds; lower is better), %s" % sys.version.split()[0])
     header = "%-20s %-5s %5s %8s %9s %10s %12s %9s %10s %9s %10s  %s" % (

@@ -5,12 +5,13 @@
 
 For each host:
 
-1. observe - validate the task, load the signing key (parsed once per process
-   by tokens.SIGNING_KEY_CACHE) and check every signing option, before any
-   host is contacted; then run the module with ``_operation=inspect``, which
+1. observe - validate the task (with the module's own argument spec,
+   module_utils ``_jwt_options``), load the signing key (parsed once per
+   process by the key source, module_utils ``_key_source``) and check every
+   signing option, before any host is contacted; then run the module with ``_operation=inspect``, which
    reads the deployed token and compares owner, group and mode without
    changing anything;
-2. plan - ``tokens.renewal_status`` on the controller: the token must verify
+2. plan - ``_token_status.renewal_status`` on the controller: the token must verify
    with the current key and match the requested algorithm, claims, headers
    and lifetime, and be valid for longer than renew_margin;
 3. apply - only when the plan says so: sign a new token and run the module
@@ -28,7 +29,6 @@ that looks like a JWT.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import typing as t
@@ -37,14 +37,16 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
-from ansible_collections.izuma.device_management.plugins.modules.izuma_jwt import (
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt_options import (
     HOST_OPTIONS,
     INTERNAL_OPTIONS,
     MUTUALLY_EXCLUSIVE,
-    argument_spec,
+    task_argument_spec,
 )
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
 
 MODULE_NAME = "izuma.device_management.izuma_jwt"
 # A compact JWS whose header is a JSON object: base64url of '{"' is 'eyJ'.
@@ -67,7 +69,7 @@ def validate_task_args(args: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     internal = sorted(name for name in INTERNAL_OPTIONS if name in args)
     if internal:
         raise IzumaError("%s: internal option(s) set by the action plugin; remove them from the task" % ", ".join(internal))
-    validator = ArgumentSpecValidator(argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE)
+    validator = ArgumentSpecValidator(task_argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE)
     result = validator.validate(dict(args))
     if result.error_messages:
         # A type error can quote the value given; no_log values must not be quoted.
@@ -83,7 +85,7 @@ def token_facts(claims: t.Mapping[str, t.Any], header: t.Mapping[str, t.Any], no
         facts["issued_at"] = keys.to_rfc3339(claims["iat"])
     if isinstance(claims.get("exp"), (int, float)) and not isinstance(claims.get("exp"), bool):
         facts["expires_at"] = keys.to_rfc3339(claims["exp"])
-        facts["seconds_left"] = tokens.seconds_left(dict(claims), now=now)
+        facts["seconds_left"] = token_status.seconds_left(dict(claims), now=now)
     return facts
 
 
@@ -138,14 +140,19 @@ class ActionModule(ActionBase):
         return result
 
     def _module(self, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any], operation: str,
-                token: t.Optional[str] = None) -> t.Dict[str, t.Any]:
+                token: t.Optional[str] = None, expected: t.Optional[str] = None) -> t.Dict[str, t.Any]:
         """Run the host side; return its answer, or raise IzumaError with a scrubbed message."""
-        args = {name: self._task.args.get(name) for name in HOST_OPTIONS if self._task.args.get(name) is not None}
-        # The host expands dest itself (its ~ is not the controller's); mode has a default.
-        args.setdefault("mode", params["mode"])
+        # The validated values (defaults and aliases applied), but dest as given: the host expands it itself (its ~ is
+        # not the controller's), and unsafe_writes only when given, so that its fallback reads the host's environment.
+        args = {name: params[name] for name in HOST_OPTIONS if params.get(name) is not None}
+        args["dest"] = self._task.args["dest"]
+        if "unsafe_writes" not in self._task.args:
+            args.pop("unsafe_writes", None)
         args["_operation"] = operation
         if token is not None:
             args["_token"] = token
+        if expected is not None:
+            args["_expected"] = expected
         answer = self._execute_module(module_name=MODULE_NAME, module_args=args, task_vars=task_vars)
         if answer.get("failed") or answer.get("unreachable"):
             # Only the message: raw output (module_stdout) could hold the token read by inspect.
@@ -158,20 +165,28 @@ class ActionModule(ActionBase):
         if params["renew_margin"] < 0 or params["lifetime"] <= 0 or params["renew_margin"] >= params["lifetime"]:
             raise IzumaError("renew_margin (%d seconds) must be zero or more and shorter than lifetime (%d seconds), or every run "
                              "would issue a new token" % (params["renew_margin"], params["lifetime"]))
-        key_path = params["private_key_path"]
-        if key_path and not os.path.isabs(key_path):
-            # Relative to the role (in a role) or the playbook, as the lookup resolves it.
-            key_path = os.path.join(task_vars.get("role_path") or self._loader.get_basedir(), key_path)
-        key = tokens.load_signing_key(key_path, params["private_key_content"], params["private_key_passphrase"])
-        options = tokens.sign_options(params.get)
-        now = time.time()
+        key_path = jwt_plugin.resolve_key_path(params["private_key_path"], task_vars, self._loader)
+        key = key_source.load_signing_key(key_path, params["private_key_content"], params["private_key_passphrase"])
+        options = jwt_plugin.sign_options(params.get)
         # Refuse bad options (algorithm, lifetime, reserved claims and headers) before any host is contacted.
+        tokens.signing_request(key, **options)
+        for _attempt in range(2):
+            result = self._converge(task_vars, params, key, options)
+            if not result.get("superseded"):
+                return result
+            # Another run wrote dest between this run's inspect and write (it held the lock): look at what it wrote.
+        raise IzumaError("another run replaced %s twice while this one was deciding: run the task again" % params["dest"])
+
+    def _converge(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any], key: t.Any,
+                  options: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        """Observe, plan and apply for the host once; ``{"superseded": True}`` when another run wrote dest meanwhile."""
+        now = time.time()
         request = tokens.signing_request(key, now=now, **options)
         fingerprint = keys.public_key_fingerprint(key)
 
         observed = self._module(task_vars, params, "inspect")
         deployed = observed.pop("token", None)
-        status = tokens.renewal_status(deployed, key, renew_margin=params["renew_margin"], now=now, **options)
+        status = token_status.renewal_status(deployed, key, renew_margin=params["renew_margin"], now=now, **options)
         decision = plan(status, observed.get("attributes_differ", False), params["force"])
         before_attributes = {name: observed.get(name) for name in ("mode", "owner", "group")}
 
@@ -188,9 +203,11 @@ class ActionModule(ActionBase):
                 answer = {}  # type: t.Dict[str, t.Any]
             else:
                 new_token = tokens.sign_token(key, now=now, **options)
-                decoded = tokens.decode_unverified(new_token)
+                decoded = token_status.decode_unverified(new_token)
                 after_facts = token_facts(decoded["claims"], decoded["header"], now)
-                answer = self._module(task_vars, params, "write", new_token)
+                answer = self._module(task_vars, params, "write", new_token, expected=observed.get("content_sha256"))
+                if answer.get("superseded"):
+                    return {"superseded": True}
             changed = True
         else:
             after_facts = before_facts

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Use C(izuma.device_management.connection) in modules, C(izuma.device_management.connection.plugins) in lookups."""
+    """Use C(izuma.device_management.connection) in the modules that talk to the API."""
 
     # Modules: the environment fallbacks are part of the argument spec.
     DOCUMENTATION = r"""
@@ -59,6 +59,7 @@ options:
     description:
       - Verify the API server's TLS certificate. Turn this off only to test against a local emulator.
       - If not set, the E(IZUMA_VALIDATE_CERTS) environment variable is used.
+      - While verification is off, every task warns, naming what turned it off (O(validate_certs) or E(IZUMA_VALIDATE_CERTS)).
     type: bool
     default: true
   ca_path:
@@ -86,107 +87,4 @@ requirements:
 notes:
   - All modules that talk to the API belong to the action group C(izuma.device_management.izuma), so
     C(module_defaults) with C(group/izuma.device_management.izuma) sets these options once for a play.
-"""
-
-    # Lookups and other controller-side plugins: the same options, from variables and ansible.cfg too.
-    PLUGINS = r"""
-options:
-  api_host:
-    description: Base URL of the Izuma Device Management API.
-    type: str
-    default: https://api.us-east-1.mbedcloud.com
-    env:
-      - name: IZUMA_API_HOST
-    vars:
-      - name: izuma_api_host
-    ini:
-      - section: izuma
-        key: api_host
-  api_key:
-    description:
-      - An administrator access key (it starts with V(ak_)).
-      - Takes precedence over JWT authentication when both are configured.
-    type: str
-    env:
-      - name: IZUMA_API_KEY
-    vars:
-      - name: izuma_api_key
-  auth_application_id:
-    description: Authenticate with a JWT instead of an access key, as this application.
-    type: str
-    env:
-      - name: IZUMA_APPLICATION_ID
-    vars:
-      - name: izuma_auth_application_id
-  auth_private_key_path:
-    description: Path on the controller of the PEM private key that signs the authentication JWT.
-    type: path
-    env:
-      - name: IZUMA_PRIVATE_KEY_PATH
-    vars:
-      - name: izuma_auth_private_key_path
-  auth_private_key_content:
-    description: The PEM private key that signs the authentication JWT, as content.
-    type: str
-    env:
-      - name: IZUMA_PRIVATE_KEY
-    vars:
-      - name: izuma_auth_private_key_content
-  auth_private_key_passphrase:
-    description: Passphrase of an encrypted authentication private key.
-    type: str
-    env:
-      - name: IZUMA_PRIVATE_KEY_PASSPHRASE
-    vars:
-      - name: izuma_auth_private_key_passphrase
-  auth_jwt_algorithm:
-    description: JWS algorithm of the authentication JWT; by default chosen from the key type.
-    type: str
-    env:
-      - name: IZUMA_JWT_ALGORITHM
-    vars:
-      - name: izuma_auth_jwt_algorithm
-  validate_certs:
-    description: Verify the API server's TLS certificate.
-    type: bool
-    default: true
-    env:
-      - name: IZUMA_VALIDATE_CERTS
-    vars:
-      - name: izuma_validate_certs
-    ini:
-      - section: izuma
-        key: validate_certs
-  ca_path:
-    description: A CA bundle (PEM) to verify the API server's certificate with.
-    type: path
-    env:
-      - name: IZUMA_CA_BUNDLE
-    vars:
-      - name: izuma_ca_path
-    ini:
-      - section: izuma
-        key: ca_path
-  timeout:
-    description: Seconds to wait for the API on each request.
-    type: float
-    default: 30
-    env:
-      - name: IZUMA_TIMEOUT
-    vars:
-      - name: izuma_timeout
-    ini:
-      - section: izuma
-        key: timeout
-  retries:
-    description: How many times a request is retried after HTTP 429, 502, 503, 504 or a connection error.
-    type: int
-    default: 5
-    env:
-      - name: IZUMA_RETRIES
-    vars:
-      - name: izuma_retries
-    ini:
-      - section: izuma
-        key: retries
 """

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Use C(izuma.device_management.jwt) in the izuma_jwt module, C(izuma.device_management.jwt.plugins) in the lookup.
+    """Use C(izuma.device_management.jwt) in the izuma_jwt module; C(izuma.device_management.jwt) and then
+    C(izuma.device_management.jwt.plugins) in the lookup.
 
-    The lifetime is not here: the module and the lookup have different defaults.
+    DOCUMENTATION holds every option text once. PLUGINS adds only what a lookup adds - where else an option may come
+    from (env, vars, ini) - as community.hashi_vault layers its connection fragment. The lifetime is not here: the
+    module and the lookup have different defaults. The algorithm choices are not here either: the module's argument
+    spec enforces them, and the lookup refuses a wrong algorithm itself, with a message that says why.
     """
 
-    # The izuma_jwt module (its action plugin reads these on the controller).
+    # The options, for the izuma_jwt module (its action plugin reads them on the controller) and the lookup.
     DOCUMENTATION = r"""
 options:
   private_key_path:
     description:
       - Path, on the controller, of the PEM private key (PKCS#8 or traditional, encrypted or not) that signs the token.
         It is the private key of a verification key uploaded to the application, and it never leaves the controller.
-      - A relative path is relative to the playbook's directory (the role's, in a role).
+      - A relative path is relative to the playbook's directory (the role's, in a role); C(~) is expanded.
       - One of O(private_key_path) and O(private_key_content) is required.
     type: path
   private_key_content:
@@ -34,17 +38,20 @@ options:
     type: str
   algorithm:
     description:
-      - JWS algorithm. By default V(RS256) for an RSA key, and V(ES256), V(ES384) or V(ES512) for an EC key on P-256,
+      - JWS algorithm, one of V(RS256), V(RS384), V(RS512), V(ES256), V(ES384), V(ES512), V(PS256), V(PS384) and
+        V(PS512). By default V(RS256) for an RSA key, and V(ES256), V(ES384) or V(ES512) for an EC key on P-256,
         P-384 or P-521.
       - The algorithm must fit the key - RS* and PS* need an RSA key of at least 2048 bits, ES256 a P-256 key, ES384 a
         P-384 key, ES512 a P-521 key. C(none) and the HMAC algorithms (HS*) are refused, as Izuma Device Management does.
     type: str
-    choices: [RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512]
   max_lifetime:
     description:
-      - The longest lifetime, in seconds, allowed for a token; a longer O(lifetime) is refused. Set it once (for
-        example in C(module_defaults) or a group variable) to enforce a policy.
+      - The longest lifetime, in seconds, allowed for a token; a longer O(lifetime) is refused before anything is
+        signed. Set it once (for example in C(module_defaults) or a group variable) to enforce a policy.
+      - By default one year. Raise it knowingly for a longer-lived token; no token may live longer than ten years
+        (315360000 seconds), whatever this says.
     type: int
+    default: 31536000
   issuer:
     description: The C(iss) claim.
     type: str
@@ -62,7 +69,8 @@ options:
     type: str
   random_jwt_id:
     description:
-      - Give each new token a random C(jti) claim (a UUID4 in hex).
+      - Give each new token a random C(jti) claim (a UUID4 in hex). A token that the lookup reuses from its cache keeps
+        its jti.
     type: bool
     default: false
   claims:
@@ -93,15 +101,10 @@ requirements:
   - cryptography and PyJWT on the controller
 """
 
-    # The izuma_jwt lookup: the same options, also from variables, the environment and ansible.cfg.
+    # What the lookup adds: where else each option may come from.
     PLUGINS = r"""
 options:
   private_key_path:
-    description:
-      - Path, on the controller, of the PEM private key (PKCS#8 or traditional, encrypted or not) that signs the token.
-      - A relative path is relative to the playbook's directory (the role's, in a role); C(~) is expanded.
-      - One of O(private_key_path) and O(private_key_content) is required.
-    type: str
     env:
       - name: IZUMA_PRIVATE_KEY_PATH
     vars:
@@ -110,28 +113,16 @@ options:
       - section: izuma_jwt
         key: private_key_path
   private_key_content:
-    description:
-      - The PEM private key that signs the token, as content (for example from Ansible Vault).
-      - Mutually exclusive with O(private_key_path).
-    type: str
     env:
       - name: IZUMA_PRIVATE_KEY
     vars:
       - name: izuma_jwt_private_key_content
   private_key_passphrase:
-    description: Passphrase of an encrypted private key.
-    type: str
     env:
       - name: IZUMA_PRIVATE_KEY_PASSPHRASE
     vars:
       - name: izuma_jwt_private_key_passphrase
   algorithm:
-    description:
-      - JWS algorithm, one of V(RS256), V(RS384), V(RS512), V(ES256), V(ES384), V(ES512), V(PS256), V(PS384) and
-        V(PS512). By default V(RS256) for an RSA key, and V(ES256), V(ES384) or V(ES512) for an EC key on P-256, P-384
-        or P-521.
-      - The algorithm must fit the key. C(none), HS* and any other algorithm are refused with a message saying why.
-    type: str
     env:
       - name: IZUMA_JWT_ALGORITHM
     vars:
@@ -140,8 +131,6 @@ options:
       - section: izuma_jwt
         key: algorithm
   max_lifetime:
-    description: The longest lifetime, in seconds, allowed for a token; a longer O(lifetime) is refused.
-    type: int
     env:
       - name: IZUMA_JWT_MAX_LIFETIME
     vars:
@@ -150,8 +139,6 @@ options:
       - section: izuma_jwt
         key: max_lifetime
   issuer:
-    description: The C(iss) claim.
-    type: str
     env:
       - name: IZUMA_JWT_ISSUER
     vars:
@@ -160,14 +147,9 @@ options:
       - section: izuma_jwt
         key: issuer
   subject:
-    description: The C(sub) claim.
-    type: str
     vars:
       - name: izuma_jwt_subject
   audience:
-    description: The C(aud) claim. One audience is signed as a string, several as a list.
-    type: list
-    elements: str
     env:
       - name: IZUMA_JWT_AUDIENCE
     vars:
@@ -175,34 +157,13 @@ options:
     ini:
       - section: izuma_jwt
         key: audience
-  jwt_id:
-    description: A fixed C(jti) claim. Mutually exclusive with O(random_jwt_id).
-    type: str
-  random_jwt_id:
-    description:
-      - Give each new token a random C(jti) claim. A token reused from the cache (see O(reuse_tokens)) keeps its jti.
-    type: bool
-    default: false
   claims:
-    description:
-      - Further claims, as a mapping of claim names to JSON values.
-      - V(exp), V(iat) and V(nbf) are refused here; they come from O(lifetime) and O(not_before_skew).
-    type: dict
     vars:
       - name: izuma_jwt_claims
   headers:
-    description:
-      - Further JOSE header fields, such as C(kid) or C(typ). V(alg), V(jku), V(jwk), V(x5u), V(x5c) and V(crit) are refused.
-    type: dict
     vars:
       - name: izuma_jwt_headers
-  key_id:
-    description: Add a C(kid) header derived from the signing key's public key fingerprint.
-    type: bool
-    default: false
   not_before_skew:
-    description: Add an C(nbf) claim this many seconds before the time of signing. No C(nbf) claim when not set.
-    type: int
     env:
       - name: IZUMA_JWT_NOT_BEFORE_SKEW
     vars:
@@ -210,6 +171,4 @@ options:
     ini:
       - section: izuma_jwt
         key: not_before_skew
-requirements:
-  - cryptography and PyJWT on the controller
 """

@@ -15,14 +15,14 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 
 def jwt_claims(token: t.Any, header: bool = False) -> t.Dict[str, t.Any]:
     """Return a token's claims, or ``{"header": ..., "claims": ...}`` with ``header=True``; the signature is not verified."""
     try:
-        decoded = tokens.decode_unverified(_text(token, "jwt_claims"))
+        decoded = token_status.decode_unverified(_text(token, "jwt_claims"))
     except IzumaError as exc:
         raise AnsibleFilterError("jwt_claims: %s" % exc.message) from None
     if header:
@@ -40,7 +40,7 @@ def jwt_seconds_left(token: t.Any, now: t.Optional[float] = None) -> int:
     if now is not None and (isinstance(now, bool) or not isinstance(now, (int, float))):
         raise AnsibleFilterError("jwt_seconds_left: now must be a number of seconds since the epoch, got %s" % type(now).__name__)
     try:
-        return tokens.seconds_left(source, now=now)
+        return token_status.seconds_left(source, now=now)
     except IzumaError as exc:
         raise AnsibleFilterError("jwt_seconds_left: %s" % exc.message) from None
 

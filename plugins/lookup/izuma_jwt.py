@@ -34,7 +34,7 @@ options:
     required: false
   lifetime:
     description:
-      - Seconds from signing to the C(exp) claim. At most O(max_lifetime) when that is set.
+      - Seconds from signing to the C(exp) claim. At most O(max_lifetime) (one year by default).
     type: int
     default: 600
     env:
@@ -57,7 +57,11 @@ options:
     ini:
       - section: izuma_jwt
         key: reuse_tokens
+  private_key_path:
+    # A plain string, not a config path (which would be relative to the working directory): the lookup resolves it.
+    type: str
 extends_documentation_fragment:
+  - izuma.device_management.jwt
   - izuma.device_management.jwt.plugins
 notes:
   - Like every lookup, this one runs on the controller and B(signs even in check mode); a token obtained in check mode is
@@ -112,20 +116,21 @@ _raw:
   elements: str
 """
 
-import os
 import typing as t
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
 
 display = Display()
 
 # Signing options a mapping term may override (the key options may not: one lookup, one key).
-TERM_OPTIONS = frozenset(tokens.SIGN_OPTION_NAMES)
+TERM_OPTIONS = frozenset(jwt_plugin.SIGN_OPTION_NAMES)
 
 
 class LookupModule(LookupBase):
@@ -139,37 +144,24 @@ class LookupModule(LookupBase):
         except IzumaError as exc:
             raise AnsibleLookupError("izuma_jwt: %s" % exc.message) from None
 
-    def _key_path(self, variables: t.Dict[str, t.Any]) -> t.Optional[str]:
-        """The key file's path: ~ expanded, a relative path taken from the playbook's (or role's) directory.
-
-        The option is a plain string, not a config ``path``, which would make it relative to the working directory.
-        """
-        path = self.get_option("private_key_path")
-        if not path:
-            return None
-        path = os.path.expanduser(str(path))
-        if os.path.isabs(path) or self._loader is None:
-            return path
-        return os.path.join(self.get_basedir(variables), path)
-
     def _tokens(self, terms: t.List[t.Any], variables: t.Dict[str, t.Any]) -> t.List[str]:
-        path = self._key_path(variables)
-        key = tokens.load_signing_key(path, self.get_option("private_key_content"), self.get_option("private_key_passphrase"))
+        path = jwt_plugin.resolve_key_path(self.get_option("private_key_path"), variables, self._loader)
+        key = key_source.load_signing_key(path, self.get_option("private_key_content"), self.get_option("private_key_passphrase"))
         reuse = self.get_option("reuse_tokens")
         results = []
         # query('...', names) passes the list as one term: one level of lists is flattened.
         for term in self._flatten(terms) or [None]:
-            options = tokens.sign_options(self._getter(term))
+            options = jwt_plugin.sign_options(self._getter(term))
             if reuse:
-                hits = tokens.TOKEN_CACHE.hits
-                token = tokens.TOKEN_CACHE.get_or_sign(key, **options)
-                how = "reused a cached token" if tokens.TOKEN_CACHE.hits > hits else "signed a new token"
+                hits = jwt_plugin.TOKEN_CACHE.hits
+                token = jwt_plugin.TOKEN_CACHE.get_or_sign(key, **options)
+                how = "reused a cached token" if jwt_plugin.TOKEN_CACHE.hits > hits else "signed a new token"
             else:
                 token = tokens.sign_token(key, **options)
                 how = "signed a new token"
             if display.verbosity >= 3:
                 # Only what identifies the token, never the token: computed only when it is shown.
-                claims = tokens.decode_unverified(token)["claims"]
+                claims = token_status.decode_unverified(token)["claims"]
                 algorithm = options.get("algorithm") or tokens.default_algorithm(key)
                 display.vvv("izuma_jwt: %s (%s, key %s, expires %s)"
                             % (how, algorithm, keys.public_key_fingerprint(key)[:16], keys.to_rfc3339(claims["exp"])))

@@ -15,10 +15,12 @@ the retry rules in ``_retry`` and the exception in ``_errors``.
 
 Two rules shape the retry logic:
 
-* a request the server may have carried out (a POST whose connection broke
-  after it was sent, or that got a gateway error) is never sent again blindly:
-  the caller gives a read-back function and the client looks for the object
-  before trying again;
+* a write the server may have carried out (a POST, PUT or DELETE whose
+  connection broke after it was sent, that timed out waiting for the answer,
+  or that got a gateway error) is never sent again blindly: the client reads
+  the object back and continues from what the server holds (a POST's caller
+  says how to find the object; a PUT or DELETE reads its own path, and is sent
+  again, if at all, with the etag the server has now);
 * no secret (access key, token, private key, passphrase) ever reaches an
   exception message: messages are built from the method, path, status and
   the server's error envelope only.
@@ -27,9 +29,10 @@ Two rules shape the retry logic:
 from __future__ import annotations
 
 import random
+import socket
 import time
 import traceback
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
@@ -40,7 +43,9 @@ from ansible_collections.izuma.device_management.plugins.module_utils._retry imp
     DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_CAP,
     RETRY_STATUSES,
-    never_connected,
+    Resend,
+    holds,
+    if_match,
     parse_retry_after,
     retry_delay,
 )
@@ -48,6 +53,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._retry imp
 try:
     import requests
     from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import NewConnectionError
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR: Optional[str] = traceback.format_exc()
@@ -55,13 +61,20 @@ else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 
-COLLECTION_VERSION = "1.0.0"
 # The API's largest page; fewer pages mean fewer requests on every converged run.
 MAX_PAGE_SIZE = 1000
 
+# What a read-back after an ambiguous failure answers: the object (done), or Resend (not carried out), or None
+# (a POST's read-back that found nothing: send it again as it was).
+ReadBack = Callable[[], Union[None, Dict[str, Any], Resend]]
+
 
 class IzumaClient:
-    """A connection to the Izuma API: one ``requests`` session, reused for every call of a run."""
+    """A connection to the Izuma API: one ``requests`` session, reused for every call of a run.
+
+    ``warnings`` lists what the caller should show the user about this connection (TLS verification turned off):
+    modules pass them to ``module.warn``, controller-side plugins to their display.
+    """
 
     def __init__(
         self,
@@ -76,6 +89,7 @@ class IzumaClient:
         if not HAS_REQUESTS and session is None:
             raise IzumaConfigError("The Python library requests is required to talk to the Izuma API.")
         self.config = config
+        self.warnings: List[str] = config.warnings()
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -83,19 +97,9 @@ class IzumaClient:
         self._backoff_cap = backoff_cap
         self.base_url = config.api_host.rstrip("/")
         self.auth = authentication(config, clock=clock)
-        self.session = session if session is not None else self._new_session()
+        self.session = session if session is not None else _new_session()
         # Counted for tests, benchmarks and the collection's "requests made" reports.
         self.request_count = 0
-
-    def _new_session(self) -> Any:
-        session = requests.Session()
-        # Retries are ours (they must know about POST read-back), so urllib3 makes none.
-        adapter = HTTPAdapter(max_retries=0, pool_maxsize=4)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.headers["User-Agent"] = "izuma.device_management/%s" % COLLECTION_VERSION
-        session.headers["Accept"] = "application/json"
-        return session
 
     # -- the one request loop -------------------------------------------------------------------------
 
@@ -106,15 +110,17 @@ class IzumaClient:
         params: Optional[Mapping[str, Any]] = None,
         body: Optional[Mapping[str, Any]] = None,
         headers: Optional[Mapping[str, str]] = None,
-        read_back: Optional[Callable[[], Optional[Dict[str, Any]]]] = None,
+        read_back: Optional[ReadBack] = None,
     ) -> Optional[Dict[str, Any]]:
         """Send one API request and return its decoded JSON body (None for 204).
 
-        Retries on 429, 502, 503, 504 and connection errors. A POST is retried
-        only when the server certainly did not act on it (a 429 or 503, or a
-        connection that was never made); after an ambiguous failure it calls
-        ``read_back`` and returns what that finds, and without ``read_back`` it
-        gives up rather than risk creating the object twice.
+        Retries on 429, 502, 503, 504 and connection errors. A write (POST,
+        PUT, DELETE) is sent again as it was only when the server certainly did
+        not act on it (a 429 or 503, or a connection that was never made).
+        After an ambiguous failure it calls ``read_back``: an object means the
+        work is done and is returned, ``Resend`` sends the request again with
+        its headers, None sends it again as it was. Without ``read_back`` it
+        gives up rather than risk doing the work twice.
         """
         method = method.upper()
         url = self.base_url + path
@@ -131,26 +137,25 @@ class IzumaClient:
                 failure: IzumaApiError = exc
             else:
                 if response.status_code < 400:
-                    return self._decode(response, method, path)
-                failure = self._error_from_response(response, method, path)
+                    return _decode(response, method, path)
+                failure = _error_from_response(response, method, path)
                 if response.status_code not in RETRY_STATUSES or attempt >= self.config.retries:
                     raise failure
                 ambiguous = response.status_code in AMBIGUOUS_STATUSES
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
-            if method == "POST" and ambiguous:
+            if ambiguous and method != "GET":
                 if read_back is None:
                     raise IzumaApiError(
                         "the request may have been carried out before it failed (%s), and it is not sent again blindly; "
                         "read the current state and run again." % failure.message,
                         status=failure.status, error_type=failure.type, request_id=failure.request_id, method=method, path=path)
                 found = read_back()
-                if found is not None:
+                if isinstance(found, Resend):
+                    headers = found.headers
+                elif found is not None:
                     return found
-            self._sleep(self._delay(attempt, retry_after))
+            self._sleep(retry_delay(attempt, retry_after, self.config.retry_after_cap, self._rng, self._backoff_base, self._backoff_cap))
             attempt += 1
-
-    def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
-        return retry_delay(attempt, retry_after, self.config.retry_after_cap, self._rng, self._backoff_base, self._backoff_cap)
 
     def _send(self, method: str, url: str, params: Optional[Mapping[str, Any]], body: Optional[Mapping[str, Any]],
               headers: Optional[Mapping[str, str]]) -> Any:
@@ -174,34 +179,9 @@ class IzumaClient:
             raise IzumaApiError("no answer from %s within %s seconds" % (self.base_url, self.config.timeout),
                                 error_type="timeout", method=method, path=_path_of(url))
         except requests.exceptions.ConnectionError as exc:
-            kind = "connect_error" if never_connected(exc) else "connection_error"
+            kind = "connect_error" if _never_connected(exc) else "connection_error"
             raise IzumaApiError("connection to %s failed (%s)" % (self.base_url, _reason(exc)),
                                 error_type=kind, method=method, path=_path_of(url))
-
-    @staticmethod
-    def _decode(response: Any, method: str, path: str) -> Optional[Dict[str, Any]]:
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise IzumaApiError("the server answered %s with a body that is not JSON" % response.status_code,
-                                status=response.status_code, error_type="invalid_response", method=method, path=path)
-
-    @staticmethod
-    def _error_from_response(response: Any, method: str, path: str) -> IzumaApiError:
-        try:
-            envelope = response.json()
-        except ValueError:
-            envelope = None
-        if not isinstance(envelope, dict):
-            return IzumaApiError("HTTP %s (%s)" % (response.status_code, response.reason or "no reason given"),
-                                 status=response.status_code, method=method, path=path)
-        fields = envelope.get("fields") if isinstance(envelope.get("fields"), list) else None
-        return IzumaApiError(
-            str(envelope.get("message") or response.reason or "no message"),
-            status=response.status_code, error_type=envelope.get("type"), fields=fields,
-            request_id=envelope.get("request_id"), method=method, path=path)
 
     # -- conveniences over request() --------------------------------------------------------------------
 
@@ -240,20 +220,81 @@ class IzumaClient:
         return self.request("POST", path, body=body, read_back=read_back) or {}
 
     def update(self, path: str, body: Mapping[str, Any], etag: Optional[str] = None) -> Dict[str, Any]:
-        """PUT changes to an object, guarded by its etag when one is given."""
-        headers = {"If-Match": etag} if etag else None
-        return self.request("PUT", path, body=body, headers=headers) or {}
+        """PUT changes to an object, guarded by its etag when one is given.
+
+        After an ambiguous failure the object is read back: when it already holds ``body`` the PUT is done and the
+        object is returned; otherwise the PUT is sent again with the etag the server has now.
+        """
+        def read_back() -> Union[Dict[str, Any], Resend]:
+            current = self.get_or_none(path)
+            if current is None:
+                raise IzumaApiError("the object was deleted while it was being updated; run again to see what is left.",
+                                    status=404, error_type="not_found", method="PUT", path=path)
+            if holds(current, body):
+                return current
+            return Resend(if_match(current.get("etag") if etag else None))
+
+        return self.request("PUT", path, body=body, headers=if_match(etag), read_back=read_back) or {}
 
     def delete(self, path: str, etag: Optional[str] = None) -> bool:
-        """DELETE an object; False when it was already gone (so a retried delete converges)."""
-        headers = {"If-Match": etag} if etag else None
+        """DELETE an object, guarded by its etag when one is given; False when the server says it is gone already.
+
+        After an ambiguous failure the object is read back: when it is gone the DELETE is done (False: whether this
+        request or another removed it cannot be told); otherwise it is sent again with the etag the server has now.
+        """
+        gone: List[bool] = []
+
+        def read_back() -> Union[Dict[str, Any], Resend]:
+            current = self.get_or_none(path)
+            if current is None:
+                gone.append(True)
+                return {}
+            return Resend(if_match(current.get("etag") if etag else None))
+
         try:
-            self.request("DELETE", path, headers=headers)
+            self.request("DELETE", path, headers=if_match(etag), read_back=read_back)
         except IzumaApiError as exc:
             if exc.status == 404:
                 return False
             raise
-        return True
+        return not gone
+
+
+def _new_session() -> Any:
+    session = requests.Session()
+    # Retries are ours (they must know about read-backs), so urllib3 makes none.
+    adapter = HTTPAdapter(max_retries=0, pool_maxsize=4)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    # No collection version here: module_utils run without galaxy.yml, and a copy of its version would drift.
+    session.headers["User-Agent"] = "izuma.device_management " + requests.utils.default_user_agent()
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+def _decode(response: Any, method: str, path: str) -> Optional[Dict[str, Any]]:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise IzumaApiError("the server answered %s with a body that is not JSON" % response.status_code,
+                            status=response.status_code, error_type="invalid_response", method=method, path=path)
+
+
+def _error_from_response(response: Any, method: str, path: str) -> IzumaApiError:
+    try:
+        envelope = response.json()
+    except ValueError:
+        envelope = None
+    if not isinstance(envelope, dict):
+        return IzumaApiError("HTTP %s (%s)" % (response.status_code, response.reason or "no reason given"),
+                             status=response.status_code, method=method, path=path)
+    fields = envelope.get("fields") if isinstance(envelope.get("fields"), list) else None
+    return IzumaApiError(
+        str(envelope.get("message") or response.reason or "no message"),
+        status=response.status_code, error_type=envelope.get("type"), fields=fields,
+        request_id=envelope.get("request_id"), method=method, path=path)
 
 
 def _path_of(url: str) -> str:
@@ -269,3 +310,27 @@ def _reason(exc: BaseException) -> str:
             break
         inner = nxt
     return type(inner).__name__
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and every exception behind it: requests wraps urllib3's, which wraps the socket's."""
+    seen: List[int] = []
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.append(id(current))
+        yield current
+        linked = [getattr(current, "reason", None), current.__cause__, current.__context__] + list(current.args)
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when no connection was made (refused, or the name did not resolve), so nothing can have been sent.
+
+    urllib3 raises NewConnectionError (NameResolutionError is one) only while connecting; the operating system's
+    ECONNREFUSED and a failed name lookup happen only before a connection exists. A connection that was reset or
+    closed after it was made is none of these: the request may have reached the server.
+    """
+    return any(isinstance(cause, (NewConnectionError, ConnectionRefusedError, socket.gaierror)) for cause in _causes(exc))

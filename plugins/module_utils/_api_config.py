@@ -8,14 +8,15 @@
 
 ``ClientConfig`` is built the same way by modules (``module.params.get``) and by
 controller-side plugins (``get_option``), and refuses a configuration that
-cannot work with a message naming the option to fix.
+cannot work with a message naming the option to fix. What it accepts but the
+user should know about (TLS verification off) it lists in ``warnings()``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 
@@ -43,6 +44,9 @@ class ClientConfig:
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP
+    # The environment variable an option's value came from, for the options that did not come from the task itself,
+    # e.g. {"validate_certs": "IZUMA_VALIDATE_CERTS"}: a warning about a value names where the user set it.
+    sources: Dict[str, str] = field(default_factory=dict, compare=False)
 
     OPTION_NAMES = (
         "api_host", "api_key", "auth_application_id", "auth_private_key_path", "auth_private_key_content",
@@ -50,14 +54,16 @@ class ClientConfig:
     )
 
     @classmethod
-    def from_options(cls, get: Callable[[str], Any]) -> "ClientConfig":
+    def from_options(cls, get: Callable[[str], Any], sources: Optional[Dict[str, str]] = None) -> "ClientConfig":
         """Build a configuration from an option getter (``module.params.get`` or a plugin's ``get_option``).
 
         An empty string counts as not set: AWX injects every environment variable of a credential type, with ``''``
         for the inputs a credential leaves empty (an access-key credential has no application id, and so on).
+        ``sources`` maps options to the environment variables their values came from (see the ``sources`` field).
         """
         values = {name: get(name) for name in cls.OPTION_NAMES}
         config = cls(**{name: value for name, value in values.items() if value is not None and value != ""})
+        config.sources = dict(sources or {})
         config.validate()
         return config
 
@@ -90,6 +96,17 @@ class ClientConfig:
             raise IzumaConfigError("timeout must be a positive number of seconds.")
         if self.retries < 0:
             raise IzumaConfigError("retries must be zero or a positive number.")
+
+    def warnings(self) -> List[str]:
+        """What the user should be told about this configuration: today, that TLS verification is off."""
+        if self.validate_certs:
+            return []
+        origin = self.sources.get("validate_certs")
+        setting = "%s is false in the environment" % origin if origin else "validate_certs is false"
+        # The host is not named: a URL may carry user:password, and the message is shown wherever the task output goes.
+        return ["TLS certificate verification is off (%s): the API server is not authenticated, so anyone on the network "
+                "path can read the credentials sent to it and forge its answers. Give ca_path (IZUMA_CA_BUNDLE) the CA "
+                "bundle that signed the server's certificate instead; turn verification off for tests only." % setting]
 
     @property
     def verify(self) -> Any:

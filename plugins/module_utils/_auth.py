@@ -53,16 +53,16 @@ class JwtAuth:
 
     def _load_key(self) -> None:
         # Imported here so that access-key users need neither cryptography nor PyJWT.
-        from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys, _tokens as tokens
+        from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _tokens as tokens
 
         config = self._config
+        # The one key source of the collection, with its per-process cache: the same loader as the izuma_jwt plugins.
         if config.auth_private_key_path:
-            data = files.read_file(config.auth_private_key_path, what="auth_private_key_path")
-            source = config.auth_private_key_path
+            self._key = key_source.SIGNING_KEY_CACHE.load_file(config.auth_private_key_path, config.auth_private_key_passphrase,
+                                                               what="auth_private_key_path", source=config.auth_private_key_path)
         else:
-            data = (config.auth_private_key_content or "").encode("utf-8")
-            source = "auth_private_key_content"
-        self._key = keys.load_private_key(data, config.auth_private_key_passphrase, source=source)
+            self._key = key_source.SIGNING_KEY_CACHE.load_content(config.auth_private_key_content or "", config.auth_private_key_passphrase,
+                                                                  source="auth_private_key_content")
         self._algorithm = config.auth_jwt_algorithm or tokens.default_algorithm(self._key)
         tokens.check_algorithm(self._algorithm, self._key)
 

@@ -4,7 +4,7 @@
 #
 # Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
 # do not import it from outside this collection.
-"""Safe local files for secrets: atomic writes with a private mode from the start, reads, backups.
+"""Safe local files for secrets: atomic writes with a private mode from the start, reads, removal.
 
 A private key or token file is written to a temporary file in the same
 directory, created with its final mode (0600 by default) so the secret is never
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
-import time
 import typing as t
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaFileError
@@ -83,43 +81,6 @@ def read_file(path: str, what: str = "private key", max_size: int = MAX_READ_BYT
     if len(data) > max_size:
         raise IzumaFileError("%s file %s is larger than %d bytes: check the path" % (what, path, max_size), path=path)
     return data
-
-
-def file_mode(path: str) -> t.Optional[int]:
-    """Return the permission bits of ``path`` (e.g. 0o600), or None when it does not exist."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise IzumaFileError("cannot inspect %s: %s" % (path, _reason(exc)), path=path) from None
-
-
-def same_content(path: str, data: bytes, what: str = "existing") -> bool:
-    """Tell whether ``path`` exists and holds exactly ``data`` (to skip rewriting an unchanged file)."""
-    try:
-        size = os.stat(path).st_size
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise IzumaFileError("cannot inspect %s: %s" % (path, _reason(exc)), path=path) from None
-    if size != len(data):
-        return False
-    return read_file(path, what=what, max_size=max(len(data), MAX_READ_BYTES)) == data
-
-
-def set_file_mode(path: str, mode: int) -> bool:
-    """Set the permission bits of ``path`` to ``mode``; return True when they changed."""
-    current = file_mode(path)
-    if current is None:
-        raise IzumaFileError("cannot set the mode of %s: it does not exist" % path, path=path)
-    if current == mode:
-        return False
-    try:
-        os.chmod(path, mode)
-    except OSError as exc:
-        raise IzumaFileError("cannot set the mode of %s to %04o: %s" % (path, mode, _reason(exc)), path=path) from None
-    return True
 
 
 def _fsync_directory(directory: str) -> None:
@@ -205,57 +166,6 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600, owner: t.Union[str, 
                 pass
 
 
-def backup_file(path: str) -> t.Optional[str]:
-    """Copy ``path`` to ``<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`` (Ansible's backup naming) and return the copy's path.
-
-    Returns None when ``path`` does not exist. The copy is created with the
-    original's mode from the start (a backup of a secret is a secret), keeps
-    its timestamps and, when allowed, its owner and group.
-    """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise IzumaFileError("cannot back up %s: %s" % (path, _reason(exc)), path=path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise IzumaFileError("cannot back up %s: it is a directory" % path, path=path)
-    data = read_file(path, what="file to back up", max_size=max(info.st_size, MAX_READ_BYTES))
-    mode = stat.S_IMODE(info.st_mode)
-    stamp = time.strftime("%Y-%m-%d@%H:%M:%S", time.localtime())
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    for attempt in range(100):
-        backup = "%s.%s.%s%s~" % (path, os.getpid(), stamp, "" if attempt == 0 else ".%d" % attempt)
-        try:
-            fd = os.open(backup, flags, mode)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise IzumaFileError("cannot back up %s to %s: %s" % (path, backup, _reason(exc)), path=path) from None
-        break
-    else:
-        raise IzumaFileError("cannot back up %s: too many backups named %s.%s.%s*~ already exist" % (path, path, os.getpid(), stamp), path=path)
-    try:
-        try:
-            os.fchmod(fd, mode)
-            try:
-                os.fchown(fd, info.st_uid, info.st_gid)
-            except OSError:
-                pass  # Only root may give files away; the backup then belongs to us, with the same mode.
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.utime(backup, ns=(info.st_atime_ns, info.st_mtime_ns))
-    except OSError as exc:
-        try:
-            os.unlink(backup)
-        except OSError:
-            pass
-        raise IzumaFileError("cannot back up %s to %s: %s" % (path, backup, _reason(exc)), path=path) from None
-    return backup
-
-
 def remove_file(path: str) -> bool:
     """Remove ``path``; return True if it existed, False if there was nothing to remove."""
     try:
@@ -268,4 +178,20 @@ def remove_file(path: str) -> bool:
         if exc.errno == errno.EISDIR or (exc.errno == errno.EPERM and os.path.isdir(path)):
             raise IzumaFileError("cannot remove %s: it is a directory" % path, path=path) from None
         raise IzumaFileError("cannot remove %s: %s" % (path, _reason(exc)), path=path) from None
+    return True
+
+
+def move_file(source: str, dest: str) -> bool:
+    """Rename ``source`` over ``dest`` atomically and durably; return False if ``source`` is not there.
+
+    Both must be in the same directory (a rename never copies), so ``dest`` holds either its old or its new content
+    at every instant.
+    """
+    try:
+        os.replace(source, dest)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise IzumaFileError("cannot move %s to %s: %s" % (source, dest, _reason(exc)), path=dest) from None
+    _fsync_directory(os.path.dirname(os.path.abspath(dest)))
     return True

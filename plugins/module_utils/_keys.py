@@ -30,6 +30,7 @@ import typing as t
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError
 
 try:
+    import cryptography
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
@@ -40,6 +41,9 @@ except ImportError:
 else:
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
+
+# cryptography 39 and later can skip the (slow) RSA key consistency checks when parsing; see load_private_key.
+CAN_SKIP_RSA_VALIDATION = HAS_CRYPTOGRAPHY and int(cryptography.__version__.split(".")[0]) >= 39
 
 if t.TYPE_CHECKING:  # pragma: no cover - names for annotations only
     PrivateKey = t.Union["rsa.RSAPrivateKey", "ec.EllipticCurvePrivateKey"]
@@ -355,7 +359,7 @@ def private_key_is_encrypted(data: t.Union[bytes, str]) -> bool:
 
 
 def load_private_key(data: t.Union[bytes, str], passphrase: t.Optional[t.Union[str, bytes]] = None, source: str = "private key",
-                     enforce_rules: bool = True, ignore_unused_passphrase: bool = False) -> PrivateKey:
+                     enforce_rules: bool = True, ignore_unused_passphrase: bool = False, skip_rsa_validation: bool = False) -> PrivateKey:
     """Load a PEM private key (PKCS#8 or traditional, encrypted or not).
 
     ``source`` names the input in messages, e.g. a file path or
@@ -369,6 +373,11 @@ def load_private_key(data: t.Union[bytes, str], passphrase: t.Optional[t.Union[s
     caller believes the key is protected when it is not; pass
     ``ignore_unused_passphrase=True`` to accept it silently. An empty
     passphrase counts as no passphrase.
+
+    ``skip_rsa_validation`` skips cryptography's RSA consistency checks (most
+    of the cost of parsing an RSA key, where cryptography supports it): only
+    for a caller that proves the key another way, as the key source does with
+    a sign-and-verify self-test.
     """
     require_cryptography()
     _label, block = _private_key_block(_to_text(data), source)
@@ -382,7 +391,8 @@ def load_private_key(data: t.Union[bytes, str], passphrase: t.Optional[t.Union[s
                                 "or write the key encrypted with that passphrase" % source)
         password = None
     try:
-        key = serialization.load_pem_private_key(block.encode("ascii", "replace"), password=password)
+        options = {"unsafe_skip_rsa_key_validation": True} if skip_rsa_validation and CAN_SKIP_RSA_VALIDATION else {}
+        key = serialization.load_pem_private_key(block.encode("ascii", "replace"), password=password, **options)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         # The library's own message is not shown: it could quote input bytes.
         if encrypted:

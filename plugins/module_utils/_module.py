@@ -7,14 +7,15 @@
 """The thin layer between AnsibleModule and the core.
 
 It adds the connection options (with their environment fallbacks) to a
-module's argument spec, builds the one API client of the run, checks the
-libraries the module needs, and turns every ``IzumaError`` into a clean
-``fail_json``: a message and the API's error details, never a traceback and
-never a secret.
+module's argument spec, builds the one API client of the run and shows its
+warnings (``module.warn``), checks the libraries the module needs, and turns
+every ``IzumaError`` into a clean ``fail_json``: a message and the API's error
+details, never a traceback and never a secret.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -27,6 +28,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api_confi
     ClientConfig,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS
 
 
 def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
@@ -40,7 +42,7 @@ def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
         auth_private_key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["IZUMA_PRIVATE_KEY_PASSPHRASE"])),
         auth_jwt_algorithm=dict(
             type="str", fallback=(env_fallback, ["IZUMA_JWT_ALGORITHM"]),
-            choices=["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"]),
+            choices=list(ALGORITHMS)),
         validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["IZUMA_VALIDATE_CERTS"])),
         ca_path=dict(type="path", fallback=(env_fallback, ["IZUMA_CA_BUNDLE"])),
         timeout=dict(type="float", default=DEFAULT_TIMEOUT, fallback=(env_fallback, ["IZUMA_TIMEOUT"])),
@@ -48,11 +50,33 @@ def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
     )
 
 
+def _note_environment_sources(spec: Dict[str, Dict[str, Any]], sources: Dict[str, str]) -> None:
+    """Make each option's environment fallback record in ``sources`` (option -> variable) when it gives the value,
+    so that a warning about a value can name where the user set it."""
+    for option, settings in spec.items():
+        fallback = settings.get("fallback") or (None,)
+        if fallback[0] is env_fallback:
+            settings["fallback"] = (_noting_env_fallback(option, sources), fallback[1])
+
+
+def _noting_env_fallback(option: str, sources: Dict[str, str]) -> Callable[..., Any]:
+    """Ansible's ``env_fallback`` for ``option``, recording which variable gave the value (Ansible calls a fallback
+    only for an option the task did not set)."""
+    def fallback(*variables: str) -> Any:
+        value = env_fallback(*variables)
+        sources[option] = next(name for name in variables if name in os.environ)
+        return value
+    return fallback
+
+
 class IzumaModule:
     """An AnsibleModule with the connection options, one lazily built client, and clean failures."""
 
     def __init__(self, argument_spec: Dict[str, Any], supports_check_mode: bool = True, **kwargs: Any) -> None:
+        # Filled in by the fallbacks while AnsibleModule validates the arguments.
+        self._sources: Dict[str, str] = {}
         spec = connection_argument_spec()
+        _note_environment_sources(spec, self._sources)
         spec.update(argument_spec)
         mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
         mutually_exclusive.append(("auth_private_key_path", "auth_private_key_content"))
@@ -73,7 +97,9 @@ class IzumaModule:
     def client(self) -> IzumaClient:
         """The run's API client, built on first use."""
         if self._client is None:
-            self._client = IzumaClient(ClientConfig.from_options(self.params.get))
+            self._client = IzumaClient(ClientConfig.from_options(self.params.get, sources=self._sources))
+            for warning in self._client.warnings:
+                self.module.warn(warning)
         return self._client
 
     def require(self, has_library: bool, library: str, import_error: Optional[str]) -> None:
@@ -89,4 +115,7 @@ class IzumaModule:
             self.module.fail_json(msg=str(exc), error=exc.to_dict())
         except IzumaError as exc:
             self.module.fail_json(msg=str(exc))
+        # The core returns its warnings in the result; Ansible shows them through warn().
+        for warning in result.pop("warnings", None) or []:
+            self.module.warn(warning)
         self.module.exit_json(**result)

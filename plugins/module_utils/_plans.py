@@ -7,28 +7,35 @@
 """Plans: the changes that turn the observed state into the desired one.
 
 Every module works as ``observe -> plan -> apply``. A ``Plan`` is a list of
-``Change`` objects; check mode reports it, normal mode executes it, diff mode
-shows it. A converged run has an empty plan. Changes carry only fields that
-are safe to show (names, ids, fingerprints, dates, status), never key material.
+typed changes: one small class per kind of write (create an application,
+upload a key, write a file, ...), each with its own ``apply(context)`` that
+returns what the write produced, its own sentence (``describe()``) and the
+reason it is planned (``why``). Check mode reports the plan, normal mode
+applies it, diff mode shows it. A converged run has an empty plan. Changes
+show only what is safe to show (names, ids, fingerprints, dates, status),
+never key material.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 
-@dataclass
 class Change:
-    """One write: create, update or delete of one resource."""
+    """One write. Subclasses set ``action`` and ``resource`` and implement ``apply``."""
 
-    action: str
-    resource: str
-    name: str
-    before: Optional[Dict[str, Any]] = None
-    after: Optional[Dict[str, Any]] = None
-    # Free data the apply step needs (ids, etags, bodies); never shown to the user.
-    payload: Dict[str, Any] = field(default_factory=dict, repr=False)
+    action = "change"
+    resource = "resource"
+
+    def __init__(self, name: str, why: str = "", before: Optional[Dict[str, Any]] = None,
+                 after: Optional[Dict[str, Any]] = None) -> None:
+        self.name = name
+        self.why = why
+        self.before = before
+        self.after = after
+
+    def __repr__(self) -> str:
+        return "<%s %r>" % (type(self).__name__, self.name)
 
     @property
     def changed_fields(self) -> List[str]:
@@ -38,16 +45,34 @@ class Change:
 
     def describe(self) -> str:
         """A sentence a person can read in the task result."""
-        if self.action == "update":
-            return "update %s '%s': %s" % (self.resource, self.name, ", ".join(self.changed_fields))
         return "%s %s '%s'" % (self.action, self.resource, self.name)
 
+    def details(self) -> Dict[str, str]:
+        """The sentence, the kind of change and why it is planned: one entry of the result's ``plan_details``."""
+        return {"change": self.describe(), "kind": type(self).__name__, "why": self.why}
 
-@dataclass
+    def apply(self, context: Any) -> Any:
+        """Carry out the change; return what it produced (an API object, or None)."""
+        raise NotImplementedError
+
+
+class UpdateChange(Change):
+    """A change that edits fields of an existing resource: its sentence lists them."""
+
+    action = "update"
+
+    def describe(self) -> str:
+        return "update %s '%s': %s" % (self.resource, self.name, ", ".join(self.changed_fields))
+
+
 class Plan:
     """An ordered list of changes; empty when the observed state is already the desired one."""
 
-    changes: List[Change] = field(default_factory=list)
+    def __init__(self, changes: Optional[List[Change]] = None) -> None:
+        self.changes: List[Change] = list(changes or [])
+
+    def __iter__(self) -> Iterator[Change]:
+        return iter(self.changes)
 
     def add(self, change: Change) -> None:
         """Append a change."""
@@ -61,6 +86,14 @@ class Plan:
     def describe(self) -> List[str]:
         """One sentence per change."""
         return [change.describe() for change in self.changes]
+
+    def details(self) -> List[Dict[str, str]]:
+        """One ``{change, kind, why}`` per change."""
+        return [change.details() for change in self.changes]
+
+    def apply(self, context: Any) -> List[Any]:
+        """Apply every change in order; the result of each."""
+        return [change.apply(context) for change in self.changes]
 
     def diff(self) -> Dict[str, Any]:
         """Ansible's diff: before and after of every change, keyed by resource name."""

@@ -115,51 +115,45 @@ plan:
   type: list
   elements: str
   sample: ["update application 'telemetry': description, status"]
+plan_details:
+  description:
+    - The same changes as RV(plan), each with the kind of change and why it is planned.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    change:
+      description: The sentence of RV(plan).
+      type: str
+    kind:
+      description: The kind of change, one of V(CreateApplication), V(UpdateApplication), V(DeleteApplication).
+      type: str
+    why:
+      description: Why the change is planned.
+      type: str
+  sample:
+    - change: "update application 'telemetry': description, status"
+      kind: UpdateApplication
+      why: description, status differ from the task
 """
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
-
-def run(izuma: IzumaModule) -> dict:
-    """Observe, plan, apply."""
-    params = izuma.params
-    client = izuma.client
-    if params["application_id"]:
-        applications.check_application_id(params["application_id"])
-    observed = applications.find_application(client, name=params["name"], application_id=params["application_id"])
-    if params["application_id"] and observed is None and params["state"] == "present":
-        raise IzumaConfigError("There is no application with application_id %s; to create one, give only its name."
-                               % params["application_id"])
-    groups = applications.resolve_groups(client, params["groups"]) if params["groups"] is not None else None
-    desired = applications.desired_fields(params["name"], params["description"], params["status"], groups)
-    plan = applications.plan_application(observed, desired, params["state"])
-
-    if izuma.check_mode:
-        application = applications.predicted_application(observed, plan)
-    else:
-        application = applications.apply_application_plan(client, plan, observed)
-    result = dict(changed=plan.changed, application=application or {}, plan=plan.describe())
-    if izuma.diff_mode:
-        result["diff"] = plan.diff()
-    return result
+ARGUMENT_SPEC = dict(
+    name=dict(type="str"),
+    application_id=dict(type="str", aliases=["id"]),
+    description=dict(type="str"),
+    status=dict(type="str", choices=["active", "inactive"]),
+    groups=dict(type="list", elements="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
 
 
 def main() -> None:
-    """Module entry point."""
-    izuma = IzumaModule(
-        argument_spec=dict(
-            name=dict(type="str"),
-            application_id=dict(type="str", aliases=["id"]),
-            description=dict(type="str"),
-            status=dict(type="str", choices=["active", "inactive"]),
-            groups=dict(type="list", elements="str"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-        ),
-        required_one_of=[("name", "application_id")],
-    )
-    izuma.run(run)
+    """Module entry point: the core converges; this is the glue."""
+    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, required_one_of=[("name", "application_id")])
+    izuma.run(lambda m: applications.converge(m.client, m.params, m.check_mode, m.diff_mode))
 
 
 if __name__ == "__main__":

@@ -65,32 +65,17 @@ applications:
 from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
-
-def run(izuma: IzumaModule) -> dict:
-    """Read and filter."""
-    params = izuma.params
-    if params["application_id"]:
-        found = applications.find_application(izuma.client, application_id=params["application_id"])
-        items = [found] if found else []
-    else:
-        items = applications.list_applications(izuma.client)
-    if params["name"] is not None:
-        items = [item for item in items if item.get("name") == params["name"]]
-    if params["status"] is not None:
-        items = [item for item in items if item.get("status") == params["status"].upper()]
-    return dict(changed=False, applications=items)
+ARGUMENT_SPEC = dict(
+    name=dict(type="str"),
+    application_id=dict(type="str", aliases=["id"]),
+    status=dict(type="str", choices=["active", "inactive"]),
+)
 
 
 def main() -> None:
-    """Module entry point."""
-    izuma = IzumaModule(
-        argument_spec=dict(
-            name=dict(type="str"),
-            application_id=dict(type="str", aliases=["id"]),
-            status=dict(type="str", choices=["active", "inactive"]),
-        ),
-    )
-    izuma.run(run)
+    """Module entry point: the core reads and filters; this is the glue."""
+    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC)
+    izuma.run(lambda m: applications.info(m.client, m.params))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ options:
     required: true
   lifetime:
     description:
-      - Seconds from signing to the C(exp) claim of a new token. At most O(max_lifetime) when that is set.
+      - Seconds from signing to the C(exp) claim of a new token. At most O(max_lifetime) (one year by default).
       - Run the task at least every O(lifetime) minus O(renew_margin) seconds, so that a token is renewed before it
         expires.
     type: int
@@ -54,22 +54,35 @@ options:
         logs; when you turn it on, consider C(no_log) on the task.
     type: bool
     default: false
-  owner:
+  follow:
     description:
-      - Name (or uid) of the user that should own the token file, as for M(ansible.builtin.file). Changing it needs
-        root (C(become)). Left as it is when not set.
-    type: str
-  group:
+      - Whether O(dest) may be a symbolic link, whose target then receives the token, as O(ansible.builtin.copy#module:follow)
+        does.
+      - By default a link at O(dest) is refused with a message naming the link and its target, and neither is
+        touched. Writing through a link that someone else can place in a shared directory is the classic way to make a
+        privileged task overwrite an unrelated file.
+      - With V(true), the link's target is replaced atomically with the token (the link stays) and the file attributes
+        apply to the target.
+    type: bool
+    default: false
+  lock_timeout:
     description:
-      - Name (or gid) of the group that should own the token file, as for M(ansible.builtin.file). Left as it is when
-        not set.
-    type: str
+      - Seconds to wait for another run that is writing the same O(dest) on this host (a cron job and a manual run,
+        two AWX jobs on one node), which holds an exclusive lock on C(<dest>.lock) while it writes. Once it has
+        finished, this run looks at the token that run wrote and keeps it when it is right.
+      - When the other run still holds the lock after this long, the task fails and changes nothing.
+    type: int
+    default: 300
+  algorithm:
+    choices: [RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512]
   mode:
     description:
       - Permissions of the token file, as for M(ansible.builtin.file) - an octal string such as V('0600') or V('0640'),
         or a symbolic mode such as V(u=rw,g=r,o=).
-      - A new token is always written to a temporary file created with mode 0600 and renamed over O(dest), then given
-        this mode; so it is never more open than asked, even for an instant.
+      - A new token is always written to a temporary file created with mode 0600 and renamed over O(dest) with
+        M(ansible.builtin.copy)'s atomic move. A token file already at O(dest) is first given this mode (and O(owner),
+        O(group) and the SELinux and file attributes) and passes them on to the new one; a new file gets them right
+        after the rename. So a token is never more open than asked, even for an instant.
       - A mode that lets other users read the token is applied, with a warning.
     type: raw
     default: '0600'
@@ -82,9 +95,16 @@ options:
     description:
       - Internal use only, set by the action plugin - the token to write. Never set it in a task.
     type: str
+  _expected:
+    description:
+      - Internal use only, set by the action plugin - the SHA-256 of O(dest) as inspected (empty when absent), so
+        that a token another run wrote since is not overwritten. Never set it in a task.
+    type: str
 extends_documentation_fragment:
   - izuma.device_management.jwt
+  - ansible.builtin.files
   - ansible.builtin.action_common_attributes
+  - action_common_attributes.files
   - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
@@ -107,6 +127,10 @@ attributes:
     support: full
   platform:
     platforms: posix
+  safe_file_operations:
+    support: full
+  vault:
+    support: none
 notes:
   - The managed hosts need only Python; the controller needs C(cryptography) and C(PyJWT).
   - The token is read from O(dest) by the host and checked on the controller (signature, claims, expiry), so the
@@ -235,59 +259,24 @@ token:
 """
 
 import grp
+import hashlib
 import os
 import pwd
 import stat
+import tempfile
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _locking as locking
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt_options import MUTUALLY_EXCLUSIVE, argument_spec
 
-# The choices of ``algorithm``; equal to tokens.ALGORITHMS (a unit test checks), written out so that the
-# module shipped to managed hosts carries neither the token library nor its cryptography imports.
-ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"]
 # A token is a few hundred bytes; a large file at dest is something else, and is not read whole.
 MAX_TOKEN_BYTES = 64 * 1024
-# Options the host side uses; everything else is read by the action plugin on the controller.
-HOST_OPTIONS = ("dest", "owner", "group", "mode")
-INTERNAL_OPTIONS = ("_operation", "_token")
 
 
-def argument_spec() -> dict:
-    """Every option of izuma_jwt; the action plugin validates tasks with this same spec."""
-    return dict(
-        dest=dict(type="path", required=True),
-        private_key_path=dict(type="path"),
-        private_key_content=dict(type="str", no_log=True),
-        private_key_passphrase=dict(type="str", no_log=True),
-        algorithm=dict(type="str", choices=ALGORITHMS),
-        lifetime=dict(type="int", default=86400),
-        max_lifetime=dict(type="int"),
-        renew_margin=dict(type="int", default=21600),
-        issuer=dict(type="str"),
-        subject=dict(type="str"),
-        audience=dict(type="list", elements="str"),
-        jwt_id=dict(type="str"),
-        random_jwt_id=dict(type="bool", default=False),
-        claims=dict(type="dict"),
-        headers=dict(type="dict"),
-        key_id=dict(type="bool", default=False),
-        not_before_skew=dict(type="int"),
-        force=dict(type="bool", default=False),
-        return_token=dict(type="bool", default=False),
-        owner=dict(type="str"),
-        group=dict(type="str"),
-        mode=dict(type="raw", default="0600"),
-        _operation=dict(type="str", choices=["inspect", "write", "attributes"]),
-        _token=dict(type="str", no_log=True),
-    )
-
-
-MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content"), ("jwt_id", "random_jwt_id")]
-
-
-def file_attributes(path: str) -> dict:
+def file_attributes(path: str) -> t.Dict[str, str]:
     """Mode (octal string), owner and group (names, or numbers without a name) of ``path``."""
     info = os.stat(path)
     try:
@@ -301,17 +290,10 @@ def file_attributes(path: str) -> dict:
     return {"mode": "%04o" % stat.S_IMODE(info.st_mode), "owner": owner, "group": group}
 
 
-def _set_attributes(module: AnsibleModule, path: str, changed: bool = False) -> bool:
-    """Apply owner, group and mode; return True when one differed (in check mode: would differ)."""
-    params = module.params
-    if params["owner"] is not None:
-        changed = module.set_owner_if_different(path, params["owner"], changed)
-    if params["group"] is not None:
-        changed = module.set_group_if_different(path, params["group"], changed)
-    return module.set_mode_if_different(path, params["mode"], changed)
-
-
-def _check_dest(path: str) -> None:
+def _check_dest(path: str, follow: bool) -> None:
+    if os.path.islink(path) and not follow:
+        raise IzumaError("dest %s is a symbolic link to %s, and izuma_jwt does not write through a link unless asked: set follow: true "
+                         "to write the token to the link's target, or give the path of a regular file" % (path, os.readlink(path)))
     if os.path.isdir(path):
         raise IzumaError("dest %s is a directory: give the path of the token file" % path)
     directory = os.path.dirname(os.path.realpath(path))
@@ -320,53 +302,112 @@ def _check_dest(path: str) -> None:
                          % (path, directory))
 
 
-def inspect(module: AnsibleModule, path: str) -> dict:
-    """Read the deployed token and tell whether owner, group or mode differ; change nothing.
+def _check_owner_and_group(params: t.Mapping[str, t.Any]) -> None:
+    """Refuse an unknown owner or group before anything is written (AnsibleModule would find out after the write)."""
+    for option, find, kind in (("owner", pwd.getpwnam, "user"), ("group", grp.getgrnam, "group")):
+        value = params.get(option)
+        if value is None or str(value).isdigit():
+            continue
+        try:
+            find(str(value))
+        except KeyError:
+            raise IzumaError("%s %r does not exist on this host: give an existing %s name or a numeric id" % (option, value, kind)) from None
 
+
+def inspect(module: AnsibleModule, path: str) -> t.Dict[str, t.Any]:
+    """Read the deployed token and tell whether its file attributes differ from the requested ones; change nothing.
+
+    Runs in check mode (see main), so AnsibleModule's own comparison says what it would change without changing it.
     The token goes back to the action plugin, which checks it on the controller and drops it from the result.
     """
-    _check_dest(path)
+    _check_dest(path, module.params["follow"])
     if not os.path.lexists(path):
-        return {"changed": False, "exists": False, "token": None, "attributes_differ": True}
+        return {"changed": False, "exists": False, "token": None, "attributes_differ": True, "content_sha256": ""}
     data = files.read_file(path, what="token", max_size=MAX_TOKEN_BYTES)
-    # Owner, group and mode are compared the way AnsibleModule applies them, without applying them.
-    saved = module.check_mode
-    module.check_mode = True
-    try:
-        differ = _set_attributes(module, path)
-    finally:
-        module.check_mode = saved
-    result = {"changed": False, "exists": True, "token": data.decode("ascii", "replace").strip(), "attributes_differ": differ}
+    differ = module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path), False)
+    result = {"changed": False, "exists": True, "token": data.decode("ascii", "replace").strip(), "attributes_differ": differ,
+              "content_sha256": hashlib.sha256(data).hexdigest()}
     result.update(file_attributes(path))
     return result
 
 
-def write(module: AnsibleModule, path: str, token: str) -> dict:
-    """Write ``token`` to ``path`` atomically: a new 0600 file renamed over the old one, then owner, group and mode."""
-    _check_dest(path)
+def _replace(module: AnsibleModule, path: str, data: bytes) -> None:
+    """Put ``data`` at ``path`` atomically: a new 0600 file in the same directory, renamed over the old one.
+
+    As community.crypto's ``write_file``: an existing file first gets the requested attributes, which atomic_move then
+    copies onto the new file (so a more open old mode never reaches the new token, and an owner left unset stays).
+    """
+    target = os.path.realpath(path)
+    if os.path.exists(target):
+        module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=target), False)
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".%s." % os.path.basename(target), suffix=".tmp")
+    module.add_cleanup_file(temporary)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        # A newly created file gets 0666 & ~umask from atomic_move: umask 077 keeps it 0600 until the requested
+        # attributes are applied, right after.
+        umask = os.umask(0o077)
+        try:
+            module.atomic_move(temporary, target, unsafe_writes=module.params["unsafe_writes"])
+        finally:
+            os.umask(umask)
+    except Exception as exc:  # pylint: disable=broad-except
+        # atomic_move raises plain Exceptions; their text names paths only, never the content.
+        raise IzumaError("cannot write token file %s: %s" % (path, exc)) from None
+
+
+def write(module: AnsibleModule, path: str, token: str) -> t.Dict[str, t.Any]:
+    """Write ``token`` to ``path`` atomically (0600 from the first instant), then apply the requested file attributes."""
+    _check_dest(path, module.params["follow"])
     if not token or token.count(".") != 2:
         raise IzumaError("the token to write is not a JWT; this module must be called by its action plugin")
-    if not module.check_mode:
-        files.atomic_write(path, (token.strip() + "\n").encode("ascii"), mode=0o600,
-                           owner=module.params["owner"], group=module.params["group"])
-        _set_attributes(module, path, True)
-        _warn_if_open(module, path)
-    return _result(module, path, True)
+    _check_owner_and_group(module.params)
+    if module.check_mode:
+        return _result(path, True)
+    expected = module.params["_expected"]
+    with _locked(module, path):
+        if expected is not None and _content_sha256(path) != expected:
+            # Another run wrote dest after this one inspected it: keep its token; the action plugin looks again.
+            result = _result(path, False)
+            result["superseded"] = True
+            return result
+        _replace(module, path, (token.strip() + "\n").encode("ascii"))
+        module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=os.path.realpath(path)), True)
+    _warn_if_open(module, path)
+    return _result(path, True)
 
 
-def apply_attributes(module: AnsibleModule, path: str) -> dict:
-    """Give the existing token file the requested owner, group and mode."""
-    _check_dest(path)
+def _locked(module: AnsibleModule, path: str) -> t.ContextManager[str]:
+    """The exclusive lock of the token file (``<dest>.lock``, beside the link's target with follow), held while it is written."""
+    return locking.exclusive_lock(os.path.realpath(path), timeout=module.params["lock_timeout"], option="lock_timeout",
+                                  what="the token file %s" % path)
+
+
+def _content_sha256(path: str) -> str:
+    """SHA-256 of the file at ``path`` as inspect computes it; empty when there is none."""
+    if not os.path.lexists(path):
+        return ""
+    return hashlib.sha256(files.read_file(path, what="token", max_size=MAX_TOKEN_BYTES)).hexdigest()
+
+
+def apply_attributes(module: AnsibleModule, path: str) -> t.Dict[str, t.Any]:
+    """Give the existing token file the requested file attributes (owner, group, mode, SELinux, chattr)."""
+    _check_dest(path, module.params["follow"])
     if not os.path.exists(path):
         raise IzumaError("%s does not exist, so its owner, group and mode cannot be set" % path)
-    changed = _set_attributes(module, path)
-    if not module.check_mode:
-        _warn_if_open(module, path)
-    return _result(module, path, changed)
+    if module.check_mode:
+        return _result(path, module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path), False))
+    with _locked(module, path):
+        changed = module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path), False)
+    _warn_if_open(module, path)
+    return _result(path, changed)
 
 
-def _result(module: AnsibleModule, path: str, changed: bool) -> dict:
-    result = {"changed": changed}
+def _result(path: str, changed: bool) -> t.Dict[str, t.Any]:
+    result = {"changed": changed}  # type: t.Dict[str, t.Any]
     if os.path.exists(path):
         result.update(file_attributes(path))
     return result
@@ -381,12 +422,16 @@ def _warn_if_open(module: AnsibleModule, path: str) -> None:
 
 def main() -> None:
     """Module entry point: the host side of izuma_jwt."""
-    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True,
+                           add_file_common_args=True)
     operation = module.params["_operation"]
     path = module.params["dest"]
     if operation is None:
         module.fail_json(msg="izuma_jwt signs tokens on the controller in its action plugin, which did not run: "
                              "call it as the task izuma.device_management.izuma_jwt")
+    if operation == "inspect":
+        # Inspecting changes nothing by definition: AnsibleModule's check mode makes its attribute comparison a dry run.
+        module.check_mode = True
     try:
         if operation == "inspect":
             result = inspect(module, path)

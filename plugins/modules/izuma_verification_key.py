@@ -122,6 +122,9 @@ options:
       - Issue and upload a new certificate for the same key when the current one expires within this many days (or has
         expired). V(0) turns renewal off.
       - A certificate given as O(certificate_content) is never renewed; a warning says when it expires within this many days.
+      - Only certificates the module issued itself (self-signed by the key) are renewed. A certificate that someone else
+        issued (for example your CA) in O(certificate_path) is never replaced; a warning says when it expires within this
+        many days, and the task fails once it has expired, saying how to renew it.
     type: int
     default: 30
   rotate:
@@ -166,6 +169,29 @@ options:
     description: With O(state=absent), also remove the local private key files (current, next, previous) and certificate files.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for another run of a task on the same O(private_key_path) on this host (a cron job beside a manual
+        run, two AWX jobs or job slices on one node) before failing.
+      - The run holds an exclusive lock on C(<private_key_path>.lock) (mode 0600, removed when the run ends) from the
+        moment it reads the application's keys until its last write, so that a run that waited sees what the other one did.
+      - Runs on different hosts cannot share the lock; there the API's unique key names keep the outcome clean (one run
+        fails with a clear message, nothing is lost, the next run converges). Check mode takes no lock.
+    type: int
+    default: 300
+  on_rotation_under_way:
+    description:
+      - What to do when a rotation is due (O(rotate), O(rotate_after_days), O(rotate_before_days)) while the previous
+        rotation is still under way, that is while the previous generation C(<name><previous_suffix>) is still uploaded.
+      - V(rotate) retires the previous generation to make room once its O(grace_period) has passed (or as
+        O(retire_previous) says) and rotates again; within the grace period the task fails.
+      - V(skip) starts no rotation and converges the current key as it is; RV(rotation_skipped) says why. Runs of the same
+        task at once (concurrent job slices of the same fleet) then make one rotation between them, not one each.
+      - V(fail) fails, naming the previous key.
+      - Decided inside the locked run (see O(lock_timeout)), from what the application holds at that moment.
+    type: str
+    choices: [rotate, skip, fail]
+    default: rotate
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
@@ -290,6 +316,24 @@ rotation_reason:
   description: Why the key was rotated.
   returned: when RV(rotated) is true and a reason applies
   type: str
+rotation_under_way:
+  description:
+    - Whether a rotation is under way after the task, that is whether the previous generation is still uploaded (it is
+      retired after O(grace_period), or as O(retire_previous) says).
+  returned: always
+  type: bool
+rotation_skipped:
+  description: Why a rotation that was due was not started (O(on_rotation_under_way=skip)).
+  returned: when a due rotation was skipped
+  type: str
+repaired:
+  description:
+    - What the task repaired, when the key named O(name) was uploaded but its private key was left in
+      C(<private_key_path>.previous) or in a temporary file, and O(private_key_path) held a key that was never uploaded (what
+      two runs at once could leave before this module locked its runs). The uploaded key's private key is put back at
+      O(private_key_path); the other one is kept at C(<private_key_path>.previous). The same sentence is also a warning.
+  returned: when the task repaired such a state
+  type: str
 renewed:
   description: Whether a new certificate was issued for the same key.
   returned: always
@@ -304,133 +348,75 @@ plan:
     - "update verification key 'telemetry-signing': name"
     - "create verification key 'telemetry-signing'"
     - "promote private key '/etc/izuma/telemetry.key'"
+plan_details:
+  description:
+    - One entry per change of RV(plan), in the same order, saying what kind of change it is and why the task plans it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description:
+        - The kind of change, one of V(WritePendingKey), V(UploadKey), V(UpdateKey), V(DeleteKey), V(PromoteFiles),
+          V(WriteCertificate), V(RemoveFile).
+      type: str
+    why:
+      description: Why the change is planned, for example the rotation's reason.
+      type: str
+    change:
+      description: The same sentence as in RV(plan).
+      type: str
+  sample:
+    - change: "write private key '/etc/izuma/telemetry.key.next'"
+      kind: WritePendingKey
+      why: "rotate: key is 91 days old (rotate_after_days=90)"
+    - change: "update verification key 'telemetry-signing': name"
+      kind: UpdateKey
+      why: "rotate: key is 91 days old (rotate_after_days=90): the current key becomes the previous generation"
+name:
+  description: Name of the current key in the application (O(name)).
+  returned: always
+  type: str
+  sample: telemetry-signing
+previous_name:
+  description: Name of the previous generation in the application (O(name) followed by O(previous_suffix)).
+  returned: always
+  type: str
+  sample: telemetry-signing-previous
+pending_private_key_path:
+  description: Where a new private key is kept while a rotation is under way (C(<private_key_path>.next)).
+  returned: when O(private_key_path) is given
+  type: str
+  sample: /etc/izuma/telemetry.key.next
+certificate_path:
+  description: Path of the current key's certificate (O(certificate_path)).
+  returned: when O(certificate_path) is given
+  type: str
+previous_certificate_path:
+  description: Where the previous key's certificate is kept after a rotation (C(<certificate_path>.previous)).
+  returned: when O(certificate_path) is given
+  type: str
 """
 
-import os
-
-from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
-from ansible_collections.izuma.device_management.plugins.module_utils._keys import (
-    CRYPTOGRAPHY_IMPORT_ERROR,
-    HAS_CRYPTOGRAPHY,
-    utcnow,
-)
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_options as options
+from ansible_collections.izuma.device_management.plugins.module_utils._keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
 
-def resolve_application_id(izuma: IzumaModule) -> str:
-    """The application's id: given, or found by name (one list request)."""
-    params = izuma.params
-    if params["application_id"]:
-        applications.check_application_id(params["application_id"])
-        return params["application_id"]
-    found = applications.find_application(izuma.client, name=params["application"])
-    if found is None:
-        raise IzumaConfigError("There is no application named %r; create it first (izuma_application) or check the name."
-                               % params["application"])
-    return found["id"]
-
-
-def desired(params: dict) -> vk.Desired:
-    """The task's options as the core's desired state."""
-    if params["key_size"] and params["key_type"] != "RSA":
-        raise IzumaConfigError("key_size is for RSA keys; for EC keys set curve (P-256, P-384 or P-521), or set key_type=RSA.")
-    if params["curve"] and params["key_type"] != "EC":
-        raise IzumaConfigError("curve is for EC keys; for RSA keys set key_size (2048, 3072 or 4096), or set key_type=EC.")
-    want = vk.Desired(
-        name=params["name"], state=params["state"], description=params["description"], status=params["status"],
-        private_key_path=params["private_key_path"], private_key_content=params["private_key_content"],
-        private_key_passphrase=params["private_key_passphrase"], certificate_path=params["certificate_path"],
-        certificate_content=params["certificate_content"], key_type=params["key_type"], key_size=params["key_size"],
-        curve=params["curve"], common_name=params["common_name"], subject=params["subject"], valid_days=params["valid_days"],
-        renew_before=params["renew_before"], rotate=params["rotate"], rotate_after_days=params["rotate_after_days"],
-        rotate_before_days=params["rotate_before_days"], grace_period=params["grace_period"],
-        retire_previous=params["retire_previous"], remove_previous_private_key=params["remove_previous_private_key"],
-        previous_suffix=params["previous_suffix"], remove_files=params["remove_files"], extra_names=params["names"],
-    )
-    want.validate()
-    return want
-
-
-def run(izuma: IzumaModule) -> dict:
-    """Observe, plan, apply, report."""
-    want = desired(izuma.params)
-    application_id = resolve_application_id(izuma)
-    observed = vk.observe(izuma.client, application_id, want, now=utcnow())
-    plan, facts = vk.plan(observed, want)
-    if not izuma.check_mode:
-        vk.apply(izuma.client, observed, plan)
-    after = vk.outcome(observed, plan, executed=not izuma.check_mode)
-
-    current = next((item for item in after if item.get("name") == want.name), None) if want.state == "present" else None
-    previous = next((item for item in after if item.get("name") == want.previous_name), None) if want.state == "present" else None
-    result = dict(
-        changed=plan.changed, plan=plan.describe(), application_id=application_id, verification_keys=after,
-        verification_key=current or {}, previous_verification_key=previous or {},
-        rotated=bool(facts.get("rotated") and plan.changed), renewed=bool(facts.get("renewed")),
-    )
-    if facts.get("rotation_reason"):
-        result["rotation_reason"] = facts["rotation_reason"]
-    if want.private_key_path:
-        result["private_key_path"] = want.private_key_path
-        previous_path = want.private_key_path + vk.PREVIOUS_SUFFIX
-        if os.path.exists(previous_path) or any(c.action == "promote" and c.before for c in plan.changes):
-            if not any(c.action == "remove" and c.name == previous_path for c in plan.changes):
-                result["previous_private_key_path"] = previous_path
-    if current:
-        result.update(
-            public_key_fingerprint=current.get("public_key_fingerprint"),
-            certificate_fingerprint=current.get("certificate_fingerprint"),
-            expires_at=current.get("expires_at"),
-            days_left=vk.days_left(current, observed.now),
-            usable=vk.is_usable(current, observed.now),
-        )
-    for warning in facts.get("warnings", []):
-        izuma.module.warn(warning)
-    if izuma.diff_mode:
-        result["diff"] = vk.diff(observed, plan, after)
-    return result
+def converge(izuma: IzumaModule) -> dict:
+    """The task's options as the desired state; the core does the rest."""
+    want = options.Desired.from_params(izuma.params)
+    return vk.converge(izuma.client, want, izuma.check_mode, izuma.diff_mode,
+                       application=izuma.params["application"], application_id=izuma.params["application_id"])
 
 
 def main() -> None:
     """Module entry point."""
-    izuma = IzumaModule(
-        argument_spec=dict(
-            application=dict(type="str"),
-            application_id=dict(type="str"),
-            name=dict(type="str", required=True),
-            names=dict(type="list", elements="str", default=[]),
-            description=dict(type="str"),
-            status=dict(type="str", choices=["active", "inactive"]),
-            private_key_path=dict(type="path"),
-            private_key_content=dict(type="str", no_log=True),
-            private_key_passphrase=dict(type="str", no_log=True),
-            certificate_path=dict(type="path"),
-            certificate_content=dict(type="str"),
-            key_type=dict(type="str", choices=["RSA", "EC"], default="EC"),
-            key_size=dict(type="int", choices=[2048, 3072, 4096]),
-            curve=dict(type="str", choices=["P-256", "P-384", "P-521"]),
-            common_name=dict(type="str"),
-            subject=dict(type="dict"),
-            valid_days=dict(type="int", default=365),
-            renew_before=dict(type="int", default=30),
-            rotate=dict(type="bool", default=False),
-            rotate_after_days=dict(type="int"),
-            rotate_before_days=dict(type="int"),
-            grace_period=dict(type="int", default=86400),
-            retire_previous=dict(type="str", choices=["auto", "now", "never"], default="auto"),
-            remove_previous_private_key=dict(type="bool", default=False),
-            previous_suffix=dict(type="str", default="-previous"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            remove_files=dict(type="bool", default=False),
-        ),
-        required_one_of=[("application", "application_id")],
-        mutually_exclusive=[("application", "application_id"), ("private_key_path", "private_key_content"),
-                            ("certificate_path", "certificate_content")],
-    )
+    izuma = IzumaModule(argument_spec=options.ARGUMENT_SPEC, required_one_of=options.REQUIRED_ONE_OF,
+                        mutually_exclusive=options.MUTUALLY_EXCLUSIVE)
     izuma.require(HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR)
-    izuma.run(run)
+    izuma.run(converge)
 
 
 if __name__ == "__main__":

@@ -90,66 +90,25 @@ applications:
   elements: dict
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
-from ansible_collections.izuma.device_management.plugins.module_utils._keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, utcnow
+from ansible_collections.izuma.device_management.plugins.module_utils._keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
-
-def run(izuma: IzumaModule) -> dict:
-    """List the applications in scope, then their keys (one list request per application), then filter."""
-    params = izuma.params
-    client = izuma.client
-    if params["application_id"]:
-        found = applications.find_application(client, application_id=params["application_id"])
-        if found is None:
-            raise IzumaConfigError("There is no application with application_id %s." % params["application_id"])
-        scope = [found]
-    elif params["application"]:
-        found = applications.find_application(client, name=params["application"])
-        if found is None:
-            raise IzumaConfigError("There is no application named %r." % params["application"])
-        scope = [found]
-    else:
-        scope = applications.list_applications(client)
-
-    now = utcnow()
-    wanted_status = params["status"].upper() if params["status"] else None
-    result = []
-    for application in scope:
-        for item in vk.list_keys(client, application["id"]):
-            item["application_name"] = application["name"]
-            item["days_left"] = vk.days_left(item, now)
-            item["usable"] = vk.is_usable(item, now)
-            if params["name"] is not None and item.get("name") != params["name"]:
-                continue
-            if wanted_status and item.get("status") != wanted_status:
-                continue
-            if params["expires_within_days"] is not None and (item["days_left"] is None or item["days_left"] >= params["expires_within_days"]):
-                continue
-            if params["usable"] is not None and item["usable"] != params["usable"]:
-                continue
-            result.append(item)
-    return dict(changed=False, verification_keys=result,
-                applications=[{"id": application["id"], "name": application["name"]} for application in scope])
+ARGUMENT_SPEC = dict(
+    application=dict(type="str"),
+    application_id=dict(type="str"),
+    name=dict(type="str"),
+    status=dict(type="str", choices=["active", "inactive"]),
+    expires_within_days=dict(type="int"),
+    usable=dict(type="bool"),
+)
 
 
 def main() -> None:
-    """Module entry point."""
-    izuma = IzumaModule(
-        argument_spec=dict(
-            application=dict(type="str"),
-            application_id=dict(type="str"),
-            name=dict(type="str"),
-            status=dict(type="str", choices=["active", "inactive"]),
-            expires_within_days=dict(type="int"),
-            usable=dict(type="bool"),
-        ),
-        mutually_exclusive=[("application", "application_id")],
-    )
+    """Module entry point: the core lists and filters; this is the glue."""
+    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("application", "application_id")])
     izuma.require(HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR)
-    izuma.run(run)
+    izuma.run(lambda m: vk.info(m.client, m.params))
 
 
 if __name__ == "__main__":

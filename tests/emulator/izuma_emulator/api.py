@@ -19,9 +19,10 @@ from urllib.parse import parse_qs
 
 from izuma_emulator.auth import Authenticator, Principal, may_call
 from izuma_emulator.keys import ApplicationKeys
-from izuma_emulator.listing import ListQuery, parse_list_query, render_list
+from izuma_emulator.listing import Item, ListQuery, parse_list_query, render_list
 from izuma_emulator.messages import ApiError, Response, error_response
 from izuma_emulator.store import Store
+from izuma_emulator.validation import STATUSES
 
 _ID = r"(?P<{0}>[^/]+)"
 
@@ -37,18 +38,30 @@ class ApiRequest:
     body: bytes
     params: dict[str, str]
 
-    def json_body(self) -> dict[str, object]:
-        """Return the body as a JSON object, or raise 415/400 explaining what is wrong."""
+    def _json(self) -> object:
+        """Return the JSON body, or raise 415/400 explaining what is wrong."""
         media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise ApiError(415, "unsupported_media_type",
                            f"Content-Type must be application/json, got {media_type or 'none'}.")
         try:
-            body = json.loads(self.body.decode("utf-8"))
+            return json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
             raise ApiError(400, "validation_error", f"The request body is not valid JSON: {error}.") from None
+
+    def json_body(self) -> dict[str, object]:
+        """Return the body as a JSON object, or raise 415/400 explaining what is wrong."""
+        body = self._json()
         if not isinstance(body, dict):
             raise ApiError(400, "validation_error", "The request body must be a JSON object.")
+        return body
+
+    def id_list_body(self) -> list[str]:
+        """Return the body as a JSON array of ids (the specification's GroupIdList), or raise 415/400."""
+        body = self._json()
+        if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
+            raise ApiError(400, "validation_error", "The request body must be a JSON array of group ids.",
+                           [{"name": "body", "message": "must be a JSON array of strings"}])
         return body
 
     @property
@@ -90,10 +103,18 @@ class Api:
                   {"GET": self.list_applications, "POST": self.create_application}),
             Route("application", _pattern("applications", app),
                   {"GET": self.get_application, "PUT": self.update_application, "DELETE": self.delete_application}),
+            Route("application-groups", _pattern("applications", app, "groups"), {"GET": self.list_application_groups}),
+            Route("application-groups-add", _pattern("applications", app, "groups", "add"), {"POST": self.add_to_groups}),
+            Route("application-groups-remove", _pattern("applications", app, "groups", "remove"),
+                  {"POST": self.remove_from_groups}),
             *KeyEndpoints(self, store.verification_keys).routes(),
             *KeyEndpoints(self, store.access_keys).routes(),
+            Route("account-access-keys", _pattern("access-keys"), {"GET": self.list_account_access_keys}),
+            Route("account-access-key", _pattern("access-keys", "{key_id}"), {"GET": self.get_account_access_key}),
             Route("policy-groups", _pattern("policy-groups"), {"GET": self.list_groups}),
             Route("policy-group", _pattern("policy-groups", "{group_id}"), {"GET": self.get_group}),
+            Route("policy-group-applications", _pattern("policy-groups", "{group_id}", "applications"),
+                  {"GET": self.list_group_applications}),
         ]
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> tuple[Response, Principal | None]:
@@ -128,14 +149,24 @@ class Api:
         """Validate a list request's query string against the standard parameters and ``filters``."""
         return parse_list_query(request.query, self.store.settings, filters or {})
 
+    def page(self, kind: str, items: list[Item], query: ListQuery, render: Callable[[Item], dict[str, object]]) -> Response:
+        """One page of ``items`` (already filtered) in the list envelope; ``after`` is an id of ``kind``."""
+        return Response(200, render_list(items, query, lambda ident: self.store.cursor_position(kind, ident), render))
+
     # ---- policy groups ------------------------------------------------------------------
 
     def list_groups(self, request: ApiRequest) -> Response:
         """GET /v3/policy-groups (``name__eq`` lets a client resolve a group name)."""
         query = self.list_query(request, {"name__eq": None})
         groups = [group for group in self.store.groups.values() if query.filters.get("name__eq", group.name) == group.name]
-        return Response(200, render_list(groups, query, lambda ident: self.store.cursor_position("policy-group", ident),
-                                         self.store.render_group))
+        return self.page("policy-group", groups, query, self.store.render_group)
+
+    def list_group_applications(self, request: ApiRequest) -> Response:
+        """GET /v3/policy-groups/{group_id}/applications: the applications in a group."""
+        group = self.store.get_group(request.params["group_id"])
+        query = self.list_query(request, {"status__eq": STATUSES})
+        applications = [item for item in self.store.applications_in(group.id) if query.filters.get("status__eq", item.status) == item.status]
+        return self.page("application", applications, query, self.store.render_application)
 
     def get_group(self, request: ApiRequest) -> Response:
         """GET /v3/policy-groups/{group_id}."""
@@ -144,11 +175,10 @@ class Api:
     # ---- applications -------------------------------------------------------------------
 
     def list_applications(self, request: ApiRequest) -> Response:
-        """GET /v3/applications."""
-        query = self.list_query(request)
-        return Response(200, render_list(list(self.store.applications.values()), query,
-                                         lambda ident: self.store.cursor_position("application", ident),
-                                         self.store.render_application))
+        """GET /v3/applications (filter ``status__eq``)."""
+        query = self.list_query(request, {"status__eq": STATUSES})
+        applications = [item for item in self.store.applications.values() if query.filters.get("status__eq", item.status) == item.status]
+        return self.page("application", applications, query, self.store.render_application)
 
     def create_application(self, request: ApiRequest) -> Response:
         """POST /v3/applications."""
@@ -167,6 +197,36 @@ class Api:
         """DELETE /v3/applications/{application_id} (cascades to the application's keys)."""
         self.store.delete_application(request.params["application_id"], request.if_match)
         return Response(204)
+
+    # ---- an application's groups --------------------------------------------------------
+
+    def list_application_groups(self, request: ApiRequest) -> Response:
+        """GET /v3/applications/{application_id}/groups: the policy groups the application is in."""
+        application = self.store.get_application(request.params["application_id"])
+        query = self.list_query(request)
+        return self.page("policy-group", [self.store.groups[ident] for ident in application.groups], query, self.store.render_group)
+
+    def add_to_groups(self, request: ApiRequest) -> Response:
+        """POST /v3/applications/{application_id}/groups/add with a JSON array of group ids."""
+        self.store.change_groups(request.params["application_id"], request.id_list_body(), add=True)
+        return Response(204)
+
+    def remove_from_groups(self, request: ApiRequest) -> Response:
+        """POST /v3/applications/{application_id}/groups/remove with a JSON array of group ids."""
+        self.store.change_groups(request.params["application_id"], request.id_list_body(), add=False)
+        return Response(204)
+
+    # ---- the account's access keys ------------------------------------------------------
+
+    def list_account_access_keys(self, request: ApiRequest) -> Response:
+        """GET /v3/access-keys: every application's access keys (filters ``status__eq``, ``application_id__eq``)."""
+        keys = self.store.access_keys
+        query = self.list_query(request, {**keys.filters, "application_id__eq": None})
+        return self.page(keys.kind, [key for key in keys.records.values() if keys.matches(key, query.filters)], query, keys.render)
+
+    def get_account_access_key(self, request: ApiRequest) -> Response:
+        """GET /v3/access-keys/{key_id}."""
+        return _object(self.store.access_keys.render(self.store.access_keys.get_any(request.params["key_id"])))
 
 
 class KeyEndpoints:
@@ -190,8 +250,7 @@ class KeyEndpoints:
         application = self.api.store.get_application(request.params["application_id"])
         query = self.api.list_query(request, self.keys.filters)
         keys = [key for key in self.keys.of(application.id) if self.keys.matches(key, query.filters)]
-        return Response(200, render_list(keys, query, lambda ident: self.api.store.cursor_position(self.keys.kind, ident),
-                                         self.keys.render))
+        return self.api.page(self.keys.kind, keys, query, self.keys.render)
 
     def create_key(self, request: ApiRequest) -> Response:
         """POST a new key (an access key's create response is the only one that carries its secret)."""

@@ -12,6 +12,7 @@ certificate and its checks; the expiration and the secret seen once).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import sys
@@ -81,6 +82,8 @@ class ApplicationKeys(Generic[Key]):
     kind = ""      # the API's object name; also the namespace of list cursors
     label = ""     # how errors name one key
     fields: tuple[str, ...] = ()
+    read_only: tuple[str, ...] = ("application_id",)  # besides those of every object
+    optional: tuple[str, ...] = ()  # fields left out when they have no value (Settings.absent_values)
     filters: Mapping[str, Sequence[str] | None] = {}
 
     def __init__(self, store: Store) -> None:
@@ -101,9 +104,14 @@ class ApplicationKeys(Generic[Key]):
             raise not_found(self.label, key_id)
         return key
 
+    def status_of(self, key: Key) -> str:
+        """The status the API shows for ``key``."""
+        return key.status
+
     def matches(self, key: Key, filters: Mapping[str, str]) -> bool:
-        """True when ``key`` passes the list filters (``name__eq``, ``status__eq``) given."""
-        return filters.get("name__eq", key.name) == key.name and filters.get("status__eq", key.status) == key.status
+        """True when ``key`` passes the list filters given (``name__eq``, ``status__eq``, ``application_id__eq``)."""
+        wanted = {"name__eq": key.name, "status__eq": self.status_of(key), "application_id__eq": key.application_id}
+        return all(filters.get(name, value) == value for name, value in wanted.items())
 
     def discard(self, key: Key) -> None:
         """Forget one key."""
@@ -125,7 +133,7 @@ class ApplicationKeys(Generic[Key]):
         """Create a key after checking its fields, its name and the kind's rules; return the create response."""
         store = self.store
         store.get_application(application_id)
-        reader, common = store.read_common(body, self.fields, creating=True)
+        reader, common = store.read_common(body, self.fields, creating=True, read_only=self.read_only)
         own = self._read_own(reader, None)
         reader.finish()
         existing = self.of(application_id)
@@ -142,7 +150,7 @@ class ApplicationKeys(Generic[Key]):
         store = self.store
         key = self.get(application_id, key_id)
         store.check_if_match(if_match, key)
-        reader, common = store.read_common(body, self.fields, creating=False)
+        reader, common = store.read_common(body, self.fields, creating=False, read_only=self.read_only)
         own = self._read_own(reader, key)
         reader.finish()
         store.check_unique_name(self.of(application_id), common.name, key.id, "this application")
@@ -160,14 +168,14 @@ class ApplicationKeys(Generic[Key]):
 
     def render(self, key: Key) -> dict[str, object]:
         """The API's object for ``key``."""
-        return {
+        return self.store.without_absent({
             **self.store.render_record(self.kind, key),
             "application_id": key.application_id,
             "description": key.description,
-            "status": key.status,
+            "status": self.status_of(key),
             "last_used_at": format_time(key.last_used_at),
             **self._render_own(key),
-        }
+        }, "last_used_at", *self.optional)
 
     # ---- what each kind adds ------------------------------------------------------------
 
@@ -197,18 +205,24 @@ class VerificationKeys(ApplicationKeys[VerificationKey]):
     kind = "verification-key"
     label = "Verification key"
     fields = ("name", "description", "status", "certificate")
+    read_only = ("application_id", "certificate_fingerprint", "subject", "issuer", "algorithm", "key_size",
+                 "valid_from", "expires_at", "valid")
     filters = {"name__eq": None, "status__eq": STATUSES}
 
     def _read_own(self, reader: BodyReader, key: VerificationKey | None) -> CertificateInfo | None:
         """Read and check the ``certificate`` (required on create); an expired one is refused.
 
-        On update, ``status: ACTIVE`` is refused while the resulting certificate has expired.
+        On update, the product page's rule: "Status can be set to active or inactive if certificate is not
+        expired", so a ``status`` is refused while the resulting certificate has expired (only ACTIVE is with
+        ``allow_inactive_on_expired_key``).
         """
         info = self._read_certificate(reader, required=key is None)
-        if key is not None:
+        status = reader.body.get("status")
+        refused = (ACTIVE,) if self.store.settings.allow_inactive_on_expired_key else STATUSES
+        if key is not None and status in refused:
             resulting = info or key.certificate
-            if reader.body.get("status") == ACTIVE and resulting.is_expired(self.store.clock.now()):
-                reader.add("status", f"cannot be set to ACTIVE: the certificate expired at {format_time(resulting.expires_at)}; "
+            if resulting.is_expired(self.store.clock.now()):
+                reader.add("status", f"cannot be set to {status}: the certificate expired at {format_time(resulting.expires_at)}; "
                                      "replace the certificate with one that has not expired")
         return info
 
@@ -275,11 +289,29 @@ class AccessKeys(ApplicationKeys[AccessKey]):
     kind = "access-key"
     label = "Access key"
     fields = ("name", "description", "status", "expiration")
-    filters: Mapping[str, Sequence[str] | None] = {}
+    read_only = ("application_id", "key")
+    optional = ("expiration",)
+    filters: Mapping[str, Sequence[str] | None] = {"status__eq": (*STATUSES, EXPIRED)}
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
         self._by_digest: dict[str, str] = {}
+
+    def status_of(self, key: AccessKey) -> str:
+        """ACTIVE or INACTIVE as set, or EXPIRED once the expiration has passed."""
+        return key.effective_status(self.store.clock.now())
+
+    def get_any(self, key_id: str) -> AccessKey:
+        """Return an access key of any application or raise 404 (``/v3/access-keys/{id}``)."""
+        key = self.records.get(key_id)
+        if key is None:
+            raise not_found(self.label, key_id)
+        return key
+
+    def public_part(self, key: AccessKey) -> str:
+        """The key without its secret part, as the specification's example shows it: ``ak_2``, the account, the key's id."""
+        account = base64.b64encode(self.store.account_id.encode("ascii")).decode("ascii").rstrip("=")
+        return f"ak_2{account}{key.id}"
 
     def find(self, secret: str) -> AccessKey | None:
         """Return the access key whose secret this is, if any."""
@@ -300,12 +332,14 @@ class AccessKeys(ApplicationKeys[AccessKey]):
         return expiration
 
     def _new(self, application_id: str, common: Common, own: object, now: datetime) -> tuple[AccessKey, dict[str, object]]:
-        secret = "ak_" + secrets.token_hex(32)
         key = AccessKey(
             id=new_id(), application_id=application_id, **common.initial(),
             expiration=own if isinstance(own, datetime) else None,
-            secret_digest=secret_digest(secret), created_at=now, updated_at=now,
+            secret_digest="", created_at=now, updated_at=now,
         )
+        # The full key: its public part and then the secret, which only the create response shows.
+        secret = self.public_part(key) + secrets.token_hex(32)
+        key.secret_digest = secret_digest(secret)
         self._by_digest[key.secret_digest] = key.id
         return key, {"key": secret}
 
@@ -314,9 +348,8 @@ class AccessKeys(ApplicationKeys[AccessKey]):
             key.expiration = own if isinstance(own, datetime) else None
 
     def _render_own(self, key: AccessKey) -> dict[str, object]:
-        """The status as derived from the expiration; ``key`` is null but in the create response."""
+        """The expiration, and ``key`` without its secret part (the full key is only in the create response)."""
         return {
-            "status": key.effective_status(self.store.clock.now()),
             "expiration": format_time(key.expiration),
-            "key": None,
+            "key": self.public_part(key) if self.store.settings.show_access_key_without_secret else None,
         }

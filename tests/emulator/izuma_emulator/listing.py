@@ -40,6 +40,8 @@ class ListQuery:
     order: str
     include_total: bool
     filters: dict[str, str]
+    # How the envelope shows an absent ``after``: as null, or not at all (Settings.absent_values).
+    after_absent_as_null: bool = True
 
 
 def sort_key(item: Listable) -> SortKey:
@@ -70,13 +72,15 @@ def parse_list_query(query: Mapping[str, Sequence[str]], settings: Settings,
             errors.append(("limit", f"must be an integer from {settings.list_min_limit} to {settings.list_max_limit}"))
         else:
             limit = int(text)
-    order = single.pop("order", "ASC")
+    # The specification names the values ASC and DESC without saying the case matters.
+    order = single.pop("order", "ASC").upper()
     if order not in ("ASC", "DESC"):
         errors.append(("order", "must be ASC or DESC"))
     include = [part for part in single.pop("include", "").split(",") if part]
     if any(part != "total_count" for part in include):
         errors.append(("include", "may only be total_count"))
-    after = single.pop("after", None)
+    # An empty after= is no cursor at all: the first page.
+    after = single.pop("after", None) or None
     filters: dict[str, str] = {}
     for name, value in single.items():
         if name not in allowed_filters:
@@ -89,7 +93,8 @@ def parse_list_query(query: Mapping[str, Sequence[str]], settings: Settings,
         filters[name] = value
     if errors:
         raise validation_error(errors)
-    return ListQuery(limit=limit, after=after, order=order, include_total="total_count" in include, filters=filters)
+    return ListQuery(limit=limit, after=after, order=order, include_total="total_count" in include or settings.always_total_count,
+                     filters=filters, after_absent_as_null=settings.absent_values != "omit")
 
 
 def render_list(items: list[Item], query: ListQuery, cursor_position: Callable[[str], SortKey | None],
@@ -111,6 +116,8 @@ def render_list(items: list[Item], query: ListQuery, cursor_position: Callable[[
         "limit": query.limit,
         "order": query.order,
     }
+    if query.after is None and not query.after_absent_as_null:
+        del envelope["after"]
     if query.include_total:
         envelope["total_count"] = len(items)
     return envelope

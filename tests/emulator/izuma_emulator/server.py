@@ -11,6 +11,7 @@ import ssl
 import sys
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from izuma_emulator.app import EmulatorApp
 from izuma_emulator.auth import Principal
 from izuma_emulator.certs import TlsFiles
 from izuma_emulator.control import handle_control, is_control_path
-from izuma_emulator.messages import Response, error_response
+from izuma_emulator.messages import Response, default_error_type, error_response
 
 # Requests to this API are small; anything bigger is a client bug, refused before reading it.
 MAX_BODY_BYTES = 1024 * 1024
@@ -70,6 +71,20 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:  # pylint: disable=invalid-name
         """Answer OPTIONS (the API has none: 405 or 404)."""
         self._dispatch()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer what http.server refuses itself in the API's JSON error envelope instead of its HTML page.
+
+        A method it has no handler for (TRACE, CONNECT, anything else) goes through the API like PATCH does:
+        401 without credentials, then 404 or 405 with ``Allow``. Other refusals (a bad request line, headers
+        too long) keep their status and close the connection.
+        """
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command and self.requestline:
+            self._dispatch()
+            return
+        self.close_connection = True
+        reason = message or HTTPStatus(code).phrase
+        self._send(error_response(code, default_error_type(code), f"{reason}."))
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Silence the default access log; API requests are logged by ``_finish`` instead."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 # Settings whose values are HTTP statuses and must therefore be client errors.
 _STATUS_SETTINGS = ("limit_exceeded_status", "duplicate_status")
+# Settings that take one of a few words.
+_CHOICE_SETTINGS: dict[str, tuple[str, ...]] = {"absent_values": ("spec", "null", "omit")}
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,19 @@ class Settings:
     list_default_limit: int = 50
     list_min_limit: int = 2
     list_max_limit: int = 1000
+    # The public specification against the emulator's earlier behaviour (issue 10; tests/emulator/README.md says why).
+    # SPEC: the read-only fields of an object sent back in a body are ignored; false refuses them as unknown (400).
+    accept_read_only_fields: bool = True
+    # SPEC: a list always has total_count (the schema requires it); false: only with include=total_count.
+    always_total_count: bool = True
+    # SPEC: an access key's ``key`` outside the create response is the key without its secret part; false: null.
+    show_access_key_without_secret: bool = True
+    # DOC: status can be set (active or inactive) only while the certificate has not expired; true accepts
+    # INACTIVE on an expired key (the emulator's earlier reading).
+    allow_inactive_on_expired_key: bool = False
+    # A value that is absent: "spec" sends the list's ``after`` as null (as recorded) and leaves out
+    # ``last_used_at`` and ``expiration``; "null" sends every absent value as null; "omit" leaves every one out.
+    absent_values: str = "spec"
 
     def as_dict(self) -> dict[str, object]:
         """Return the settings as a JSON-ready dict."""
@@ -58,7 +73,10 @@ class Settings:
         for name, value in changes.items():
             if name not in known:
                 raise ValueError(f"unknown setting {name!r}; known settings: {', '.join(sorted(known))}")
-            if known[name].type in (bool, "bool"):
+            if name in _CHOICE_SETTINGS:
+                if value not in _CHOICE_SETTINGS[name]:
+                    raise ValueError(f"setting {name!r} must be one of {', '.join(_CHOICE_SETTINGS[name])}")
+            elif known[name].type in (bool, "bool"):
                 if not isinstance(value, bool):
                     raise ValueError(f"setting {name!r} must be true or false")
             elif isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -28,6 +28,8 @@ ADMINISTRATORS = "Administrators"
 DEVELOPERS = "Developers"
 
 APPLICATION_FIELDS = ("name", "description", "status", "groups")
+# What every API object shows and no body can change (the specification's readOnly fields).
+READ_ONLY_FIELDS = ("object", "id", "account_id", "created_at", "updated_at", "last_used_at", "etag")
 
 
 @dataclass(kw_only=True)
@@ -163,10 +165,24 @@ class Store:
             "etag": str(record.etag),
         }
 
-    def read_common(self, body: dict[str, object], writable: Collection[str], creating: bool) -> tuple[BodyReader, Common]:
-        """Start reading a body: the name (required on create), the description and the status."""
+    def without_absent(self, rendered: dict[str, object], *names: str) -> dict[str, object]:
+        """Leave out the optional fields ``names`` that have no value, unless the settings want them as null."""
+        if self.settings.absent_values != "null":
+            for name in names:
+                if rendered.get(name, "") is None:
+                    del rendered[name]
+        return rendered
+
+    def read_common(self, body: dict[str, object], writable: Collection[str], creating: bool,
+                    read_only: Collection[str] = ()) -> tuple[BodyReader, Common]:
+        """Start reading a body: the name (required on create), the description and the status.
+
+        The object's read-only fields (``read_only`` besides those of every object) are ignored, so that a client may
+        send back an object as it read it; ``accept_read_only_fields: false`` refuses them like unknown fields.
+        """
         settings = self.settings
-        reader = BodyReader(body, writable, settings.reject_unknown_fields)
+        ignored = (*READ_ONLY_FIELDS, *read_only) if settings.accept_read_only_fields else ()
+        reader = BodyReader(body, writable, settings.reject_unknown_fields, ignored)
         common = Common(
             name=reader.text("name", settings.max_name_chars, required=creating or "name" in body),
             description=reader.text("description", settings.max_description_chars, nullable=True),
@@ -186,9 +202,17 @@ class Store:
         """Return the id of the fixed group called ``name``."""
         return next(group.id for group in self.groups.values() if group.name == name)
 
+    def applications_in(self, group_id: str) -> list[Application]:
+        """The applications that belong to a policy group."""
+        return [application for application in self.applications.values() if group_id in application.groups]
+
     def render_group(self, group: PolicyGroup) -> dict[str, object]:
-        """The API's policy-group object."""
-        return self.render_record("policy-group", group)
+        """The API's policy-group object (the specification's GroupSummary).
+
+        The emulator has no users; ``apikey_count`` is deprecated in favour of ``application_count`` and counts the same.
+        """
+        members = len(self.applications_in(group.id))
+        return {**self.render_record("group", group), "application_count": members, "apikey_count": members, "user_count": 0}
 
     # ---- applications -------------------------------------------------------------------
 
@@ -234,6 +258,32 @@ class Store:
         application.written(self.clock.now())
         return application
 
+    def change_groups(self, application_id: str, group_ids: list[str], add: bool) -> None:
+        """Add the application to the groups ``group_ids``, or remove it from them (``groups/add``, ``groups/remove``).
+
+        Adding refuses an unknown group (404) and a group the application is in already (409), as the
+        specification documents; removing refuses an unknown group (400) and passes over a group it is not in.
+        Either changes all the groups or none.
+        """
+        application = self.get_application(application_id)
+        unknown = [group_id for group_id in group_ids if group_id not in self.groups]
+        if unknown and add:
+            raise not_found("Policy group", ", ".join(unknown))
+        if unknown:
+            raise ApiError(400, "validation_error", f"There is no policy group {', '.join(unknown)}.",
+                           [{"name": "body", "message": f"contains unknown group ids: {', '.join(unknown)}"}])
+        if add:
+            members = [group_id for group_id in group_ids if group_id in application.groups]
+            if members:
+                raise ApiError(self.settings.duplicate_status, "duplicate",
+                               f"The application {application_id} is a member of group {', '.join(members)} already.")
+            groups = list(dict.fromkeys([*application.groups, *group_ids]))
+        else:
+            groups = [group_id for group_id in application.groups if group_id not in group_ids]
+        if groups != application.groups:
+            application.groups = groups
+            application.written(self.clock.now())
+
     def delete_application(self, application_id: str, if_match: str | None) -> None:
         """Delete an application and, with it, all its verification and access keys."""
         application = self.get_application(application_id)
@@ -244,13 +294,13 @@ class Store:
 
     def render_application(self, application: Application) -> dict[str, object]:
         """The API's application object."""
-        return {
+        return self.without_absent({
             **self.render_record("application", application),
             "description": application.description,
             "status": application.status,
             "groups": list(application.groups),
             "last_used_at": format_time(application.last_used_at),
-        }
+        }, "last_used_at")
 
     # ---- whole-account views ------------------------------------------------------------
 

@@ -31,12 +31,14 @@ MISSING = Missing()
 class BodyReader:
     """Typed access to a JSON request body; ``finish()`` raises the collected field errors."""
 
-    def __init__(self, body: dict[str, object], writable: Collection[str], reject_unknown: bool) -> None:
+    def __init__(self, body: dict[str, object], writable: Collection[str], reject_unknown: bool,
+                 ignored: Collection[str] = ()) -> None:
+        """``ignored`` names fields that may be sent and are not read (an object's read-only fields)."""
         self.body = body
         self.errors: list[tuple[str, str]] = []
         if reject_unknown:
             for name in body:
-                if name not in writable:
+                if name not in writable and name not in ignored:
                     self.errors.append((name, f"is not a writable field; writable fields are {', '.join(writable)}"))
 
     def add(self, name: str, message: str) -> None:

@@ -18,8 +18,11 @@ def test_policy_groups_are_administrators_and_developers(api: ApiClient) -> None
     assert body["object"] == "list"
     assert sorted(group["name"] for group in body["data"]) == ["Administrators", "Developers"]
     for group in body["data"]:
-        assert group["object"] == "policy-group" and HEX32.match(group["id"])
-        assert set(group) == {"object", "id", "name", "account_id", "created_at", "updated_at", "etag"}
+        # The specification's GroupSummary: object "group", with the counts it requires.
+        assert group["object"] == "group" and HEX32.match(group["id"])
+        assert set(group) == {"object", "id", "name", "account_id", "created_at", "updated_at", "etag",
+                              "apikey_count", "application_count", "user_count"}
+        assert (group["apikey_count"], group["application_count"], group["user_count"]) == (0, 0, 0)
         assert api.get(f"/v3/policy-groups/{group['id']}").json() == group
     assert [group["name"] for group in api.get("/v3/policy-groups", params={"name__eq": "Developers"}).json()["data"]] == ["Developers"]
 
@@ -28,11 +31,12 @@ def test_create_application_returns_every_field(api: ApiClient) -> None:
     response = api.post("/v3/applications", json={"name": "fleet", "description": "the fleet"})
     assert response.status_code == 201
     application = response.json()
+    # last_used_at is left out until the application is used (the schema types it as a date-time string).
     assert set(application) == {"object", "id", "account_id", "name", "description", "status", "groups",
-                                "created_at", "updated_at", "last_used_at", "etag"}
+                                "created_at", "updated_at", "etag"}
     assert application["object"] == "application"
     assert HEX32.match(application["id"]) and HEX32.match(application["account_id"])
-    assert application["status"] == "ACTIVE" and application["groups"] == [] and application["last_used_at"] is None
+    assert application["status"] == "ACTIVE" and application["groups"] == []
     assert RFC3339_Z.match(application["created_at"]) and RFC3339_Z.match(application["updated_at"])
     assert response.headers["ETag"] == f"\"{application['etag']}\""
     assert api.get(f"/v3/applications/{application['id']}").json() == application

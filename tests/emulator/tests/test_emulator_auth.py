@@ -45,16 +45,21 @@ def test_access_key_authenticates_as_its_application(api: ApiClient, emulator) -
     application = api.create_application("worker", groups=[api.group_id("Administrators")])
     created = api.create_access_key(application["id"], "ci", description="for CI")
     assert created["key"].startswith("ak_") and created["object"] == "access-key"
-    assert created["status"] == "ACTIVE" and created["expiration"] is None
+    assert created["status"] == "ACTIVE" and "expiration" not in created
     response = api.get("/v3/applications", token=created["key"])
     assert response.status_code == 200
     entry = emulator.log()[-1]
     assert entry["auth"] == "access_key" and entry["application_id"] == application["id"]
     assert api.get(f"/v3/applications/{application['id']}").json()["last_used_at"] is not None
-    # The secret is shown once only.
+    # The secret is shown once only: other answers carry the key without its secret part, which authenticates nothing.
     fetched = api.get(f"/v3/applications/{application['id']}/access-keys/{created['id']}").json()
-    assert fetched["key"] is None and fetched["last_used_at"] is not None
-    assert api.get(f"/v3/applications/{application['id']}/access-keys").json()["data"][0]["key"] is None
+    public = fetched["key"]
+    assert public.startswith("ak_2") and public.endswith(created["id"]) and created["key"].startswith(public)
+    assert len(created["key"]) == len(public) + 64 and fetched["last_used_at"] is not None
+    assert api.get(f"/v3/applications/{application['id']}/access-keys").json()["data"][0]["key"] == public
+    assert_error(api.get("/v3/applications", token=public), 401, "invalid_auth")
+    emulator.settings(show_access_key_without_secret=False)
+    assert api.get(f"/v3/applications/{application['id']}/access-keys/{created['id']}").json()["key"] is None
 
 
 def test_inactive_and_expired_access_keys_are_refused(api: ApiClient, emulator) -> None:

@@ -21,16 +21,19 @@ def _create(api: ApiClient, count: int) -> list[dict]:
 def test_list_envelope(api: ApiClient) -> None:
     _create(api, 3)
     body = api.get("/v3/applications").json()
-    assert set(body) == {"object", "data", "has_more", "after", "limit", "order"}
+    assert set(body) == {"object", "data", "has_more", "after", "limit", "order", "total_count"}
     assert body["object"] == "list" and body["has_more"] is False and body["after"] is None
-    assert body["limit"] == 50 and body["order"] == "ASC" and len(body["data"]) == 3
+    assert body["limit"] == 50 and body["order"] == "ASC" and len(body["data"]) == 3 and body["total_count"] == 3
 
 
-def test_total_count_only_when_asked(api: ApiClient) -> None:
+def test_total_count_always_unless_settings_say_only_when_asked(api: ApiClient, emulator) -> None:
     _create(api, 3)
     body = api.get("/v3/applications", params={"include": "total_count", "limit": 2}).json()
     assert body["total_count"] == 3 and len(body["data"]) == 2 and body["has_more"] is True
+    assert api.get("/v3/applications").json()["total_count"] == 3
+    emulator.settings(always_total_count=False)
     assert "total_count" not in api.get("/v3/applications").json()
+    assert api.get("/v3/applications", params={"include": "total_count"}).json()["total_count"] == 3
 
 
 def test_order_is_by_creation_time_then_id(api: ApiClient) -> None:

@@ -103,9 +103,13 @@ def run_module(args: t.Dict[str, t.Any], check_mode: bool = False, diff: bool = 
 
 def _lookup_definitions(lookup_plugin: t.Any) -> t.Dict[str, t.Any]:
     """The lookup's option definitions, as the plugin loader would build them from its documentation."""
-    doc = yaml.safe_load(lookup_plugin.DOCUMENTATION)
-    options = dict(yaml.safe_load(jwt_fragment.ModuleDocFragment.PLUGINS)["options"])
-    options.update(doc["options"])
+    options = dict(yaml.safe_load(lookup_plugin.DOCUMENTATION)["options"])
+    # Ansible's fragment merge: each fragment's option keys under the plugin's own (ansible.utils.plugin_docs).
+    for fragment in (jwt_fragment.ModuleDocFragment.DOCUMENTATION, jwt_fragment.ModuleDocFragment.PLUGINS):
+        for name, definition in yaml.safe_load(fragment)["options"].items():
+            merged = dict(definition)
+            merged.update(options.get(name, {}))
+            options[name] = merged
     return options
 
 

@@ -321,3 +321,67 @@ def test_result_is_json_and_small(host: Deployer, ec_key_path: str) -> None:
     assert json.loads(json.dumps(result))["claims"]["roles"] == ["reader"]
     assert set(result) >= {"dest", "renewed", "reason", "algorithm", "claims", "header", "issued_at", "expires_at",
                            "seconds_left", "key_fingerprint", "mode", "owner", "group", "changed"}
+
+
+@pytest.mark.parametrize("args, expected", [
+    # The default ceiling (max_lifetime: one year) refuses it first ...
+    (dict(lifetime=10 ** 12), "lifetime 1000000000000 seconds is longer than max_lifetime 31536000 seconds: shorten lifetime"),
+    # ... and with an absurd policy, the hard ceiling does.
+    (dict(lifetime=10 ** 12, max_lifetime=10 ** 12), "max_lifetime 1000000000000 seconds is longer than any token may live"),
+    (dict(lifetime=2 * 31536000), "lifetime 63072000 seconds is longer than max_lifetime 31536000 seconds"),
+])
+def test_an_absurd_lifetime_is_refused_before_signing(host: Deployer, ec_key_path: str, args: t.Dict[str, t.Any], expected: str) -> None:
+    message = refused(host, private_key_path=ec_key_path, **args)
+    assert expected in message and "out of range" not in message
+
+
+def test_a_long_lifetime_is_allowed_when_max_lifetime_says_so(host: Deployer, ec_key_path: str) -> None:
+    result = host.run(private_key_path=ec_key_path, lifetime=2 * 31536000, max_lifetime=3 * 31536000)
+    assert result["changed"] is True
+    claims = jwt.decode(host.token(), public_of("P-256"), algorithms=["ES256"])
+    assert claims["exp"] - claims["iat"] == 2 * 31536000
+
+
+def test_a_symlink_at_dest_is_refused_and_nothing_is_touched(host: Deployer, ec_key_path: str, tmp_path: t.Any) -> None:
+    unrelated = tmp_path / "unrelated.conf"
+    unrelated.write_text("important = yes\n")
+    os.chmod(unrelated, 0o644)
+    os.symlink(str(unrelated), host.dest)
+    result = host.run(private_key_path=ec_key_path)
+    assert result.get("failed") is True and result["changed"] is False
+    assert host.dest in result["msg"] and str(unrelated) in result["msg"] and "follow: true" in result["msg"]
+    assert host.calls == ["inspect"]
+    assert unrelated.read_text() == "important = yes\n" and stat.S_IMODE(os.stat(unrelated).st_mode) == 0o644
+    assert os.path.islink(host.dest)
+
+
+def test_follow_writes_the_token_to_the_links_target(host: Deployer, ec_key_path: str, tmp_path: t.Any) -> None:
+    target = tmp_path / "real.jwt"
+    target.write_text("old\n")
+    os.chmod(target, 0o644)
+    os.symlink(str(target), host.dest)
+    result = host.run(private_key_path=ec_key_path, follow=True)
+    assert result["changed"] is True and result["mode"] == "0600"
+    assert os.path.islink(host.dest) and os.readlink(host.dest) == str(target)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    jwt.decode(target.read_text().strip(), public_of("P-256"), algorithms=["ES256"])
+    assert host.run(private_key_path=ec_key_path, follow=True)["changed"] is False
+
+
+def test_a_token_another_run_wrote_meanwhile_is_looked_at_again_and_kept(host: Deployer, ec_key_path: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    real_run = action_plugin.ActionModule._module
+    other_token = []  # type: t.List[str]
+
+    def racing_module(self: t.Any, task_vars: t.Any, params: t.Any, operation: str, token: t.Optional[str] = None,
+                      expected: t.Optional[str] = None) -> t.Dict[str, t.Any]:
+        if operation == "write" and not other_token:
+            # Another run of the same task writes dest between this run's inspect and its write.
+            other_token.append(write_token(host, private_key("P-256"), subject="host-1", lifetime=86400))
+        return real_run(self, task_vars, params, operation, token, expected)
+
+    monkeypatch.setattr(action_plugin.ActionModule, "_module", racing_module)
+    result = host.run(private_key_path=ec_key_path, subject="host-1")
+    assert host.calls == ["inspect", "write", "inspect"]
+    assert result["changed"] is False and result["renewed"] is False
+    assert host.token() == other_token[0]

@@ -14,7 +14,8 @@ import pytest
 from ansible.errors import AnsibleError
 from ansible.utils.display import Display
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import (
     ALGORITHM_KEYS,
     PASSPHRASE,
@@ -29,8 +30,8 @@ from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support 
 @pytest.fixture(autouse=True)
 def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with empty process caches, and no IZUMA_* variables from the calling shell."""
-    tokens.SIGNING_KEY_CACHE.clear()
-    tokens.TOKEN_CACHE.clear()
+    key_source.SIGNING_KEY_CACHE.clear()
+    jwt_plugin.TOKEN_CACHE.clear()
     for name in ("IZUMA_PRIVATE_KEY_PATH", "IZUMA_PRIVATE_KEY", "IZUMA_PRIVATE_KEY_PASSPHRASE", "IZUMA_JWT_ALGORITHM",
                  "IZUMA_JWT_LIFETIME", "IZUMA_JWT_MAX_LIFETIME", "IZUMA_JWT_ISSUER", "IZUMA_JWT_AUDIENCE",
                  "IZUMA_JWT_NOT_BEFORE_SKEW", "IZUMA_JWT_REUSE_TOKENS"):
@@ -132,7 +133,7 @@ def test_bad_terms(ec_key_path: str) -> None:
 
 
 def counters() -> t.Tuple[int, int, int, int]:
-    return (tokens.SIGNING_KEY_CACHE.misses, tokens.SIGNING_KEY_CACHE.hits, tokens.TOKEN_CACHE.misses, tokens.TOKEN_CACHE.hits)
+    return (key_source.SIGNING_KEY_CACHE.misses, key_source.SIGNING_KEY_CACHE.hits, jwt_plugin.TOKEN_CACHE.misses, jwt_plugin.TOKEN_CACHE.hits)
 
 
 def test_key_is_parsed_once_and_tokens_are_reused(ec_key_path: str) -> None:
@@ -144,7 +145,7 @@ def test_key_is_parsed_once_and_tokens_are_reused(ec_key_path: str) -> None:
     assert (key_misses, key_hits, token_misses, token_hits) == (1, 199, 1, 199)
     # Other claims: other tokens, the same parsed key.
     per_host = lookup.run(["host-%d" % index for index in range(50)], {}, private_key_path=ec_key_path)
-    assert len(set(per_host)) == 50 and tokens.SIGNING_KEY_CACHE.misses - start[0] == 1
+    assert len(set(per_host)) == 50 and key_source.SIGNING_KEY_CACHE.misses - start[0] == 1
 
 
 def test_reuse_can_be_turned_off(ec_key_path: str) -> None:
@@ -152,7 +153,7 @@ def test_reuse_can_be_turned_off(ec_key_path: str) -> None:
     start = counters()
     tokens_seen = [lookup.run([], {}, private_key_path=ec_key_path, random_jwt_id=True, reuse_tokens=False)[0] for _index in range(5)]
     assert len({decode(token)["jti"] for token in tokens_seen}) == 5
-    assert tokens.SIGNING_KEY_CACHE.misses - start[0] == 1
+    assert key_source.SIGNING_KEY_CACHE.misses - start[0] == 1
 
 
 def test_a_token_near_its_end_is_not_reused(ec_key_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,3 +217,15 @@ def test_never_prints_a_token_or_a_key(tmp_path: t.Any, capsys: pytest.CaptureFi
     output = captured.out + captured.err + str(info.value)
     assert "signed a new token" in output and "reused a cached token" in output
     assert_no_secret(output, content, PASSPHRASE, *issued)
+
+
+def test_an_absurd_lifetime_is_refused_before_signing(ec_key_path: str) -> None:
+    message = lookup_error(private_key_path=ec_key_path, lifetime=10 ** 12)
+    assert "lifetime 1000000000000 seconds is longer than max_lifetime 31536000 seconds: shorten lifetime" in message
+    assert "out of range" not in message
+    message = lookup_error(private_key_path=ec_key_path, lifetime=10 ** 12, max_lifetime=10 ** 12)
+    assert "max_lifetime 1000000000000 seconds is longer than any token may live" in message
+    # The default ceiling is one year; a policy may raise it below the hard ceiling.
+    token = make_lookup().run([], {}, private_key_path=ec_key_path, lifetime=2 * 31536000, max_lifetime=3 * 31536000)[0]
+    claims = decode(token)
+    assert claims["exp"] - claims["iat"] == 2 * 31536000

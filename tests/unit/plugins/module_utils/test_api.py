@@ -6,16 +6,18 @@
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 from typing import Any, Dict, List, Optional
 
 import pytest
 import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaConfigError
-from ansible_collections.izuma.device_management.plugins.module_utils._retry import parse_retry_after
+from ansible_collections.izuma.device_management.plugins.module_utils._retry import holds, parse_retry_after
 
 HOST = "https://api.example.test"
 API_KEY = "ak_0123456789abcdef0123456789abcdef"
@@ -70,11 +72,16 @@ def make_client(script: List[Any], **config: Any) -> "tuple[IzumaClient, FakeSes
 
 
 def refused() -> requests.exceptions.ConnectionError:
-    return requests.exceptions.ConnectionError("HTTPConnectionPool: Max retries exceeded (Caused by NewConnectionError: [Errno 111] Connection refused)")
+    """What requests raises when the connection is refused (test_api_connections.py checks it against a real socket)."""
+    connect = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    connect.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/v3/applications", reason=connect))
 
 
 def reset_after_send() -> requests.exceptions.ConnectionError:
-    return requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))")
+    """What requests raises when the server closes the connection after reading the request, without answering."""
+    return requests.exceptions.ConnectionError(
+        ProtocolError("Connection aborted.", http.client.RemoteDisconnected("Remote end closed connection without response")))
 
 
 # -- retries and backoff ---------------------------------------------------------------------------------
@@ -215,6 +222,115 @@ def test_update_and_delete_send_if_match() -> None:
     assert session.calls[1]["headers"]["If-Match"] == "4"
 
 
+# -- no stale If-Match after an ambiguous PUT or DELETE -----------------------------------------------------
+
+AMBIGUOUS = [FakeResponse(502, error(502, "internal_server_error")), FakeResponse(504, None, text="gateway"),
+             reset_after_send(), requests.exceptions.ReadTimeout("read timed out")]
+NOT_DONE = [FakeResponse(429, error(429, "rate_limit_exceeded")), FakeResponse(503, error(503, "system_unavailable")),
+            refused(), requests.exceptions.ConnectTimeout("connect timed out")]
+APP = "/v3/applications/" + "a" * 32
+
+
+def methods(session: FakeSession) -> List[str]:
+    return [call["method"] for call in session.calls]
+
+
+@pytest.mark.parametrize("failure", AMBIGUOUS)
+def test_put_that_the_server_holds_after_an_ambiguous_failure_is_done(failure: Any) -> None:
+    held = {"id": "a" * 32, "description": "new", "groups": ["g2", "g1"], "etag": "4"}
+    client, session, _sleeps = make_client([failure, FakeResponse(200, held)])
+    assert client.update(APP, {"description": "new", "groups": ["g1", "g2"]}, etag="3") == held
+    assert methods(session) == ["PUT", "GET"]
+
+
+@pytest.mark.parametrize("failure", AMBIGUOUS)
+def test_put_not_carried_out_is_sent_again_with_the_etag_read_back(failure: Any) -> None:
+    # The object changed meanwhile (etag 3 -> 5) without taking this PUT's description: the old etag would get 412.
+    current = {"id": "a" * 32, "description": "old", "etag": "5"}
+    updated = dict(current, description="new", etag="6")
+    client, session, _sleeps = make_client([failure, FakeResponse(200, current), FakeResponse(200, updated)])
+    assert client.update(APP, {"description": "new"}, etag="3") == updated
+    assert methods(session) == ["PUT", "GET", "PUT"]
+    assert [call["headers"].get("If-Match") for call in session.calls] == ["3", None, "5"]
+    assert session.calls[2]["json"] == {"description": "new"}
+
+
+@pytest.mark.parametrize("failure", NOT_DONE)
+def test_put_the_server_did_not_act_on_is_sent_again_unchanged(failure: Any) -> None:
+    client, session, _sleeps = make_client([failure, FakeResponse(200, {"id": "a" * 32, "etag": "4"})])
+    client.update(APP, {"description": "new"}, etag="3")
+    assert methods(session) == ["PUT", "PUT"]
+    assert [call["headers"]["If-Match"] for call in session.calls] == ["3", "3"]
+
+
+def test_put_without_an_etag_is_sent_again_without_one() -> None:
+    client, session, _sleeps = make_client([reset_after_send(), FakeResponse(200, {"description": "old", "etag": "2"}),
+                                            FakeResponse(200, {"description": "new", "etag": "3"})])
+    client.update(APP, {"description": "new"})
+    assert methods(session) == ["PUT", "GET", "PUT"]
+    assert "If-Match" not in session.calls[2]["headers"]
+
+
+def test_put_whose_object_is_gone_on_read_back_fails_clearly() -> None:
+    client, session, _sleeps = make_client([FakeResponse(502, error(502, "internal_server_error")), FakeResponse(404, error(404, "not_found"))])
+    with pytest.raises(IzumaApiError) as info:
+        client.update(APP, {"description": "new"}, etag="3")
+    assert (info.value.status, info.value.method) == (404, "PUT")
+    assert "deleted while it was being updated" in str(info.value)
+    assert methods(session) == ["PUT", "GET"]
+
+
+@pytest.mark.parametrize("failure", AMBIGUOUS)
+def test_delete_whose_object_is_gone_on_read_back_is_done(failure: Any) -> None:
+    client, session, _sleeps = make_client([failure, FakeResponse(404, error(404, "not_found"))])
+    assert client.delete(APP, etag="3") is False
+    assert methods(session) == ["DELETE", "GET"]
+
+
+@pytest.mark.parametrize("failure", AMBIGUOUS)
+def test_delete_not_carried_out_is_sent_again_with_the_etag_read_back(failure: Any) -> None:
+    client, session, _sleeps = make_client([failure, FakeResponse(200, {"id": "a" * 32, "etag": "7"}), FakeResponse(204)])
+    assert client.delete(APP, etag="3") is True
+    assert methods(session) == ["DELETE", "GET", "DELETE"]
+    assert session.calls[2]["headers"]["If-Match"] == "7"
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_a_write_without_read_back_is_never_sent_again_after_an_ambiguous_failure(method: str) -> None:
+    client, session, _sleeps = make_client([FakeResponse(504, None, text="gateway"), FakeResponse(200, {})])
+    with pytest.raises(IzumaApiError) as info:
+        client.request(method, APP, body={"description": "x"} if method == "PUT" else None, headers={"If-Match": "3"})
+    assert "not sent again blindly" in str(info.value)
+    assert len(session.calls) == 1
+
+
+def test_the_exception_types_decide_not_their_text() -> None:
+    # A reset after sending whose text happens to read like a refusal is still ambiguous (the old check matched text).
+    misleading = requests.exceptions.ConnectionError(
+        ProtocolError("Connection aborted.", ConnectionResetError(104, "NewConnectionError [Errno 111] Connection refused")))
+    client, session, _sleeps = make_client([misleading, FakeResponse(200, {"description": "new", "etag": "4"})])
+    client.update(APP, {"description": "new"}, etag="3")
+    assert methods(session) == ["PUT", "GET"]
+
+
+@pytest.mark.parametrize("current, body, expected", [
+    ({"description": "", "etag": "2"}, {"description": None}, True),  # the API stores a null description as ""
+    ({"groups": ["b", "a"]}, {"groups": ["a", "b", "a"]}, True),  # any order, duplicates collapse
+    ({"certificate": "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----"},
+     {"certificate": "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n"}, True),
+    ({"certificate": "-----BEGIN CERTIFICATE-----\r\nAB\r\nCD\r\n-----END CERTIFICATE-----"},
+     {"certificate": "-----BEGIN CERTIFICATE-----\nABCD\n-----END CERTIFICATE-----\n"}, True),  # rewrapped
+    ({"certificate": "-----BEGIN CERTIFICATE-----\nABCE\n-----END CERTIFICATE-----"},
+     {"certificate": "-----BEGIN CERTIFICATE-----\nABCD\n-----END CERTIFICATE-----\n"}, False),
+    ({"description": "a  b"}, {"description": "a b"}, False),  # only PEM ignores inner whitespace
+    ({"status": "ACTIVE", "name": "n"}, {"status": "INACTIVE"}, False),
+    ({"groups": ["a"]}, {"groups": ["a", "b"]}, False),
+    ({}, {"description": "d"}, False),
+])
+def test_holds_compares_a_read_back_the_way_the_api_stores_values(current: Dict[str, Any], body: Dict[str, Any], expected: bool) -> None:
+    assert holds(current, body) is expected
+
+
 # -- pagination --------------------------------------------------------------------------------------------
 
 
@@ -322,3 +438,32 @@ def test_access_key_wins_over_jwt_options() -> None:
     config = ClientConfig(api_host=HOST, api_key=API_KEY, auth_application_id="a" * 32, auth_private_key_path="/k.pem")
     assert config.auth_method == "access_key"
     assert ClientConfig(api_host=HOST, auth_application_id="a" * 32, auth_private_key_path="/k.pem").auth_method == "jwt"
+
+
+# -- warnings and identity --------------------------------------------------------------------------------
+
+
+def test_tls_verification_off_is_a_warning_naming_the_option() -> None:
+    client, _session, _sleeps = make_client([], validate_certs=False)
+    [warning] = client.warnings
+    assert "TLS certificate verification is off (validate_certs is false)" in warning
+    assert "ca_path" in warning and API_KEY not in warning
+
+
+def test_tls_verification_off_from_the_environment_names_the_variable() -> None:
+    values = dict(api_host=HOST, api_key=API_KEY, validate_certs=False)
+    config = ClientConfig.from_options(values.get, sources={"validate_certs": "IZUMA_VALIDATE_CERTS"})
+    assert config.warnings() == IzumaClient(config, session=FakeSession([])).warnings
+    [warning] = config.warnings()
+    assert "IZUMA_VALIDATE_CERTS is false in the environment" in warning
+
+
+@pytest.mark.parametrize("options", [{}, {"ca_path": "/etc/ca.pem"}, {"api_host": "http://127.0.0.1:8080"}])
+def test_no_warning_while_tls_verification_is_on(options: Dict[str, Any]) -> None:
+    client, _session, _sleeps = make_client([], **options)
+    assert client.warnings == []
+
+
+def test_user_agent_names_the_collection_without_a_copy_of_its_version() -> None:
+    client = IzumaClient(ClientConfig(api_host=HOST, api_key=API_KEY))
+    assert client.session.headers["User-Agent"] == "izuma.device_management python-requests/" + requests.__version__

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import pytest
 
@@ -45,6 +45,7 @@ def test_tls_without_the_ca_bundle_fails_verification_with_advice(tls_emulator: 
 def test_tls_verification_can_be_turned_off(tls_emulator: ThreadedEmulator) -> None:
     client = IzumaClient(ClientConfig(api_host=tls_emulator.url, api_key=tls_emulator.admin_key, validate_certs=False))
     assert client.list("/v3/applications") == []
+    assert ["validate_certs is false" in warning for warning in client.warnings] == [True]  # and never silently
 
 
 def jwt_application(admin_client: IzumaClient, tmp_path: Any, group: str = "Administrators") -> Dict[str, Any]:
@@ -112,6 +113,59 @@ def test_a_post_whose_answer_was_lost_is_read_back_not_repeated(emulator: Thread
     assert created["name"] == "once"
     assert [a["name"] for a in client.list("/v3/applications")] == ["once"]
     assert [entry["method"] for entry in emulator.log() if entry["method"] == "POST"] == ["POST"]
+
+
+class AfterFirstRequest:
+    """Wraps a requests session and calls ``then`` once, right after the first request (whatever its outcome)."""
+
+    def __init__(self, inner: Any, then: Callable[[], Any]) -> None:
+        self.inner = inner
+        self.then: Optional[Callable[[], Any]] = then
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        try:
+            return self.inner.request(method, url, **kwargs)
+        finally:
+            then, self.then = self.then, None
+            if then is not None:
+                then()
+
+
+def test_a_put_whose_answer_was_lost_is_read_back_not_repeated_with_a_stale_etag(emulator: ThreadedEmulator, admin_client: IzumaClient) -> None:
+    app = admin_client.create("/v3/applications", {"name": "put-once", "description": "old"})
+    path = "/v3/applications/" + app["id"]
+    emulator.faults({"method": "PUT", "path": "^/v3/applications/", "drop": "after", "nth": 1})
+    emulator.clear_log()
+    client = IzumaClient(ClientConfig(api_host=emulator.url, api_key=emulator.admin_key), sleep=lambda seconds: None)
+    updated = client.update(path, {"description": "new"}, etag=app["etag"])
+    assert updated["description"] == "new" and updated["etag"] != app["etag"]
+    # The server committed the PUT before dropping the connection: one PUT, its read-back, and no 412.
+    assert [(entry["method"], entry["status"]) for entry in emulator.log()] == [("PUT", 0), ("GET", 200)]
+
+
+def test_a_put_dropped_before_it_was_applied_is_sent_again_with_the_etag_read_back(emulator: ThreadedEmulator, admin_client: IzumaClient) -> None:
+    app = admin_client.create("/v3/applications", {"name": "put-again", "description": "old"})
+    path = "/v3/applications/" + app["id"]
+    emulator.faults({"method": "PUT", "path": "^/v3/applications/", "drop": "before", "nth": 1})
+    client = IzumaClient(ClientConfig(api_host=emulator.url, api_key=emulator.admin_key), sleep=lambda seconds: None)
+    # The PUT's connection drops before the server applies it, and another writer renames the application meanwhile:
+    # the etag the task holds is stale. Sent again with it, the PUT would get 412; read back, it goes through.
+    client.session = AfterFirstRequest(client.session, lambda: admin_client.update(path, {"name": "put-again-renamed"}))
+    emulator.clear_log()
+    updated = client.update(path, {"description": "new"}, etag=app["etag"])
+    assert (updated["name"], updated["description"]) == ("put-again-renamed", "new")
+    assert [(entry["method"], entry["status"]) for entry in emulator.log()] == [("PUT", 0), ("PUT", 200), ("GET", 200), ("PUT", 200)]
+
+
+def test_a_delete_whose_answer_was_lost_is_done_once_the_object_is_gone(emulator: ThreadedEmulator, admin_client: IzumaClient) -> None:
+    app = admin_client.create("/v3/applications", {"name": "delete-once"})
+    path = "/v3/applications/" + app["id"]
+    emulator.faults({"method": "DELETE", "path": "^/v3/applications/", "drop": "after", "nth": 1})
+    emulator.clear_log()
+    client = IzumaClient(ClientConfig(api_host=emulator.url, api_key=emulator.admin_key), sleep=lambda seconds: None)
+    assert client.delete(path, etag=app["etag"]) is False
+    assert admin_client.get_or_none(path) is None
+    assert [(entry["method"], entry["status"]) for entry in emulator.log()][:2] == [("DELETE", 0), ("GET", 404)]
 
 
 def test_pagination_reads_every_page(emulator: ThreadedEmulator, admin_client: IzumaClient) -> None:

@@ -9,7 +9,6 @@ import errno
 import os
 import pwd
 import grp
-import re
 import stat
 import typing as t
 
@@ -225,90 +224,8 @@ def test_read_file_too_large(tmp_path: t.Any) -> None:
 
 
 # ---------------------------------------------------------------------------
-# backup_file
+# remove_file
 # ---------------------------------------------------------------------------
-
-def test_backup_file(tmp_path: t.Any, umask: t.Callable[[int], None]) -> None:
-    umask(0o000)
-    path = tmp_path / "jwt.key"
-    path.write_bytes(SECRET)
-    os.chmod(str(path), 0o640)
-    os.utime(str(path), (1700000000, 1700000000))
-    backup = files.backup_file(str(path))
-    assert backup is not None
-    assert re.match(re.escape(str(path)) + r"\.%d\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~$" % os.getpid(), backup)
-    assert open(backup, "rb").read() == SECRET
-    assert mode_of(backup) == 0o640
-    assert int(os.stat(backup).st_mtime) == 1700000000
-    # Two backups within the same second get distinct names.
-    second = files.backup_file(str(path))
-    assert second is not None and second != backup and second.endswith(".1~")
-
-
-def test_backup_file_created_with_source_mode(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "jwt.key"
-    path.write_bytes(SECRET)
-    os.chmod(str(path), 0o600)
-    modes: t.List[int] = []
-    real_open = os.open
-
-    def recording_open(name: t.Any, flags: int, mode: int = 0o777, *args: t.Any, **kwargs: t.Any) -> int:
-        modes.append(mode)
-        return real_open(name, flags, mode, *args, **kwargs)
-
-    monkeypatch.setattr(files.os, "open", recording_open)
-    files.backup_file(str(path))
-    assert modes == [0o600]
-
-
-def test_backup_missing_and_directory(tmp_path: t.Any) -> None:
-    assert files.backup_file(str(tmp_path / "absent")) is None
-    assert "it is a directory" in file_error(files.backup_file, str(tmp_path))
-
-
-def test_backup_write_failure_removes_partial_copy(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "jwt.key"
-    path.write_bytes(SECRET)
-
-    def failing_write(_fd: int, _data: t.Any) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(files.os, "write", failing_write)
-    message = file_error(files.backup_file, str(path))
-    assert message.startswith("cannot back up %s to " % path) and message.endswith(": No space left on device")
-    assert os.listdir(str(tmp_path)) == ["jwt.key"]
-
-
-# ---------------------------------------------------------------------------
-# file_mode, same_content, set_file_mode, remove_file
-# ---------------------------------------------------------------------------
-
-def test_file_mode(tmp_path: t.Any) -> None:
-    path = tmp_path / "f"
-    assert files.file_mode(str(path)) is None
-    path.write_bytes(b"x")
-    os.chmod(str(path), 0o640)
-    assert files.file_mode(str(path)) == 0o640
-
-
-def test_same_content(tmp_path: t.Any) -> None:
-    path = tmp_path / "f"
-    assert files.same_content(str(path), b"abc") is False
-    path.write_bytes(b"abc")
-    assert files.same_content(str(path), b"abc") is True
-    assert files.same_content(str(path), b"abd") is False
-    assert files.same_content(str(path), b"abcd") is False
-    assert files.same_content(str(path), b"") is False
-
-
-def test_set_file_mode(tmp_path: t.Any) -> None:
-    path = tmp_path / "f"
-    path.write_bytes(b"x")
-    os.chmod(str(path), 0o644)
-    assert files.set_file_mode(str(path), 0o600) is True and mode_of(path) == 0o600
-    assert files.set_file_mode(str(path), 0o600) is False
-    assert "it does not exist" in file_error(files.set_file_mode, str(tmp_path / "absent"), 0o600)
-
 
 def test_remove_file(tmp_path: t.Any) -> None:
     path = tmp_path / "f"

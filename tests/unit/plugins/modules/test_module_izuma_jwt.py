@@ -11,6 +11,7 @@ import typing as t
 
 import pytest
 
+from ansible_collections.izuma.device_management.plugins.module_utils import _jwt_algorithms as jwt_algorithms, _jwt_options as jwt_options
 from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
 from ansible_collections.izuma.device_management.plugins.modules import izuma_jwt
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import private_key, run_module
@@ -23,11 +24,12 @@ def mode_of(path: t.Any) -> int:
 
 
 def test_algorithm_choices_are_the_token_librarys() -> None:
-    assert izuma_jwt.ALGORITHMS == list(tokens.ALGORITHMS)
+    assert jwt_options.argument_spec()["algorithm"]["choices"] == list(jwt_algorithms.ALGORITHMS)
+    assert tokens.ALGORITHMS is jwt_algorithms.ALGORITHMS
 
 
 def test_secret_options_are_no_log() -> None:
-    spec = izuma_jwt.argument_spec()
+    spec = jwt_options.task_argument_spec()
     assert {name for name, value in spec.items() if value.get("no_log")} == {"private_key_content", "private_key_passphrase", "_token"}
 
 
@@ -137,3 +139,78 @@ def test_inspect_refuses_a_huge_file(tmp_path: t.Any, size: int) -> None:
     dest.write_bytes(b"x" * size)
     result = run_module({"dest": str(dest), "_operation": "inspect"})
     assert result["failed"] and "larger than" in result["msg"]
+
+
+@pytest.mark.parametrize("existing_mode", [None, 0o644])
+def test_write_never_exposes_the_token_even_with_umask_000(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch,
+                                                          existing_mode: t.Optional[int]) -> None:
+    dest = tmp_path / "t.jwt"
+    if existing_mode is not None:
+        dest.write_text("old\n")
+        os.chmod(dest, existing_mode)
+    seen = []  # type: t.List[t.Tuple[str, int]]
+    real_rename, real_chmod = os.rename, os.chmod
+
+    def rename(src: t.Any, dst: t.Any) -> None:
+        seen.append(("rename", stat.S_IMODE(os.stat(src).st_mode)))
+        real_rename(src, dst)
+
+    def chmod(path: t.Any, mode: int, *args: t.Any, **kwargs: t.Any) -> None:
+        real_chmod(path, mode, *args, **kwargs)
+        if os.path.exists(dest) and dest.read_bytes() == (TOKEN + "\n").encode():
+            seen.append(("chmod", stat.S_IMODE(os.stat(dest).st_mode)))
+
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "chmod", chmod)
+    old_umask = os.umask(0)
+    try:
+        result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN})
+    finally:
+        os.umask(old_umask)
+    assert result["changed"] is True and result["mode"] == "0600" and mode_of(dest) == 0o600
+    # The token was 0600 when it reached dest, and never more open afterwards.
+    assert seen and seen[0] == ("rename", 0o600)
+    assert all(mode == 0o600 for _what, mode in seen), seen
+
+
+def test_every_operation_refuses_a_symlink_unless_follow(tmp_path: t.Any) -> None:
+    unrelated = tmp_path / "unrelated"
+    unrelated.write_text("keep me\n")
+    os.chmod(unrelated, 0o644)
+    dest = tmp_path / "t.jwt"
+    os.symlink(str(unrelated), str(dest))
+    for args in ({"_operation": "inspect"}, {"_operation": "write", "_token": TOKEN}, {"_operation": "attributes"}):
+        result = run_module(dict(args, dest=str(dest)))
+        assert result["failed"] and "symbolic link to %s" % unrelated in result["msg"] and "follow: true" in result["msg"]
+    assert unrelated.read_text() == "keep me\n" and mode_of(unrelated) == 0o644
+    result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "follow": True})
+    assert result["changed"] is True and unrelated.read_text() == TOKEN + "\n" and mode_of(unrelated) == 0o600
+    assert os.path.islink(str(dest))
+
+
+def test_write_keeps_a_token_another_run_wrote_since_inspect(tmp_path: t.Any) -> None:
+    dest = tmp_path / "t.jwt"
+    inspected = run_module({"dest": str(dest), "_operation": "inspect"})
+    assert inspected["content_sha256"] == ""
+    dest.write_text("the other run's token\n")
+    result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "_expected": inspected["content_sha256"]})
+    assert result["changed"] is False and result["superseded"] is True
+    assert dest.read_text() == "the other run's token\n"
+    # What it inspected is still there: written.
+    again = run_module({"dest": str(dest), "_operation": "inspect"})
+    result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "_expected": again["content_sha256"]})
+    assert result["changed"] is True and "superseded" not in result and dest.read_text() == TOKEN + "\n"
+
+
+def test_write_waits_for_the_lock_and_names_lock_timeout(tmp_path: t.Any) -> None:
+    from ansible_collections.izuma.device_management.plugins.module_utils import _locking  # pylint: disable=import-outside-toplevel
+
+    dest = tmp_path / "t.jwt"
+    with _locking.exclusive_lock(str(dest)):
+        result = run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "lock_timeout": 0})
+        assert result["failed"] and "lock_timeout" in result["msg"] and str(dest) + ".lock" in result["msg"]
+        assert not dest.exists()
+        result = run_module({"dest": str(dest), "_operation": "attributes", "lock_timeout": 0})
+        assert result["failed"]
+    assert run_module({"dest": str(dest), "_operation": "write", "_token": TOKEN, "lock_timeout": 0})["changed"] is True
+    assert sorted(os.listdir(str(tmp_path))) == ["t.jwt"]  # the lock file goes with the lock

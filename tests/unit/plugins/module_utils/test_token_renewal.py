@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of tokens.py's plugin helpers: sign_options, load_signing_key, signing_request, renewal_status."""
+"""Unit tests of the signing request (_tokens.signing_request) and the renewal rule (_token_status.renewal_status)."""
 
 from __future__ import annotations
 
@@ -9,44 +9,10 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 
 NOW = 1795885200  # 2026-11-28T17:00:00Z
-
-
-def getter(**values: t.Any) -> t.Callable[[str], t.Any]:
-    return values.get
-
-
-def test_sign_options_maps_plugin_options() -> None:
-    assert tokens.sign_options(getter()) == {}
-    options = tokens.sign_options(getter(algorithm="ES256", lifetime=60, audience=["a"], jwt_id="j", key_id=True, subject="s",
-                                         claims={"x": 1}, headers={"typ": "at+jwt"}, not_before_skew=0, max_lifetime=60, issuer="i"))
-    assert options == {"algorithm": "ES256", "lifetime": 60, "audience": "a", "jwt_id": "j", "key_id": True, "subject": "s",
-                       "claims": {"x": 1}, "headers": {"typ": "at+jwt"}, "not_before_skew": 0, "max_lifetime": 60, "issuer": "i"}
-    assert tokens.sign_options(getter(audience=["a", "b"]))["audience"] == ["a", "b"]
-    assert "audience" not in tokens.sign_options(getter(audience=[]))
-    assert tokens.sign_options(getter(random_jwt_id=True))["jwt_id"] is True
-    assert "key_id" not in tokens.sign_options(getter(key_id=False, random_jwt_id=False))
-    with pytest.raises(IzumaTokenError, match="not both"):
-        tokens.sign_options(getter(jwt_id="x", random_jwt_id=True))
-
-
-def test_load_signing_key(tmp_path: t.Any, ec256: t.Any, to_pkcs8: t.Callable[..., bytes]) -> None:
-    path = tmp_path / "k.pem"
-    path.write_bytes(to_pkcs8(ec256, b"pw"))
-    cache = tokens.SigningKeyCache()
-    first = tokens.load_signing_key(str(path), passphrase="pw", cache=cache)
-    assert tokens.load_signing_key(str(path), passphrase="pw", cache=cache) is first and cache.misses == 1
-    from_content = tokens.load_signing_key(content=to_pkcs8(ec256).decode(), cache=cache)
-    assert from_content.private_numbers() == ec256.private_numbers()
-    with pytest.raises(IzumaTokenError, match="give private_key_path .* or private_key_content"):
-        tokens.load_signing_key(cache=cache)
-    with pytest.raises(IzumaTokenError, match="not both"):
-        tokens.load_signing_key(str(path), "PEM", cache=cache)
-    with pytest.raises(IzumaError, match="does not exist"):
-        tokens.load_signing_key(str(tmp_path / "missing.pem"), cache=cache)
 
 
 def test_signing_request_checks_without_signing(ec256: t.Any, rsa2048: t.Any) -> None:
@@ -70,7 +36,7 @@ def deployed(key: t.Any, **options: t.Any) -> str:
 
 def status(token: t.Optional[str], key: t.Any, **options: t.Any) -> t.Dict[str, t.Any]:
     options.setdefault("lifetime", 3600)
-    return tokens.renewal_status(token, key, renew_margin=600, now=NOW + 100, **options)
+    return token_status.renewal_status(token, key, renew_margin=600, now=NOW + 100, **options)
 
 
 def test_renewal_status_keeps_a_matching_token(ec256: t.Any) -> None:
@@ -117,19 +83,3 @@ def test_renewal_status_without_a_usable_token(ec256: t.Any) -> None:
     assert garbage["needs_renewal"] and garbage["claims"] is None and garbage["header"] is None
     with pytest.raises(IzumaTokenError, match="longer than max_lifetime"):
         status(None, ec256, lifetime=10, max_lifetime=5)
-
-
-def test_token_cache_fingerprints_each_key_once(ec256: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-    real = tokens._keys.public_key_fingerprint  # pylint: disable=protected-access
-    monkeypatch.setattr(tokens._keys, "public_key_fingerprint", lambda key: calls.append(1) or real(key))  # pylint: disable=protected-access
-    cache = tokens.TokenCache()
-    first = cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="a")
-    assert cache.get_or_sign(ec256, now=NOW + 299, lifetime=600, subject="a") == first
-    assert cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="b") != first
-    assert len(calls) == 1
-    # The expiry the cache keeps is the token's own: reused before half the lifetime, re-signed after.
-    assert cache.get_or_sign(ec256, now=NOW + 301, lifetime=600, subject="a") != first
-    cache.clear()
-    cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="a")
-    assert len(calls) == 2

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
+"""The options of the izuma_jwt module: one argument spec for the module on the host and its action plugin.
+
+community.crypto's ``get_privatekey_argument_spec`` pattern: the module
+(documentation plus glue) and the action plugin, which validates the task on
+the controller before any host is contacted, read the same spec, so an option,
+a default or a choice is written once. No cryptography import: the module that
+ships to managed hosts imports this.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
+
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME
+from ansible_collections.izuma.device_management.plugins.module_utils._locking import DEFAULT_LOCK_TIMEOUT
+
+# Options the host side uses: the file and its attributes (AnsibleModule's file arguments, add_file_common_args).
+# Everything else is read by the action plugin on the controller and never sent to the host.
+HOST_OPTIONS = ("dest", "follow", "lock_timeout") + tuple(FILE_COMMON_ARGUMENTS)
+# Set by the action plugin only; a task that sets them is refused.
+INTERNAL_OPTIONS = ("_operation", "_token", "_expected")
+MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content"), ("jwt_id", "random_jwt_id")]
+
+
+def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
+    """The options of izuma_jwt, without AnsibleModule's file arguments (``add_file_common_args`` adds them)."""
+    return dict(
+        dest=dict(type="path", required=True),
+        private_key_path=dict(type="path"),
+        private_key_content=dict(type="str", no_log=True),
+        private_key_passphrase=dict(type="str", no_log=True),
+        algorithm=dict(type="str", choices=list(ALGORITHMS)),
+        lifetime=dict(type="int", default=86400),
+        max_lifetime=dict(type="int", default=DEFAULT_MAX_LIFETIME),
+        renew_margin=dict(type="int", default=21600),
+        issuer=dict(type="str"),
+        subject=dict(type="str"),
+        audience=dict(type="list", elements="str"),
+        jwt_id=dict(type="str"),
+        random_jwt_id=dict(type="bool", default=False),
+        claims=dict(type="dict"),
+        headers=dict(type="dict"),
+        key_id=dict(type="bool", default=False),
+        not_before_skew=dict(type="int"),
+        force=dict(type="bool", default=False),
+        return_token=dict(type="bool", default=False),
+        follow=dict(type="bool", default=False),
+        lock_timeout=dict(type="int", default=DEFAULT_LOCK_TIMEOUT),
+        # The file arguments' mode, with the default a token file needs.
+        mode=dict(type="raw", default="0600"),
+        _operation=dict(type="str", choices=["inspect", "write", "attributes"]),
+        _token=dict(type="str", no_log=True),
+        _expected=dict(type="str"),
+    )
+
+
+def task_argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
+    """Every option a task may give, file arguments included: what the action plugin validates a task with."""
+    spec = {name: dict(value) for name, value in FILE_COMMON_ARGUMENTS.items()}
+    spec.update(argument_spec())
+    return spec

@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
+"""Key pairs inside a PKCS#11 token: generate, find, describe, relabel, destroy.
+
+A verification key's private key is generated inside the token as a
+sensitive, non-extractable token object that can only sign; its public key is
+a token object next to it, with the same CKA_ID. Nothing here can read a
+private key's value, because the token will not give it.
+
+Labels: each key name has three generations (current, next, previous), each
+an object pair with a distinct label from ``key_label()``. A rotation moves a
+pair from one generation to the next with ``relabel_key_pair()``, which keeps
+the CKA_ID; ``find_key_pair()`` finds the public half by that CKA_ID, so a
+pair whose relabel was interrupted half-way is still found whole.
+
+Public keys come back as ``cryptography`` public key objects, so the
+fingerprints, descriptions and rules of ``_keys`` apply to them unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import typing as t
+
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import (
+    HAS_PKCS11,
+    IzumaPkcs11Error,
+    TokenSession,
+)
+
+if HAS_PKCS11:
+    from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
+    from pkcs11 import exceptions as pkcs11_errors
+    from pkcs11.util import ec as pkcs11_ec
+    from pkcs11.util import rsa as pkcs11_rsa
+
+if _keys.HAS_CRYPTOGRAPHY:
+    from cryptography.hazmat.primitives import serialization
+
+GENERATIONS = ("current", "next", "previous")
+LABEL_PREFIX = "izuma"
+# Many HSMs limit CKA_LABEL (32 to 128 bytes); 64 fits most, and longer key names are shortened with a digest.
+MAX_LABEL_LENGTH = 64
+ID_BYTES = 16
+_OPENSSL_CURVES = {"P-256": "secp256r1", "P-384": "secp384r1", "P-521": "secp521r1"}
+
+
+def key_label(key_name: str, generation: str = "current") -> str:
+    """Return the CKA_LABEL of a key name's generation (``current``, ``next`` or ``previous``).
+
+    ``izuma:<key name>:<generation>``; a key name too long for MAX_LABEL_LENGTH
+    is cut and followed by 8 hex digits of its SHA-256, so distinct names keep
+    distinct labels.
+    """
+    if generation not in GENERATIONS:
+        raise IzumaPkcs11Error("key generation %r is not one of %s" % (generation, ", ".join(GENERATIONS)))
+    if not isinstance(key_name, str) or not key_name.strip():
+        raise IzumaPkcs11Error("a PKCS#11 key label needs a non-empty key name")
+    label = "%s:%s:%s" % (LABEL_PREFIX, key_name, generation)
+    if len(label.encode("utf-8")) <= MAX_LABEL_LENGTH:
+        return label
+    digest = hashlib.sha256(key_name.encode("utf-8")).hexdigest()[:8]
+    room = MAX_LABEL_LENGTH - len(LABEL_PREFIX) - len(generation) - len(digest) - 4
+    short = key_name.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return "%s:%s~%s:%s" % (LABEL_PREFIX, short, digest, generation)
+
+
+class KeyPair:
+    """A private key object and its public key object in one token."""
+
+    def __init__(self, token: TokenSession, private: t.Any, public: t.Any) -> None:
+        self.token = token
+        self.private = private
+        self.public = public
+        # Read once: messages must be able to name the key even when its object handle is no longer valid.
+        self.label = str(private.label)  # the private key's CKA_LABEL
+        self.key_id = bytes(private.id)  # the CKA_ID shared by the two objects
+        self._public_key = None  # type: t.Any
+
+    def public_key(self) -> t.Any:
+        """The public key as a ``cryptography`` public key object (read from the token once)."""
+        if self._public_key is None:
+            self._public_key = public_key_of(self.public)
+        return self._public_key
+
+    def describe(self) -> t.Dict[str, t.Any]:
+        """Describe the pair without secrets: label, id, algorithm, size or curve, fingerprint and protection."""
+        desc = _keys.key_description(self.public_key())
+        attrs = self.private.get_attributes([Attribute.SENSITIVE, Attribute.EXTRACTABLE, Attribute.ALWAYS_SENSITIVE,
+                                             Attribute.NEVER_EXTRACTABLE, Attribute.TOKEN])
+        desc.update({
+            "label": self.label,
+            "id": self.key_id.hex(),
+            "token": self.token.token_label,
+            "public_key_fingerprint": _keys.public_key_fingerprint(self.public_key()),
+            "sensitive": bool(attrs[Attribute.SENSITIVE]),
+            "extractable": bool(attrs[Attribute.EXTRACTABLE]),
+            "always_sensitive": bool(attrs[Attribute.ALWAYS_SENSITIVE]),
+            "never_extractable": bool(attrs[Attribute.NEVER_EXTRACTABLE]),
+            "token_object": bool(attrs[Attribute.TOKEN]),
+        })
+        return desc
+
+
+def public_key_of(public: t.Any) -> t.Any:
+    """Return a python-pkcs11 public key object as a ``cryptography`` public key."""
+    _keys.require_cryptography()
+    if public.key_type == KeyType.RSA:
+        der = pkcs11_rsa.encode_rsa_public_key(public)
+    elif public.key_type == KeyType.EC:
+        der = pkcs11_ec.encode_ec_public_key(public)
+    else:
+        raise IzumaPkcs11Error("the PKCS#11 key %r is a %s key; Izuma Device Management accepts only RSA and EC keys"
+                               % (str(public.label), public.key_type.name))
+    return serialization.load_der_public_key(der)
+
+
+def _objects(token: TokenSession, object_class: t.Any, **attributes: t.Any) -> t.List[t.Any]:
+    template = {Attribute.CLASS: object_class}
+    for name, value in attributes.items():
+        template[getattr(Attribute, name.upper())] = value
+    with token.lock:
+        return list(token.session.get_objects(template))
+
+
+def find_key_pair(token: TokenSession, label: str) -> t.Optional[KeyPair]:
+    """Return the key pair whose private key has CKA_LABEL ``label``, or None when there is none.
+
+    The public key is found by the private key's CKA_ID (whatever its label).
+    Raises IzumaPkcs11Error when the label is ambiguous or the public half is
+    missing, as both mean the token was changed by hand.
+    """
+    privates = _objects(token, ObjectClass.PRIVATE_KEY, label=label)
+    if not privates:
+        return None
+    if len(privates) > 1:
+        raise IzumaPkcs11Error("%s holds %d private keys labelled %r: remove the extra ones (pkcs11-tool --delete-object) "
+                               "so that the label names one key" % (token.describe(), len(privates), label))
+    private = privates[0]
+    publics = _objects(token, ObjectClass.PUBLIC_KEY, id=bytes(private.id))
+    if len(publics) != 1:
+        raise IzumaPkcs11Error("%s has %d public keys with the CKA_ID of the private key %r (expected one): the pair was "
+                               "changed outside this collection" % (token.describe(), len(publics), label))
+    return KeyPair(token, private, publics[0])
+
+
+def cached_key_pair(token: TokenSession, label: str) -> t.Optional[KeyPair]:
+    """Like ``find_key_pair``, but the pair found is kept in the session for the next call (a lookup's path).
+
+    This process's own generate, relabel and destroy calls drop the entry; a
+    key destroyed by another process makes the next signature fail with a
+    clear error and drops it too (see _pkcs11_signing.sign).
+    """
+    pair = token.pairs.get(label)
+    if pair is None:
+        pair = find_key_pair(token, label)
+        if pair is not None:
+            token.pairs[label] = pair
+    return pair
+
+
+def forget_key_pair(token: TokenSession, label: str) -> None:
+    """Drop ``label`` from the session's key pair cache."""
+    token.pairs.pop(label, None)
+
+
+def generate_key_pair(token: TokenSession, label: str, key_type: str = "RSA", size: t.Optional[int] = None,
+                      curve: t.Optional[str] = None) -> KeyPair:
+    """Generate a key pair inside the token: RSA 2048/3072/4096 or EC P-256/P-384/P-521.
+
+    The private key is a token object with CKA_SENSITIVE true, CKA_EXTRACTABLE
+    false and only the sign capability; the public key can only verify. Both
+    get ``label`` and one random 16-byte CKA_ID. Refuses a label that a key
+    object in the token already has, and changes nothing then.
+    """
+    key_type, size, curve = _key_spec(key_type, size, curve)
+    forget_key_pair(token, label)
+    if _objects(token, ObjectClass.PRIVATE_KEY, label=label) or _objects(token, ObjectClass.PUBLIC_KEY, label=label):
+        raise IzumaPkcs11Error("%s already holds a key labelled %r: use that key, or destroy it first" % (token.describe(), label))
+    key_id = os.urandom(ID_BYTES)
+    private_template = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True,
+                        Attribute.TOKEN: True, Attribute.SIGN: True, Attribute.DECRYPT: False, Attribute.UNWRAP: False,
+                        Attribute.DERIVE: False}
+    public_template = {Attribute.TOKEN: True, Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.WRAP: False,
+                       Attribute.DERIVE: False}
+    options = {"id": key_id, "label": label, "store": True, "capabilities": MechanismFlag.SIGN | MechanismFlag.VERIFY,
+               "private_template": private_template, "public_template": public_template}
+    try:
+        with token.lock:
+            if key_type == "RSA":
+                public_template[Attribute.PUBLIC_EXPONENT] = _keys.RSA_PUBLIC_EXPONENT.to_bytes(3, "big")
+                public, private = token.session.generate_keypair(KeyType.RSA, size, **options)
+            else:
+                params = token.session.create_domain_parameters(
+                    KeyType.EC, {Attribute.EC_PARAMS: pkcs11_ec.encode_named_curve_parameters(_OPENSSL_CURVES[curve])}, local=True)
+                public, private = params.generate_keypair(**options)
+    except pkcs11_errors.PKCS11Error as exc:
+        what = "RSA %d" % size if key_type == "RSA" else "EC %s" % curve
+        raise IzumaPkcs11Error("%s could not generate an %s key pair (%s): check that the token supports it and has room"
+                               % (token.describe(), what, type(exc).__name__)) from None
+    return KeyPair(token, private, public)
+
+
+def _key_spec(key_type: str, size: t.Optional[int], curve: t.Optional[str]) -> t.Tuple[str, t.Optional[int], t.Optional[str]]:
+    key_type = str(key_type).upper()
+    if key_type == "RSA":
+        size = 2048 if size is None else size
+        if size not in _keys.RSA_SIZES:
+            raise IzumaPkcs11Error("RSA key size %r is not supported for a PKCS#11 key: choose 2048, 3072 or 4096" % (size,))
+        return key_type, size, None
+    if key_type == "EC":
+        curve = "P-256" if curve is None else {"p-256": "P-256", "p-384": "P-384", "p-521": "P-521"}.get(str(curve).lower(), curve)
+        if curve not in _OPENSSL_CURVES:
+            raise IzumaPkcs11Error("EC curve %r is not supported for a PKCS#11 key: choose P-256, P-384 or P-521" % (curve,))
+        return key_type, None, curve
+    raise IzumaPkcs11Error("key type %r is not supported for a PKCS#11 key: choose RSA or EC" % (key_type,))
+
+
+def relabel_key_pair(pair: KeyPair, label: str) -> KeyPair:
+    """Give both objects of ``pair`` the label ``label`` (a generation change); refuses a label already taken.
+
+    The private key is relabelled first: ``find_key_pair`` finds a pair by its
+    private key's label and its public key by CKA_ID, so an interruption
+    between the two writes leaves a pair that the new label already finds.
+    """
+    token = pair.token
+    forget_key_pair(token, pair.label)
+    forget_key_pair(token, label)
+    for object_class in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+        if any(bytes(obj.id) != pair.key_id for obj in _objects(token, object_class, label=label)):
+            raise IzumaPkcs11Error("%s already holds another key labelled %r: destroy or relabel it first" % (token.describe(), label))
+    try:
+        with token.lock:
+            pair.private[Attribute.LABEL] = label
+            pair.label = label
+            pair.public[Attribute.LABEL] = label
+    except pkcs11_errors.PKCS11Error as exc:
+        raise IzumaPkcs11Error("%s refused to relabel the key %r (%s)" % (token.describe(), pair.label, type(exc).__name__)) from None
+    return pair
+
+
+def destroy_key_pair(token: TokenSession, label: str) -> bool:
+    """Destroy the private and public key objects labelled ``label`` (and the public key of its CKA_ID).
+
+    Returns whether anything was destroyed; destroying a missing pair is not
+    an error, so a run interrupted after the destruction converges.
+    """
+    forget_key_pair(token, label)
+    pair_ids = {bytes(obj.id) for obj in _objects(token, ObjectClass.PRIVATE_KEY, label=label)}
+    victims = _objects(token, ObjectClass.PRIVATE_KEY, label=label) + _objects(token, ObjectClass.PUBLIC_KEY, label=label)
+    for key_id in pair_ids:
+        victims.extend(obj for obj in _objects(token, ObjectClass.PUBLIC_KEY, id=key_id) if obj not in victims)
+    try:
+        with token.lock:
+            for obj in victims:
+                obj.destroy()
+    except pkcs11_errors.PKCS11Error as exc:
+        raise IzumaPkcs11Error("%s refused to destroy the key %r (%s)" % (token.describe(), label, type(exc).__name__)) from None
+    return bool(victims)
+
+
+def list_key_labels(token: TokenSession, prefix: str = LABEL_PREFIX + ":") -> t.List[str]:
+    """Return the sorted labels of the private keys in the token that start with ``prefix``."""
+    return sorted({str(obj.label) for obj in _objects(token, ObjectClass.PRIVATE_KEY) if str(obj.label).startswith(prefix)})

@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
+"""The options of izuma_verification_key: its argument spec (the one source of every default) and the desired state.
+
+The module's argument spec is ``ARGUMENT_SPEC``; ``Desired``, the core's view of a task, takes its defaults from it,
+and a unit test compares the module's documentation with it, so that no default is written twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+
+MAX_NAME_CHARS = 100
+MAX_DESCRIPTION_CHARS = 500
+
+ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
+    application=dict(type="str"),
+    application_id=dict(type="str"),
+    name=dict(type="str", required=True),
+    names=dict(type="list", elements="str", default=[]),
+    description=dict(type="str"),
+    status=dict(type="str", choices=["active", "inactive"]),
+    private_key_path=dict(type="path"),
+    private_key_content=dict(type="str", no_log=True),
+    private_key_passphrase=dict(type="str", no_log=True),
+    certificate_path=dict(type="path"),
+    certificate_content=dict(type="str"),
+    key_type=dict(type="str", choices=["RSA", "EC"], default="EC"),
+    key_size=dict(type="int", choices=[2048, 3072, 4096]),
+    curve=dict(type="str", choices=["P-256", "P-384", "P-521"]),
+    common_name=dict(type="str"),
+    subject=dict(type="dict"),
+    valid_days=dict(type="int", default=365),
+    renew_before=dict(type="int", default=30),
+    rotate=dict(type="bool", default=False),
+    rotate_after_days=dict(type="int"),
+    rotate_before_days=dict(type="int"),
+    grace_period=dict(type="int", default=86400),
+    retire_previous=dict(type="str", choices=["auto", "now", "never"], default="auto"),
+    remove_previous_private_key=dict(type="bool", default=False),
+    previous_suffix=dict(type="str", default="-previous"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    remove_files=dict(type="bool", default=False),
+    lock_timeout=dict(type="int", default=300),
+    on_rotation_under_way=dict(type="str", choices=["rotate", "skip", "fail"], default="rotate"),
+)
+REQUIRED_ONE_OF = [("application", "application_id")]
+MUTUALLY_EXCLUSIVE = [("application", "application_id"), ("private_key_path", "private_key_content"),
+                      ("certificate_path", "certificate_content")]
+# Where the module's options are named differently in the core.
+_RENAMED = {"names": "extra_names"}
+
+
+def default(option: str) -> Any:
+    """The default of an option, from the argument spec."""
+    value = ARGUMENT_SPEC[option].get("default")
+    return list(value) if isinstance(value, list) else value
+
+
+@dataclass
+class Desired:
+    """What the task asks for, in the core's terms (defaults: the argument spec's)."""
+
+    name: str
+    state: str = default("state")
+    description: Optional[str] = None
+    status: Optional[str] = None
+    private_key_path: Optional[str] = None
+    private_key_content: Optional[str] = field(default=None, repr=False)
+    private_key_passphrase: Optional[str] = field(default=None, repr=False)
+    certificate_path: Optional[str] = None
+    certificate_content: Optional[str] = None
+    key_type: str = default("key_type")
+    key_size: Optional[int] = None
+    curve: Optional[str] = None
+    common_name: Optional[str] = None
+    subject: Optional[Dict[str, str]] = None
+    valid_days: int = default("valid_days")
+    renew_before: int = default("renew_before")
+    rotate: bool = default("rotate")
+    rotate_after_days: Optional[int] = None
+    rotate_before_days: Optional[int] = None
+    grace_period: int = default("grace_period")
+    retire_previous: str = default("retire_previous")
+    remove_previous_private_key: bool = default("remove_previous_private_key")
+    previous_suffix: str = default("previous_suffix")
+    remove_files: bool = default("remove_files")
+    extra_names: List[str] = field(default_factory=lambda: default("names"))
+    lock_timeout: int = default("lock_timeout")
+    on_rotation_under_way: str = default("on_rotation_under_way")
+
+    @classmethod
+    def from_params(cls, params: Dict[str, Any]) -> "Desired":
+        """The module's parameters as a validated desired state."""
+        if params.get("key_size") and params.get("key_type") != "RSA":
+            raise IzumaConfigError("key_size is for RSA keys; for EC keys set curve (P-256, P-384 or P-521), or set key_type=RSA.")
+        if params.get("curve") and params.get("key_type") != "EC":
+            raise IzumaConfigError("curve is for EC keys; for RSA keys set key_size (2048, 3072 or 4096), or set key_type=EC.")
+        fields = set(cls.__dataclass_fields__)  # pylint: disable=no-member
+        values = {_RENAMED.get(option, option): value for option, value in params.items()
+                  if _RENAMED.get(option, option) in fields and value is not None}
+        want = cls(**values)
+        want.validate()
+        return want
+
+    def validate(self) -> None:
+        """Refuse options that cannot work, before anything is read or written."""
+        if not self.name or len(self.name) > MAX_NAME_CHARS:
+            raise IzumaConfigError("name must be 1 to %d characters (got %d)." % (MAX_NAME_CHARS, len(self.name or "")))
+        if len(self.name + self.previous_suffix) > MAX_NAME_CHARS:
+            raise IzumaConfigError("name plus previous_suffix (%r) must fit in %d characters, the API's limit for a key name."
+                                   % (self.name + self.previous_suffix, MAX_NAME_CHARS))
+        if self.description is not None and len(self.description) > MAX_DESCRIPTION_CHARS:
+            raise IzumaConfigError("description must be at most %d characters (got %d)." % (MAX_DESCRIPTION_CHARS, len(self.description)))
+        if self.state == "present" and not (self.private_key_path or self.private_key_content):
+            raise IzumaConfigError("Give private_key_path (where the private key is, or is to be created) or private_key_content.")
+        if self.lock_timeout < 0:
+            raise IzumaConfigError("lock_timeout must be zero or more seconds (got %d)." % self.lock_timeout)
+        if self.grace_period < 0 or self.renew_before < 0 or self.valid_days < 1:
+            raise IzumaConfigError("grace_period and renew_before must be zero or more, and valid_days at least 1.")
+        if self.renew_before >= self.valid_days:
+            raise IzumaConfigError("renew_before (%d days) must be shorter than valid_days (%d days), or every run would renew "
+                                   "the certificate." % (self.renew_before, self.valid_days))
+        if self.rotate_before_days is not None and self.rotate_before_days >= self.valid_days:
+            raise IzumaConfigError("rotate_before_days (%d) must be shorter than valid_days (%d), or every run would rotate."
+                                   % (self.rotate_before_days, self.valid_days))
+        if self.rotation_asked and not self.private_key_path:
+            raise IzumaConfigError("Rotation writes a new private key, so it needs private_key_path (not private_key_content).")
+        if self.rotation_asked and self.certificate_content:
+            raise IzumaConfigError("Rotation makes a new key pair, which certificate_content cannot belong to: use "
+                                   "certificate_path (each new certificate is written there) or leave it out.")
+
+    @property
+    def rotation_asked(self) -> bool:
+        """True when the task asks for a rotation, now or when one is due."""
+        return self.rotate or self.rotate_after_days is not None or self.rotate_before_days is not None
+
+    @property
+    def previous_name(self) -> str:
+        """The API name of the previous generation."""
+        return self.name + self.previous_suffix
+
+    @property
+    def api_status(self) -> Optional[str]:
+        """The status in the API's spelling."""
+        return self.status.upper() if self.status else None

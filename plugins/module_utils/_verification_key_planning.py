@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
+"""What every part of verification-key planning shares: the observed and desired states, the plan being built and
+the facts for the result, the typed changes it adds, certificates, and the errors that name the way out.
+
+Planning reads nothing from disk: everything comes from ``Observed``. New key material is made here, in memory, so
+that check mode is exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import (
+    DeleteKey,
+    PromoteFiles,
+    RemoveFile,
+    UpdateKey,
+    UploadKey,
+    WriteCertificate,
+    WritePendingKey,
+)
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
+    LocalKey,
+    Observed,
+    certificate_state,
+    summary,
+)
+
+
+class Planning:
+    """The plan under construction for one (observed, desired) pair, and the changes it can add."""
+
+    def __init__(self, observed: Observed, want: Desired) -> None:
+        self.obs = observed
+        self.want = want
+        self.plan = Plan()
+        self.facts: Dict[str, Any] = {"rotated": False, "renewed": False, "warnings": []}
+
+    def warn(self, message: str) -> None:
+        """A warning for the result."""
+        self.facts["warnings"].append(message)
+
+    # certificates ----------------------------------------------------------------------------------------
+
+    def new_key(self) -> LocalKey:
+        """A new private key for ``.next``, in memory."""
+        want = self.want
+        if want.key_type == "RSA":
+            key = keys.generate_private_key("RSA", size=want.key_size or 2048)
+        else:
+            key = keys.generate_private_key("EC", curve=want.curve or "P-256")
+        return LocalKey("pending", self.obs.files.pending, key, b"", keys.public_key_fingerprint(key))
+
+    def new_certificate(self, key: Any) -> str:
+        """A new self-signed certificate for ``key``, as PEM."""
+        want = self.want
+        cert = certs.create_self_signed_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
+                                                    now=self.obs.now)
+        return certs.dump_certificate(cert)
+
+    def info(self, pem: str) -> Dict[str, Any]:
+        """``certificate_info`` of a PEM certificate, now."""
+        return certs.certificate_info(certs.load_certificate(pem), now=self.obs.now)
+
+    def input_certificate(self, local: LocalKey) -> Optional[str]:
+        """The certificate the user gave (path or content), checked against the key."""
+        pem = self.obs.certificate_pem
+        if pem is None:
+            return None
+        cert = certs.load_certificate(pem, source=self.obs.certificate_source)
+        if not certs.certificate_matches_key(cert, local.key):
+            raise IzumaKeyError("%s does not belong to the private key %s (their public keys differ): give the matching "
+                                "certificate, or remove the file to have a new one issued."
+                                % (self.obs.certificate_source, local.path or "private_key_content"))
+        return certs.normalize_certificate_pem(pem, source=self.obs.certificate_source)
+
+    def given_content(self) -> bool:
+        """True when the certificate is the task's certificate_content: uploaded as it is, never replaced by the module."""
+        return self.obs.certificate_source == "certificate_content"
+
+    def expiry_reason(self, pem: str) -> Optional[str]:
+        """Why the certificate must be renewed (expired, or within renew_before), or None."""
+        info = self.info(pem)
+        if info["expired"]:
+            return "the certificate expired at %s" % info["expires_at"]
+        if info["days_left"] < self.want.renew_before:
+            return "the certificate expires in %d days (renew_before=%d)" % (info["days_left"], self.want.renew_before)
+        return None
+
+    def check_upload(self, pem: str, name: str) -> None:
+        """Refuse a certificate the API would refuse, before anything is written."""
+        certs.assert_certificate_uploadable(pem, now=self.obs.now, source="the certificate for '%s'" % name)
+
+    # changes ---------------------------------------------------------------------------------------------
+
+    def write_pending_key(self, pending: LocalKey, why: str) -> None:
+        """Write a new private key as ``.next`` (mode 0600), before anything is uploaded."""
+        data = keys.dump_private_key(pending.key, self.want.private_key_passphrase)
+        self.plan.add(WritePendingKey(str(pending.path), data, 0o600, why=why,
+                                      after={"public_key_fingerprint": pending.fingerprint, "mode": "0600"}))
+
+    def upload(self, name: str, pem: str, why: str) -> None:
+        """Upload a certificate as the key ``name``."""
+        self.check_upload(pem, name)
+        status = self.want.api_status
+        body: Dict[str, Any] = {"name": name, "certificate": pem}
+        if self.want.description is not None:
+            body["description"] = self.want.description
+        if status:
+            body["status"] = status
+        info = self.info(pem)
+        after = {"id": None, "name": name, "description": self.want.description, "status": status or "ACTIVE",
+                 "public_key_fingerprint": info["public_key_fingerprint"], "certificate_fingerprint": info["fingerprint"],
+                 "expires_at": info["expires_at"]}
+        self.plan.add(UploadKey(body, info["public_key_fingerprint"], after=after, why=why))
+
+    def update(self, item: Dict[str, Any], body: Dict[str, Any], why: str) -> None:
+        """Change fields of an uploaded key."""
+        after = dict(summary(item) or {})
+        for field_name, value in body.items():
+            if field_name == "certificate":
+                info = self.info(value)
+                after.update(certificate_fingerprint=info["fingerprint"], expires_at=info["expires_at"])
+            else:
+                after[field_name] = value
+        self.plan.add(UpdateKey(item, body, after=after, why=why))
+
+    def delete(self, item: Dict[str, Any], why: str) -> None:
+        """Delete an uploaded key."""
+        self.plan.add(DeleteKey(item, why=why))
+
+    def write_certificate(self, pem: str, why: str) -> None:
+        """Make the certificate file hold ``pem`` (nothing when it already does, or no certificate_path is given)."""
+        path = self.want.certificate_path
+        if not path:
+            return
+        current = self.obs.certificate_pem if self.obs.certificate_source == path else None
+        if current is not None and current.strip() == pem.strip():
+            return
+        before = certificate_state(current, self.obs.now) if current is not None else None
+        self.plan.add(WriteCertificate(path, pem.encode("ascii"), 0o644, why=why, before=before,
+                                       after=certificate_state(pem, self.obs.now)))
+
+    def promote(self, pending: LocalKey, new_pem: str, why: str) -> None:
+        """Make the pending key the current one, keeping the current one as previous (files only)."""
+        self.plan.add(PromoteFiles(self.obs.files, self.obs.current, pending.fingerprint, new_pem,
+                                   self.obs.certificate_data, why=why))
+
+    def remove_file(self, path: Optional[str], why: str) -> None:
+        """Remove a file that existed when the run observed it."""
+        if path and self.obs.exists(path):
+            self.plan.add(RemoveFile(path, why=why))
+
+
+# -- errors that name the way out ---------------------------------------------------------------------------
+
+
+def missing_key_error(want: Desired, item: Dict[str, Any]) -> IzumaKeyError:
+    """A key holds our name but not our public key: never touched, the user decides."""
+    return IzumaKeyError(
+        "The application already has a verification key named '%s' (id %s, certificate fingerprint %s), but it does not "
+        "belong to the private key %s. This module never replaces or deletes a key it cannot account for. Give that "
+        "key's private key (private_key_path or private_key_content), choose another name, or delete the uploaded key "
+        "first (state=absent)." % (item["name"], item["id"], item.get("certificate_fingerprint"),
+                                   want.private_key_path or "private_key_content"))
+
+def slots_error(planning: Planning, needed_for: str, blocking: List[Dict[str, Any]],
+                previous: Optional[Dict[str, Any]] = None) -> IzumaConfigError:
+    """Two keys already: name them, and the choices that can make room (which depend on whose keys they are)."""
+    names = ", ".join("'%s' (%s)" % (item["name"], item["id"]) for item in blocking)
+    if previous is not None and any(item is previous for item in blocking):
+        if planning.want.retire_previous == "never":
+            choices = ("retire_previous=never keeps the previous key '%s': retire it with retire_previous=now (tokens it "
+                       "signed stop working), or delete a key you no longer need with state=absent." % previous["name"])
+        else:
+            choices = ("wait until the previous key's grace period (grace_period=%ds) has passed, retire it now with "
+                       "retire_previous=now (tokens it signed stop working), or delete a key you no longer need with "
+                       "state=absent." % planning.want.grace_period)
+    else:
+        choices = ("this module never deletes a key it cannot account for: delete one you no longer need with state=absent "
+                   "(several at once with names), or use another application.")
+    described = ", ".join("'%s' (%s, %s, expires %s)" % (item.get("name"), item.get("id"), item.get("status"),
+                                                         item.get("expires_at")) for item in planning.obs.remote) or "none"
+    return IzumaConfigError(
+        "Cannot %s: the application already has %d verification keys (%s), the most Izuma Device Management allows. "
+        "Keys in the way: %s. Choices: %s" % (needed_for, len(planning.obs.remote), described, names, choices))

@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
+# do not import it from outside this collection.
+"""What the plugins that sign tokens on the controller share: the izuma_jwt action plugin and lookup.
+
+Controller-only (plugin_utils is never sent to a managed host), as
+community.hashi_vault's and community.crypto's plugin_utils are:
+
+- ``resolve_key_path``: where a relative private_key_path points (the role's
+  directory in a role, else the playbook's), written once for both plugins;
+- ``sign_options``: plugin options turned into ``_tokens.sign_token`` keywords;
+- ``TokenCache`` / ``TOKEN_CACHE``: tokens reused within one process while
+  enough of their lifetime remains.
+
+The key itself is reached through module_utils ``_key_source``, which the API
+client's JWT authentication on managed hosts uses too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import typing as t
+
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
+
+
+def resolve_key_path(path: t.Optional[str], variables: t.Mapping[str, t.Any], loader: t.Any) -> t.Optional[str]:
+    """Return the key file's path: ``~`` expanded, a relative path joined to the role's directory (in a role) or the playbook's.
+
+    ``variables`` are the task's (or lookup's) variables, whose ``role_path`` is set in a role; ``loader`` is the
+    plugin's DataLoader, whose basedir is the playbook's directory. None (no path) stays None. Both plugins take
+    the path as a plain string for this reason: a config ``path`` would make it relative to the working directory.
+    """
+    if not path:
+        return None
+    path = os.path.expanduser(str(path))
+    if os.path.isabs(path) or loader is None:
+        return path
+    return os.path.join(variables.get("role_path") or loader.get_basedir(), path)
+
+
+# Plugin option names that sign_options() turns into sign_token keywords.
+SIGN_OPTION_NAMES = ("algorithm", "lifetime", "max_lifetime", "claims", "headers", "issuer", "subject", "audience",
+                     "jwt_id", "random_jwt_id", "key_id", "not_before_skew")
+
+
+def sign_options(get: t.Callable[[str], t.Any]) -> t.Dict[str, t.Any]:
+    """Turn plugin options into ``sign_token`` keywords (other than key and now).
+
+    ``get`` reads one option by name (``params.get`` of a module or action,
+    ``get_option`` of a lookup) for each name in SIGN_OPTION_NAMES. Options
+    that are None are left out, so sign_token's defaults apply. The plugin
+    options differ from sign_token's keywords in three places, each chosen so
+    that an option has one type:
+
+    - ``audience`` is a list; one audience is signed as a string, as usual;
+    - ``jwt_id`` is a fixed jti string and ``random_jwt_id`` a bool asking for
+      a random one (sign_token's ``jwt_id=True``); giving both is refused;
+    - ``key_id`` is a bool: true adds ``kid`` derived from the key (a chosen
+      kid goes in ``headers``).
+    """
+    options = {}  # type: t.Dict[str, t.Any]
+    for name in ("algorithm", "lifetime", "max_lifetime", "claims", "headers", "issuer", "subject", "not_before_skew"):
+        value = get(name)
+        if value is not None:
+            options[name] = value
+    audience = get("audience")
+    if isinstance(audience, (list, tuple)):
+        audience = list(audience)
+        if not audience:
+            audience = None
+        elif len(audience) == 1:
+            audience = audience[0]
+    if audience is not None:
+        options["audience"] = audience
+    jwt_id, random_jwt_id = get("jwt_id"), get("random_jwt_id")
+    if jwt_id is not None and random_jwt_id:
+        raise IzumaTokenError("give jwt_id (a fixed jti) or random_jwt_id=true (a new random jti per token), not both")
+    if random_jwt_id:
+        options["jwt_id"] = True
+    elif jwt_id is not None:
+        options["jwt_id"] = jwt_id
+    if get("key_id"):
+        options["key_id"] = True
+    return options
+
+
+class TokenCache:
+    """Signed tokens reused while enough of their lifetime remains.
+
+    Keyed by the signing key's public key fingerprint, the algorithm and the
+    canonical JSON of every other signing option, so a change in claims,
+    headers, lifetime or key signs anew. A cached token is handed out again
+    only while more than ``min_remaining_fraction`` of its lifetime and more
+    than ``min_remaining_seconds`` remain; otherwise it is re-signed. A reused
+    token is the same token, so with ``jwt_id=True`` its jti repeats too.
+    Thread-safe; oldest entries are dropped beyond ``max_entries``.
+    """
+
+    def __init__(self, min_remaining_fraction: float = 0.5, min_remaining_seconds: int = 30, max_entries: int = 256) -> None:
+        self.min_remaining_fraction = min_remaining_fraction
+        self.min_remaining_seconds = min_remaining_seconds
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries = {}  # type: t.Dict[str, t.Tuple[str, int, int]]
+        # Public key fingerprints by id() of the key object, computed once per key (a DER encoding and a hash each
+        # time would cost as much as the lookup itself); the key is kept so that its id cannot be reused.
+        self._fingerprints = {}  # type: t.Dict[int, t.Tuple[t.Any, str]]
+        self.hits = 0
+        self.misses = 0
+
+    def _fingerprint(self, key: t.Any) -> str:
+        with self._lock:
+            known = self._fingerprints.get(id(key))
+        if known is not None and known[0] is key:
+            return known[1]
+        fingerprint = keys.public_key_fingerprint(key)
+        with self._lock:
+            self._fingerprints[id(key)] = (key, fingerprint)
+            while len(self._fingerprints) > self.max_entries:
+                del self._fingerprints[next(iter(self._fingerprints))]
+        return fingerprint
+
+    def get_or_sign(self, key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[float] = None, **sign_options: t.Any) -> str:
+        """Return a cached token for these options, or sign (via ``sign_token``) and cache a new one.
+
+        ``sign_options`` are sign_token's keyword arguments other than key, algorithm and now.
+        """
+        algorithm = tokens.default_algorithm(key) if algorithm is None else algorithm
+        try:
+            options = json.dumps(sign_options, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            raise IzumaTokenError("token options must be JSON values (strings, numbers, booleans, lists, mappings)") from None
+        cache_key = "%s|%s|%s" % (self._fingerprint(key), algorithm, options)
+        current = time.time() if now is None else now
+        with self._lock:
+            entry = self._entries.get(cache_key)
+            if entry is not None:
+                token, issued, expires = entry
+                remaining = expires - current
+                if remaining > max(self.min_remaining_fraction * (expires - issued), self.min_remaining_seconds) and current >= issued - 1:
+                    self.hits += 1
+                    return token
+        token = tokens.sign_token(key, algorithm=algorithm, now=current, **sign_options)
+        # sign_token sets iat to int(now) and exp to iat + lifetime (checked there); no need to decode the token again.
+        issued = int(current)
+        with self._lock:
+            self.misses += 1
+            self._entries.pop(cache_key, None)
+            self._entries[cache_key] = (token, issued, issued + int(sign_options.get("lifetime", 300)))
+            while len(self._entries) > self.max_entries:
+                del self._entries[next(iter(self._entries))]
+        return token
+
+    def clear(self) -> None:
+        """Forget every cached token."""
+        with self._lock:
+            self._entries.clear()
+            self._fingerprints.clear()
+
+
+# Shared by the plugins of one process (an Ansible worker runs one task for one host).
+TOKEN_CACHE = TokenCache()

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of plugin_utils/_jwt_plugin.py: key path resolution, plugin options, the token cache."""
+
+from __future__ import annotations
+
+import os
+import threading
+import typing as t
+
+import jwt
+import pytest
+
+from ansible.parsing.dataloader import DataLoader
+
+from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _token_status as token_status, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
+
+NOW = 1795885200  # 2026-11-28T17:00:00Z
+
+
+def getter(**values: t.Any) -> t.Callable[[str], t.Any]:
+    return values.get
+
+
+def token_error(func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> str:
+    with pytest.raises(IzumaTokenError) as info:
+        func(*args, **kwargs)
+    return info.value.message
+
+
+def loader_at(basedir: str) -> DataLoader:
+    loader = DataLoader()
+    loader.set_basedir(basedir)
+    return loader
+
+
+def test_resolve_key_path_relative_to_the_playbook(tmp_path: t.Any) -> None:
+    loader = loader_at(str(tmp_path))
+    assert jwt_plugin.resolve_key_path("keys/a.pem", {}, loader) == os.path.join(str(tmp_path), "keys/a.pem")
+    assert jwt_plugin.resolve_key_path("keys/a.pem", {"role_path": None}, loader) == os.path.join(str(tmp_path), "keys/a.pem")
+
+
+def test_resolve_key_path_relative_to_the_role(tmp_path: t.Any) -> None:
+    role = str(tmp_path / "roles" / "r")
+    assert jwt_plugin.resolve_key_path("a.pem", {"role_path": role}, loader_at(str(tmp_path))) == os.path.join(role, "a.pem")
+
+
+def test_resolve_key_path_absolute_home_and_none(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    loader = loader_at(str(tmp_path / "playbooks"))
+    assert jwt_plugin.resolve_key_path("/etc/izuma/a.pem", {"role_path": "/r"}, loader) == "/etc/izuma/a.pem"
+    assert jwt_plugin.resolve_key_path("~/a.pem", {"role_path": "/r"}, loader) == str(tmp_path / "home" / "a.pem")
+    assert jwt_plugin.resolve_key_path(None, {}, loader) is None
+    assert jwt_plugin.resolve_key_path("", {}, loader) is None
+    # Without a loader (no playbook), a relative path stays as given.
+    assert jwt_plugin.resolve_key_path("a.pem", {}, None) == "a.pem"
+
+
+def test_sign_options_maps_plugin_options() -> None:
+    assert jwt_plugin.sign_options(getter()) == {}
+    options = jwt_plugin.sign_options(getter(algorithm="ES256", lifetime=60, audience=["a"], jwt_id="j", key_id=True, subject="s",
+                                         claims={"x": 1}, headers={"typ": "at+jwt"}, not_before_skew=0, max_lifetime=60, issuer="i"))
+    assert options == {"algorithm": "ES256", "lifetime": 60, "audience": "a", "jwt_id": "j", "key_id": True, "subject": "s",
+                       "claims": {"x": 1}, "headers": {"typ": "at+jwt"}, "not_before_skew": 0, "max_lifetime": 60, "issuer": "i"}
+    assert jwt_plugin.sign_options(getter(audience=["a", "b"]))["audience"] == ["a", "b"]
+    assert "audience" not in jwt_plugin.sign_options(getter(audience=[]))
+    assert jwt_plugin.sign_options(getter(random_jwt_id=True))["jwt_id"] is True
+    assert "key_id" not in jwt_plugin.sign_options(getter(key_id=False, random_jwt_id=False))
+    with pytest.raises(IzumaTokenError, match="not both"):
+        jwt_plugin.sign_options(getter(jwt_id="x", random_jwt_id=True))
+
+
+def test_token_cache_reuses_until_half_life(ec256: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    signed = []
+    real_sign = tokens.sign_token
+
+    def counting_sign(*args: t.Any, **kwargs: t.Any) -> str:
+        signed.append(kwargs.get("now"))
+        return real_sign(*args, **kwargs)
+
+    monkeypatch.setattr(tokens, "sign_token", counting_sign)
+    cache = jwt_plugin.TokenCache()
+    first = cache.get_or_sign(ec256, lifetime=600, claims={"scope": "x"}, now=NOW)
+    assert cache.get_or_sign(ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 299) == first
+    assert len(signed) == 1 and cache.hits == 1
+    # Half of the lifetime gone: sign anew.
+    renewed = cache.get_or_sign(ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 300)
+    assert renewed != first and len(signed) == 2
+    assert token_status.decode_unverified(renewed)["claims"]["iat"] == NOW + 300
+    # Other claims, lifetime, algorithm or key: another token.
+    assert cache.get_or_sign(ec256, lifetime=600, claims={"scope": "y"}, now=NOW + 300) != renewed
+    assert cache.get_or_sign(ec256, lifetime=601, claims={"scope": "x"}, now=NOW + 300) != renewed
+    other = keys.generate_private_key("EC")
+    assert cache.get_or_sign(other, lifetime=600, claims={"scope": "x"}, now=NOW + 300) != renewed
+    assert len(signed) == 5
+    cache.clear()
+    cache.get_or_sign(ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 300)
+    assert len(signed) == 6
+
+
+def test_token_cache_min_seconds_and_errors(ec256: t.Any) -> None:
+    cache = jwt_plugin.TokenCache(min_remaining_fraction=0.0, min_remaining_seconds=30)
+    first = cache.get_or_sign(ec256, lifetime=60, now=NOW)
+    assert cache.get_or_sign(ec256, lifetime=60, now=NOW + 29) == first
+    assert cache.get_or_sign(ec256, lifetime=60, now=NOW + 30) != first
+    assert "token options must be JSON values" in token_error(cache.get_or_sign, ec256, claims={"x": object()}, now=NOW)
+    assert "lifetime must be a positive" in token_error(cache.get_or_sign, ec256, lifetime=0, now=NOW)
+
+
+def test_token_cache_threads(ec256: t.Any) -> None:
+    cache = jwt_plugin.TokenCache(max_entries=4)
+    results: t.List[str] = []
+    errors: t.List[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            for _round in range(20):
+                results.append(cache.get_or_sign(ec256, claims={"n": index % 3}, now=NOW))
+        except BaseException as exc:  # pylint: disable=broad-except
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 160
+    assert len(set(results)) <= 3 * 8  # racing threads may sign twice, never more than once each
+    assert cache.hits + cache.misses == 160
+    for token in set(results):
+        jwt.decode(token, ec256.public_key(), algorithms=["ES256"], options={"verify_exp": False})
+
+
+def test_token_cache_fingerprints_each_key_once(ec256: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = jwt_plugin.keys.public_key_fingerprint  # pylint: disable=protected-access
+    monkeypatch.setattr(jwt_plugin.keys, "public_key_fingerprint", lambda key: calls.append(1) or real(key))  # pylint: disable=protected-access
+    cache = jwt_plugin.TokenCache()
+    first = cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="a")
+    assert cache.get_or_sign(ec256, now=NOW + 299, lifetime=600, subject="a") == first
+    assert cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="b") != first
+    assert len(calls) == 1
+    # The expiry the cache keeps is the token's own: reused before half the lifetime, re-signed after.
+    assert cache.get_or_sign(ec256, now=NOW + 301, lifetime=600, subject="a") != first
+    cache.clear()
+    cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="a")
+    assert len(calls) == 2
+
+
+def test_module_level_cache_exists() -> None:
+    assert isinstance(jwt_plugin.TOKEN_CACHE, jwt_plugin.TokenCache)
