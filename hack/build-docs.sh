@@ -59,7 +59,7 @@ if ! sphinx-build -b html -c . -q -w "$work/warnings.txt" --keep-going rst "$des
 fi
 # What the missing network causes: the inventories that cannot be fetched, and references to labels that only those
 # inventories define (ansible-core's pages, ansible.builtin's plugins). A reference into this collection stays an error.
-grep -v -E "failed to reach any of the inventories|^intersphinx inventory '.*' not (fetchable|readable)|undefined label: '(ansible_collections\.ansible\.builtin\.[a-z0-9_]+|common_return_values|ansible_configuration_settings|action_plugins)' \[ref\.ref\]" \
+grep -v -E "failed to reach any of the inventories|^intersphinx inventory '.*' not (fetchable|readable)|undefined label: '(ansible_collections\.ansible\.builtin\.[A-Za-z0-9_.-]+|common_return_values|ansible_configuration_settings|action_plugins)' \[ref\.ref\]" \
     "$work/warnings.txt" > "$work/errors.txt" || true
 if [ -s "$work/errors.txt" ]; then
     cat "$work/errors.txt" >&2
