@@ -142,7 +142,6 @@ def upload_existing(planning: Planning, previous_remote: Any) -> None:
             foreign_certificate(planning, pem, str(planning.expiry_reason(pem)), obs.certificate_source)
     planning.upload(want.name, pem, why=why)
     planning.write_certificate(pem, why="keep the uploaded certificate beside its key")
-    planning.facts["uploaded"] = True
 
 
 def converge_current(planning: Planning, item: Dict[str, Any]) -> None:
