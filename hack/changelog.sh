@@ -14,8 +14,13 @@ if [ -f "$changes" ]; then
     [ -z "$others" ] || { echo "hack/changelog.sh: $changes holds other releases ($others); update $version by hand" >&2; exit 1; }
     date=$(python -c 'import sys, yaml; print((yaml.safe_load(open(sys.argv[1])).get("releases") or {}).get(sys.argv[2], {}).get("release_date", ""))' "$changes" "$version")
 fi
+# Should the release fail (a bad fragment, a broken tool), the previous changelog comes back.
+backup=$(mktemp)
+[ -f "$changes" ] && cp "$changes" "$backup"
+trap '[ -s "$backup" ] && cp "$backup" "$changes"; rm -f "$backup"' ERR
 printf 'ancestor: null\nreleases: {}\n' > "$changes"
 antsibull-changelog release --version "$version" ${date:+--date "$date"} --reload-plugins
 antsibull-changelog lint
 antsibull-changelog lint-changelog-yaml "$changes"
 echo "Release $version regenerated from $(find changelogs/fragments -name "*.y*ml" | wc -l) fragments: $changes, CHANGELOG.md"
+rm -f "$backup"
