@@ -181,60 +181,63 @@ class ActionModule(ActionBase):
                   options: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
         """Observe, plan and apply for the host once; ``{"superseded": True}`` when another run wrote dest meanwhile."""
         now = time.time()
-        request = tokens.signing_request(key, now=now, **options)
-        fingerprint = keys.public_key_fingerprint(key)
-
         observed = self._module(task_vars, params, "inspect")
         deployed = observed.pop("token", None)
         status = token_status.renewal_status(deployed, key, renew_margin=params["renew_margin"], now=now, **options)
         decision = plan(status, observed.get("attributes_differ", False), params["force"])
-        before_attributes = {name: observed.get(name) for name in ("mode", "owner", "group")}
-
-        before_facts = None
+        before = {"facts": None, "attributes": {name: observed.get(name) for name in ("mode", "owner", "group")}}
         if status["claims"] is not None:
-            before_facts = token_facts(status["claims"], status["header"] or {}, now)
-        result = {"dest": params["dest"], "renewed": decision["renew"], "reason": decision["reason"],
-                  "key_fingerprint": fingerprint}  # type: t.Dict[str, t.Any]
-        new_token = None
-        if decision["renew"]:
-            if self._task.check_mode:
-                claims, header = predicted_token(request, options)
-                after_facts = token_facts(claims, header, now)
-                answer = {}  # type: t.Dict[str, t.Any]
-            else:
-                new_token = tokens.sign_token(key, now=now, **options)
-                decoded = token_status.decode_unverified(new_token)
-                after_facts = token_facts(decoded["claims"], decoded["header"], now)
-                answer = self._module(task_vars, params, "write", new_token, expected=observed.get("content_sha256"))
-                if answer.get("superseded"):
-                    return {"superseded": True}
-            changed = True
-        else:
-            after_facts = before_facts
-            answer = {}
+            before["facts"] = token_facts(status["claims"], status["header"] or {}, now)
+        after = self._apply(task_vars, params, key, options, now, decision, before, observed.get("content_sha256"))
+        if after.get("superseded"):
+            return {"superseded": True}
+        result = report(params, keys.public_key_fingerprint(key), status, decision, before, after, self._task.check_mode, self._task.diff)
+        if after["answer"].get("warnings"):
+            result["warnings"] = [scrub(warning, after["token"], deployed) for warning in after["answer"]["warnings"]]
+        if params["return_token"]:
+            result["token"] = after["token"] if decision["renew"] else deployed
+        return result
+
+    def _apply(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any], key: t.Any, options: t.Dict[str, t.Any], now: float,
+               decision: t.Mapping[str, t.Any], before: t.Mapping[str, t.Any], inspected: t.Optional[str]) -> t.Dict[str, t.Any]:
+        """Do what the plan says: ``{"token", "facts", "answer", "changed"}`` (``{"superseded": True}`` when overtaken)."""
+        if not decision["renew"]:
+            answer = {}  # type: t.Dict[str, t.Any]
             changed = decision["attributes"]
             if changed and not self._task.check_mode:
                 answer = self._module(task_vars, params, "attributes")
                 changed = bool(answer.get("changed"))
-        after_attributes = dict(before_attributes)
-        after_attributes.update({name: answer[name] for name in ("mode", "owner", "group") if name in answer})
-        if self._task.check_mode and changed:
-            # What the task would set; not knowable exactly for a symbolic mode, so shown as given.
-            after_attributes.update({name: str(params[name]) for name in ("mode", "owner", "group") if params.get(name) is not None})
+            return {"token": None, "facts": before["facts"], "answer": answer, "changed": changed}
+        if self._task.check_mode:
+            claims, header = predicted_token(tokens.signing_request(key, now=now, **options), options)
+            return {"token": None, "facts": token_facts(claims, header, now), "answer": {}, "changed": True}
+        new_token = tokens.sign_token(key, now=now, **options)
+        decoded = token_status.decode_unverified(new_token)
+        answer = self._module(task_vars, params, "write", new_token, expected=inspected)
+        if answer.get("superseded"):
+            return {"superseded": True}
+        return {"token": new_token, "facts": token_facts(decoded["claims"], decoded["header"], now), "answer": answer, "changed": True}
 
-        result.update(t.cast(t.Dict[str, t.Any], after_facts))
-        result.update({name: after_attributes.get(name) for name in ("mode", "owner", "group")})
-        result["changed"] = changed
-        if answer.get("warnings"):
-            result["warnings"] = [scrub(warning, new_token, deployed) for warning in answer["warnings"]]
-        if self._task.diff:
-            result["diff"] = {
-                "before_header": params["dest"],
-                "after_header": params["dest"],
-                "before": diff_side(before_facts, fingerprint if status["signed_by_key"] else None, status["signed_by_key"],
-                                    before_attributes),
-                "after": diff_side(after_facts, fingerprint, True, after_attributes),
-            }
-        if params["return_token"]:
-            result["token"] = new_token if decision["renew"] else deployed
-        return result
+
+def report(params: t.Mapping[str, t.Any], fingerprint: str, status: t.Mapping[str, t.Any], decision: t.Mapping[str, t.Any],
+           before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any], check_mode: bool, diff: bool) -> t.Dict[str, t.Any]:
+    """The task result (and diff) from what was observed and done: facts, attributes, never a token."""
+    attributes = dict(before["attributes"])
+    attributes.update({name: after["answer"][name] for name in ("mode", "owner", "group") if name in after["answer"]})
+    if check_mode and after["changed"]:
+        # What the task would set; not knowable exactly for a symbolic mode, so shown as given.
+        attributes.update({name: str(params[name]) for name in ("mode", "owner", "group") if params.get(name) is not None})
+    result = {"dest": params["dest"], "renewed": decision["renew"], "reason": decision["reason"],
+              "key_fingerprint": fingerprint}  # type: t.Dict[str, t.Any]
+    result.update(t.cast(t.Dict[str, t.Any], after["facts"]))
+    result.update({name: attributes.get(name) for name in ("mode", "owner", "group")})
+    result["changed"] = after["changed"]
+    if diff:
+        result["diff"] = {
+            "before_header": params["dest"],
+            "after_header": params["dest"],
+            "before": diff_side(before["facts"], fingerprint if status["signed_by_key"] else None, status["signed_by_key"],
+                                before["attributes"]),
+            "after": diff_side(after["facts"], fingerprint, True, attributes),
+        }
+    return result
