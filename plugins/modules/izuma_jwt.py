@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_jwt
 short_description: Sign a JWT for Izuma Device Management on the controller and deploy it to managed hosts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Steps 4 and 5 of the Izuma Device Management JWT setup ("create the JWT key", "deploy the JWT key"). Signs a JSON Web
     Token with the private key of an application's verification key and writes it to O(dest) on each managed host.
@@ -71,7 +71,7 @@ options:
         such as V('0750'), before the token is written. Existing directories are left as they are.
       - When not set, a missing directory is an error.
     type: raw
-    version_added: 0.2.0
+    version_added: 1.0.0
   verify:
     description:
       - Prove that the token the host holds after the task works - one authenticated request from the controller,
@@ -85,43 +85,43 @@ options:
       - In check mode, a token that would be kept is verified (the request is a read); one that would be replaced is not.
     type: bool
     default: false
-    version_added: 0.2.0
+    version_added: 1.0.0
   verify_kept:
     description:
       - With O(verify=true), also verify a token that was kept. V(false) verifies only a newly written token, so that a
         converged run makes no request.
     type: bool
     default: true
-    version_added: 0.2.0
+    version_added: 1.0.0
   application_id:
     description:
       - The id of the application whose verification key signs the token; required by O(verify=true).
     type: str
-    version_added: 0.2.0
+    version_added: 1.0.0
   api_host:
     description:
       - Base URL of the Izuma Device Management API, for O(verify).
       - If not set, the E(IZUMA_API_HOST) environment variable is used.
     type: str
     default: https://api.us-east-1.mbedcloud.com
-    version_added: 0.2.0
+    version_added: 1.0.0
   validate_certs:
     description:
       - Verify the API's TLS certificate, for O(verify). If not set, the E(IZUMA_VALIDATE_CERTS) environment variable is used.
     type: bool
     default: true
-    version_added: 0.2.0
+    version_added: 1.0.0
   ca_path:
     description:
       - CA bundle to verify the API's certificate with, for O(verify). If not set, the E(IZUMA_CA_BUNDLE) environment variable is used.
     type: path
-    version_added: 0.2.0
+    version_added: 1.0.0
   timeout:
     description:
       - Seconds to wait for the API, for O(verify). If not set, the E(IZUMA_TIMEOUT) environment variable is used.
     type: float
     default: 30
-    version_added: 0.2.0
+    version_added: 1.0.0
   lock_timeout:
     description:
       - Seconds to wait for another run that is writing the same O(dest) on this host (a cron job and a manual run,

@@ -13,7 +13,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.izuma.device_management.plugins.filter import jwt_rotation as rotation
+from ansible_collections.izuma.device_management.plugins.filter import jwt_rotation_state as rotation
 
 APPS = [{"name": "telemetry", "hosts": ["collectors"], "grace_period": 7200},
         {"name": "gateway", "hosts": ["gateways"], "key_name": "gw-key"}]
