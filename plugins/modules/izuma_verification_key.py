@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_verification_key
 short_description: Create, upload, edit, renew, rotate and delete Izuma Device Management JWT verification keys
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Manages one JWT verification key of an application, end to end, the way the Izuma Device Management product page
     describes it. The private key never leaves the host this module runs on.
@@ -66,6 +66,8 @@ options:
   private_key_path:
     description:
       - Path of the PEM private key that signs the JWTs (the current signing key). Created, with mode 0600, when it does not exist.
+      - Its directory must exist; the module creates no directories (give the directory a restrictive mode such as 0700
+        with M(ansible.builtin.file) first).
       - Next to it live C(<path>.next) during a rotation and C(<path>.previous) after one.
       - Required unless O(private_key_content) is given; rotation always needs it.
     type: path
