@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_access_key
 short_description: Create, edit, rotate and delete Izuma Device Management access keys, keeping their secret safe
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Manages one access key (C(ak_...)) of an application, found by its name (names are unique in an application).
     Access keys are the other type of key an application can use besides JWT verification keys (see

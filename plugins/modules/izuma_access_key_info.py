@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_access_key_info
 short_description: List Izuma Device Management access keys, with status, expiration and last use
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Lists the access keys of one application, or of every application of the account (one list of C(/v3/access-keys),
     all pages), with status, expiration, days until it, last use and days since it. Never a secret.
