@@ -128,8 +128,11 @@ rotation-tree:
 	@hack/build-tree.sh $(ROT_COLLECTIONS) >/dev/null
 
 # ansible-lint, production profile, on the role, the playbooks and the molecule scenario.
+# A home folder of its own: ansible-lint also resolves modules from ~/.ansible/collections, where an older installed copy
+# of this collection would hide the one under test.
 lint: tools-venv rotation-tree
-	cd $(ROT_TREE) && $(TOOLS_ENV) ansible-lint roles/ playbooks/ extensions/
+	rm -rf $(BUILD)/rotation/lint-home && mkdir -p $(BUILD)/rotation/lint-home
+	cd $(ROT_TREE) && $(TOOLS_ENV) HOME="$(abspath $(BUILD))/rotation/lint-home" ansible-lint roles/ playbooks/ extensions/
 
 # The jwt_rotation role's molecule scenario: converge, idempotence and verify against the emulator, on local hosts.
 # Its state (emulator address, keys, tokens) goes to a fresh directory of its own, so no earlier run can leave it stale.
