@@ -57,8 +57,8 @@ def provider_mismatch(planning: "Planning", pem: str, source: str) -> None:
     if authority is None or issued_here(planning, pem):
         return
     planning.warn("certificate_provider=ownca, but %s of '%s' was issued by %s, not by the CA %s (%s); the module does not "
-              "replace a certificate it did not issue: rotate=true replaces the key pair with one whose certificate this CA "
-              "issues." % (source, planning.want.name, planning.info(pem)["issuer"], authority.source, authority.name))
+                  "replace a certificate it did not issue: rotate=true replaces the key pair with one whose certificate this "
+                  "CA issues." % (source, planning.want.name, planning.info(pem)["issuer"], authority.source, authority.name))
 
 
 def request_certificate(planning: "Planning", local: LocalKey, why: str) -> None:
@@ -71,14 +71,13 @@ def request_certificate(planning: "Planning", local: LocalKey, why: str) -> None
         return
     pem = certs.create_csr(local.key, common_name, want.subject)
     before = certs.csr_info(planning.obs.csr_data) if planning.obs.csr_data is not None else None
-    planning.plan.add(WriteCsr(path, pem.encode("ascii"), 0o644, why=why, before=before,
-                           after=certs.csr_info(pem)))
+    planning.plan.add(WriteCsr(path, pem.encode("ascii"), 0o644, why=why, before=before, after=certs.csr_info(pem)))
 
 
 def next_step(planning: "Planning", what: str) -> str:
     """What the user does with the request (certificate_provider=external), for the warning and the result."""
-    return ("a certificate signing request for %s is at %s: have your CA issue a certificate from it (any validity, RSA >= "
-            "2048 or EC >= 256 bits, at most 2,000 characters of PEM) and put it at certificate_path (%s); the next run "
+    return ("a certificate signing request for %s is at %s: have your CA issue a certificate from it (PEM, at most 2,000 "
+            "characters) and put it at certificate_path (%s); the next run "
             "uploads it" % (what, planning.obs.files.csr, planning.want.certificate_path))
 
 

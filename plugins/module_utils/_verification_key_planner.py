@@ -101,8 +101,9 @@ def await_certificate(planning: Planning, pending: LocalKey, current_remote: Any
     Meanwhile the current key goes on as it is (a warning); without one the run fails after writing the request.
     """
     issuing.request_certificate(planning, pending, why="%s: certificate_provider=external" % why)
-    message = "The new key of '%s' (%s) is not uploaded yet: %s, and the rotation finishes." % (
-        planning.want.name, pending.path, issuing.next_step(planning, "it"))
+    message = "The new key of '%s' (%s) is not uploaded yet: %s%s." % (
+        planning.want.name, pending.path, issuing.next_step(planning, "it"),
+        ", and the rotation finishes" if current_remote is not None else "")
     planning.facts["certificate_request"] = message
     if current_remote is None:
         planning.block(message)
@@ -147,8 +148,8 @@ def rotation_under_way(planning: Planning, reason: str, previous_remote: Dict[st
         raise IzumaConfigError(
             "A rotation is due (%s), but the previous one is still under way: its previous key '%s' is still uploaded. "
             "Wait until it is retired (grace_period=%ds, retire_previous), or set on_rotation_under_way=rotate to retire it "
-            "and rotate again, or on_rotation_under_way=skip to leave the key as it is." % (reason, previous_remote["name"],
-                                                                                          want.grace_period))
+            "and rotate again, or on_rotation_under_way=skip to leave the key as it is."
+            % (reason, previous_remote["name"], want.grace_period))
     planning.facts["rotation_skipped"] = "%s; not started: the previous key '%s' is still uploaded (on_rotation_under_way=skip)" % (
         reason, previous_remote["name"])
     return None

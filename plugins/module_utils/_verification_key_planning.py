@@ -200,6 +200,7 @@ def missing_key_error(want: Desired, item: Dict[str, Any]) -> IzumaKeyError:
         "first (state=absent)." % (item["name"], item["id"], item.get("certificate_fingerprint"),
                                    want.private_key_path or "private_key_content"))
 
+
 def slots_error(planning: Planning, needed_for: str, blocking: List[Dict[str, Any]],
                 previous: Optional[Dict[str, Any]] = None) -> IzumaConfigError:
     """Two keys already: name them, and the choices that can make room (which depend on whose keys they are)."""

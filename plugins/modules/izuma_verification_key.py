@@ -13,9 +13,9 @@ description:
   - Manages one JWT verification key of an application, end to end, the way the Izuma Device Management product page
     describes it. The private key never leaves the host this module runs on.
   - "Create and upload: makes an RSA or EC private key (mode 0600, written atomically, optionally encrypted) and an
-    X.509 certificate (self-signed, or issued by your CA, see O(certificate_provider)) where the task runs, or uses an existing key and certificate, checks them against
-    every rule the API enforces (PEM, at most 2,000 characters, RSA >= 2048 or EC >= 256 bits, not expired, unique name,
-    two keys per application at most) and uploads the certificate as a named verification key."
+    X.509 certificate (self-signed, or issued by your CA, see O(certificate_provider)) where the task runs, or uses an
+    existing key and certificate, checks them against every rule the API enforces (PEM, at most 2,000 characters,
+    RSA >= 2048 or EC >= 256 bits, not expired, unique name, two keys per application at most) and uploads the certificate as a named verification key."
   - "Edit: rename (when the uploaded key is found by its public key under another name), description, status, and
     replace the certificate (when O(certificate_path) or O(certificate_content) holds a new certificate for the same key)."
   - "Renewal: when the certificate expires within O(renew_before) days, a new certificate for the same key is issued
