@@ -324,5 +324,5 @@ def plan_absent(planning: Planning) -> None:
     if want.remove_files and want.private_key_path:
         for path in (paths.private_key, paths.pending, paths.previous):
             planning.remove_file(path, "state=absent with remove_files")
-        for path in (paths.certificate, paths.previous_certificate):
+        for path in (paths.certificate, paths.previous_certificate, paths.csr):
             planning.remove_file(path, "state=absent with remove_files")

@@ -167,7 +167,9 @@ options:
     choices: [present, absent]
     default: present
   remove_files:
-    description: With O(state=absent), also remove the local private key files (current, next, previous) and certificate files.
+    description:
+      - With O(state=absent), also remove the local private key files (current, next, previous) and certificate files
+        (and, with O(certificate_provider=external), the certificate signing request at O(csr_path)).
     type: bool
     default: false
   lock_timeout:

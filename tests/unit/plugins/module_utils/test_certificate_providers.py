@@ -252,6 +252,8 @@ def test_external_new_key_writes_a_request_fails_until_the_certificate_is_there_
     assert not done.get("failed") and kinds(done) == ["UploadKey", "PromoteFiles"]
     assert remote(admin_client, app)["signing"]["issuer"] == ca[0].subject.rfc4514_string()
     assert_converged(admin_client, emulator, app, external(tmp_path), tmp_path)
+    gone = run(admin_client, app, external(tmp_path, state="absent", remove_files=True))
+    assert "remove file '%s'" % csr in gone["plan"] and sorted(os.listdir(tmp_path)) == ["ca.crt", "ca.key"]
 
 
 def test_external_renewal_due_writes_a_request_warns_and_picks_up_the_renewed_certificate(
