@@ -105,19 +105,20 @@ def load_authority(want: Desired, now: datetime.datetime) -> Optional[Certificat
     return authority
 
 
+def _extension(cert: Any, kind: Any) -> Any:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
 def _check_is_ca(cert: Any, source: str) -> None:
     """A certificate that says it is not a CA's cannot issue: refuse it, as a verifier would refuse what it signs."""
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        constraints = None
+    constraints = _extension(cert, x509.BasicConstraints)
     if constraints is not None and not constraints.ca:
         raise IzumaConfigError("%s is not a CA certificate (basicConstraints CA:FALSE): give your CA's certificate in ownca_path "
                                "or ownca_content." % source)
-    try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
+    usage = _extension(cert, x509.KeyUsage)
     if usage is not None and not usage.key_cert_sign:
         raise IzumaConfigError("%s may not sign certificates (its keyUsage lacks keyCertSign): give your CA's certificate in "
                                "ownca_path or ownca_content." % source)
