@@ -150,8 +150,8 @@ $(VENV_CONTRACT)/.installed: requirements/contract.txt
 contract-venv: $(VENV_CONTRACT)/.installed
 
 contract-test: contract-venv
-	PYTHONPATH=tests/emulator:tests/emulator/contract $(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider \
-		-p contract_recorder tests/emulator/tests tests/emulator/contract
+	HYPOTHESIS_STORAGE_DIRECTORY=$(BUILD)/hypothesis PYTHONPATH=tests/emulator:tests/emulator/contract \
+		$(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider -p contract_recorder tests/emulator/tests tests/emulator/contract
 
 # ----------------------------------------------------------------------------------------------------------------------
 # PKCS#11 key backend (issue 12): python-pkcs11 against a real SoftHSM2 (hack/install-softhsm.sh installs the Debian

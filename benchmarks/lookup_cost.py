@@ -17,18 +17,27 @@ times, per token, in this one process:
   each with its own ``sub``): key from the cache, checks, signing;
 - ``lookup reuse``: the izuma_jwt lookup asked again with the same options (a template
   that uses the token several times, or a loop): the cached token is returned;
+- ``env``: Ansible's builtin ``env`` lookup through the same lookup loader (the floor of any lookup);
 - ``core new`` and ``core reuse``: the same two without Ansible's option resolution
   (``set_options``), i.e. the collection's own part: _key_source.load_signing_key (key
   cache), _jwt_plugin.sign_options and _jwt_plugin.TOKEN_CACHE.get_or_sign.
 
 The lookup is loaded by Ansible's plugin loader from this checkout, with its real
-option handling (``set_options``), as a playbook would use it.
+option handling (``set_options``), as a playbook would use it. The measurements are
+interleaved: ``--rounds`` rounds, each timing every way once in a random order, so that
+a slow moment of the machine hits all of them alike. Times are medians over the rounds;
+the two bounds of the fleet-speed issue are printed as the median and range of their
+per-round ratios: a new token against PyJWT signing plus the ``env`` lookup (at most
+1.15x), a reused token against the ``env`` lookup (at most 1.2x).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import random
+import statistics
 import sys
 import tempfile
 import time
@@ -53,8 +62,8 @@ def collections_path(workdir: str) -> str:
     return workdir
 
 
-def load_lookup(path: str) -> t.Any:
-    """The izuma_jwt lookup, through Ansible's plugin loader."""
+def load_lookups(path: str) -> t.Tuple[t.Any, t.Any]:
+    """The izuma_jwt lookup and the builtin env lookup, through Ansible's plugin loader."""
     from ansible.parsing.dataloader import DataLoader  # pylint: disable=import-outside-toplevel
     from ansible.plugins.loader import init_plugin_loader, lookup_loader  # pylint: disable=import-outside-toplevel
 
@@ -62,7 +71,7 @@ def load_lookup(path: str) -> t.Any:
     lookup = lookup_loader.get("izuma.device_management.izuma_jwt", loader=DataLoader(), templar=None)
     if lookup is None:
         raise SystemExit("could not load the izuma_jwt lookup from %s" % path)
-    return lookup
+    return lookup, lookup_loader.get("ansible.builtin.env", loader=DataLoader(), templar=None)
 
 
 def per_call(func: t.Callable[[int], t.Any], iterations: int) -> float:
@@ -74,10 +83,13 @@ def per_call(func: t.Callable[[int], t.Any], iterations: int) -> float:
     return (time.perf_counter() - start) / iterations * 1e6
 
 
-def measure(lookup: t.Any, core_modules: t.Tuple[t.Any, t.Any], algorithm: str, key: t.Any, passphrase: t.Optional[bytes], path: str,
-            iterations: int, hosts: int) -> t.Dict[str, float]:
-    """Time the six ways of getting a token with ``key`` (written to ``path``), and a loop over ``hosts`` hosts."""
+def measure(lookups: t.Tuple[t.Any, t.Any], core_modules: t.Tuple[t.Any, t.Any], algorithm: str, key: t.Any,
+            passphrase: t.Optional[bytes], path: str, iterations: int, hosts: int, rounds: int) -> t.Dict[str, t.Any]:
+    """Time the ways of getting a token with ``key`` (written to ``path``), interleaved, and a loop over ``hosts`` hosts."""
+    lookup, env_lookup = lookups
     key_source, jwt_plugin = core_modules
+    # Every "new" call signs for a subject never used before, in any round.
+    fresh = itertools.count()
     encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     with open(path, "wb") as handle:
         handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
@@ -95,8 +107,11 @@ def measure(lookup: t.Any, core_modules: t.Tuple[t.Any, t.Any], algorithm: str, 
         now = int(time.time())
         return jwt.encode({"sub": "host-%d" % index, "iat": now, "exp": now + 600}, fresh, algorithm=algorithm)
 
-    def lookup_new(index: int) -> str:
-        return lookup.run([], {}, subject="host-%d" % index, **options)[0]
+    def lookup_new(_index: int) -> str:
+        return lookup.run([], {}, subject="host-%d" % next(fresh), **options)[0]
+
+    def env(_index: int) -> str:
+        return env_lookup.run(["HOME"], {})[0]
 
     def lookup_reuse(index: int) -> str:
         return lookup.run([], {}, subject="same-host", **options)[0]
@@ -108,14 +123,24 @@ def measure(lookup: t.Any, core_modules: t.Tuple[t.Any, t.Any], algorithm: str, 
 
     key_source.SIGNING_KEY_CACHE.clear()
     jwt_plugin.TOKEN_CACHE.clear()
-    timings = {
-        "pyjwt": per_call(pyjwt, iterations),
-        "reread": per_call(reread, iterations),
-        "lookup new": per_call(lookup_new, iterations),
-        "lookup reuse": per_call(lookup_reuse, iterations),
-        "core new": per_call(lambda index: core("core-host-%d" % index), iterations),
-        "core reuse": per_call(lambda index: core("core-same-host"), iterations),
-    }
+    ways = {
+        "pyjwt": pyjwt,
+        "env": env,
+        "reread": reread,
+        "lookup new": lookup_new,
+        "lookup reuse": lookup_reuse,
+        "core new": lambda _index: core("core-host-%d" % next(fresh)),
+        "core reuse": lambda _index: core("core-same-host"),
+    }  # type: t.Dict[str, t.Callable[[int], t.Any]]
+    samples = {name: [] for name in ways}  # type: t.Dict[str, t.List[float]]
+    for _round in range(rounds):
+        order = list(ways)
+        random.shuffle(order)
+        for name in order:
+            samples[name].append(per_call(ways[name], iterations))
+    timings = {name: statistics.median(values) for name, values in samples.items()}  # type: t.Dict[str, t.Any]
+    timings["new ratios"] = [new / (signing + floor) for new, signing, floor in zip(samples["lookup new"], samples["pyjwt"], samples["env"])]
+    timings["reuse ratios"] = [reuse / floor for reuse, floor in zip(samples["lookup reuse"], samples["env"])]
     # One task looping over many hosts, a token each: the whole loop, key parsed once.
     key_source.SIGNING_KEY_CACHE.clear()
     start = time.perf_counter()
@@ -130,10 +155,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--iterations", type=int, default=300, help="calls per measurement (default 300)")
     parser.add_argument("--hosts", type=int, default=1000, help="tokens in the one-per-host loop (default 1000)")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="izuma-jwt-bench-")
-    lookup = load_lookup(collections_path(workdir))
+    lookups = load_lookups(collections_path(workdir))
     # pylint: disable-next=import-outside-toplevel
     from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source
     from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin  # pylint: disable=import-outside-toplevel
@@ -147,7 +173,8 @@ def main() -> int:
     for algorithm, label, key, passphrase in cases:
         iterations = max(args.iterations // 10, 10) if passphrase else args.iterations
         path = os.path.join(workdir, "%s-%d.pem" % (algorithm, len(rows)))
-        rows.append((label, algorithm, iterations, measure(lookup, (key_source, jwt_plugin), algorithm, key, passphrase, path, iterations, args.hosts)))
+        rows.append((label, algorithm, iterations, measure(lookups, (key_source, jwt_plugin), algorithm, key, passphrase, path, iterations,
+                                                           args.hosts, args.rounds)))
 
     print("izuma_jwt lookup: cost per token (microseconds; lower is better), %s" % sys.version.split()[0])
     header = "%-20s %-5s %5s %8s %9s %10s %12s %9s %10s %9s %10s  %s" % (
@@ -165,7 +192,17 @@ def main() -> int:
     print("lookup new: izuma_jwt lookup, a new sub each call (cached key, new signature);")
     print("lookup reuse: izuma_jwt lookup, same options again (cached token);")
     print("core new/reuse: the same without Ansible's option resolution (set_options), the collection's own cost.")
+    print()
+    print("Bounds (median and range of the %d interleaved rounds):" % args.rounds)
+    for label, algorithm, _iterations, timings in rows:
+        print("%-20s %-5s env %.1f us; new / (pyjwt + env) %s (bound 1.15x); reuse / env %s (bound 1.2x)" % (
+            label, algorithm, timings["env"], spread(timings["new ratios"]), spread(timings["reuse ratios"])))
     return 0
+
+
+def spread(ratios: t.List[float]) -> str:
+    """``median x (min-max)`` of per-round ratios."""
+    return "%.2fx (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ description:
   - "Fast in loops: within one Ansible process (for a task, its loop over a thousand items) the private key is read and
     parsed once (again only when its file changes), and a token is reused while more than half of its lifetime, and at
     least 30 seconds, remain, keyed by key, algorithm and every claim and header option. A lookup is templated again
-    each time its value is used, so this is what keeps it cheap."
+    each time its value is used, so this is what keeps it cheap: the same call again is answered from a per-process
+    cache of whole calls, and the options' environment and C(ansible.cfg) values are read once per process."
   - Options come from the lookup's keyword arguments, then variables, then the environment (C(IZUMA_*), not
     C(ANSIBLE_*)), then C(ansible.cfg) section C([izuma_jwt]).
 author:
@@ -116,6 +117,7 @@ _raw:
   elements: str
 """
 
+import time
 import typing as t
 
 from ansible.errors import AnsibleLookupError
@@ -125,7 +127,7 @@ from ansible.utils.display import Display
 from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _keys as keys, _tokens as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
-from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin, _options as options
 
 display = Display()
 
@@ -138,35 +140,52 @@ class LookupModule(LookupBase):
 
     def run(self, terms: t.List[t.Any], variables: t.Optional[t.Dict[str, t.Any]] = None, **kwargs: t.Any) -> t.List[str]:
         """Return one token per term (one token without terms)."""
-        self.set_options(var_options=variables, direct=kwargs)
+        variables = variables or {}
+        call = None
+        if display.verbosity < 3:
+            # The same call again (a template re-rendered, a loop) is answered from the call cache: see CallCache.
+            call = jwt_plugin.CALL_CACHE.key(self._load_name, terms, kwargs, variables.get("role_path"),
+                                             self._loader.get_basedir() if self._loader else None,
+                                             [variables.get(name) for name in options.LOOKUP_OPTIONS.variable_names(self._load_name)])
+            answer = jwt_plugin.CALL_CACHE.get(call, time.time())
+            if answer is not None:
+                return answer
+        # As set_options(var_options=variables, direct=kwargs), with the environment and ansible.cfg read once per process.
+        self._options = options.LOOKUP_OPTIONS.resolve(self._load_name, variables, kwargs)
         try:
-            return self._tokens(terms, variables or {})
+            results, window, key_path = self._tokens(terms, variables)
         except IzumaError as exc:
             raise AnsibleLookupError("izuma_jwt: %s" % exc.message) from None
+        if call is not None and window is not None:
+            jwt_plugin.CALL_CACHE.put(call, results, window, key_path)
+        return results
 
-    def _tokens(self, terms: t.List[t.Any], variables: t.Dict[str, t.Any]) -> t.List[str]:
+    def _tokens(self, terms: t.List[t.Any], variables: t.Dict[str, t.Any]
+                ) -> t.Tuple[t.List[str], t.Optional[t.Tuple[float, float]], t.Optional[str]]:
+        """The tokens, the window in which the token cache would give the same ones again (None: no reuse), the key file."""
         path = jwt_plugin.resolve_key_path(self.get_option("private_key_path"), variables, self._loader)
         key = key_source.load_signing_key(path, self.get_option("private_key_content"), self.get_option("private_key_passphrase"))
-        reuse = self.get_option("reuse_tokens")
+        window = (float("-inf"), float("inf")) if self.get_option("reuse_tokens") else None
         results = []
         # query('...', names) passes the list as one term: one level of lists is flattened.
         for term in self._flatten(terms) or [None]:
-            options = jwt_plugin.sign_options(self._getter(term))
-            if reuse:
+            sign = jwt_plugin.sign_options(self._getter(term))
+            if window is not None:
                 hits = jwt_plugin.TOKEN_CACHE.hits
-                token = jwt_plugin.TOKEN_CACHE.get_or_sign(key, **options)
+                token, start, until = jwt_plugin.TOKEN_CACHE.get_or_sign_window(key, **sign)
+                window = (max(window[0], start), min(window[1], until))
                 how = "reused a cached token" if jwt_plugin.TOKEN_CACHE.hits > hits else "signed a new token"
             else:
-                token = tokens.sign_token(key, **options)
+                token = tokens.sign_token(key, **sign)
                 how = "signed a new token"
             if display.verbosity >= 3:
                 # Only what identifies the token, never the token: computed only when it is shown.
                 claims = token_status.decode_unverified(token)["claims"]
-                algorithm = options.get("algorithm") or tokens.default_algorithm(key)
+                algorithm = sign.get("algorithm") or tokens.default_algorithm(key)
                 display.vvv("izuma_jwt: %s (%s, key %s, expires %s)"
                             % (how, algorithm, keys.public_key_fingerprint(key)[:16], keys.to_rfc3339(claims["exp"])))
             results.append(token)
-        return results
+        return results, window, path
 
     def _getter(self, term: t.Any) -> t.Callable[[str], t.Any]:
         """An option getter for one term: the term's overrides, then the lookup's options."""

@@ -141,7 +141,7 @@ class UpdateApplication(UpdateChange):
         self.application_id, self.etag, self.body = observed["id"], observed.get("etag"), body
 
     def apply(self, context: IzumaClient) -> Dict[str, Any]:
-        return context.update(application_path(self.application_id), self.body, etag=self.etag)
+        return send_update(context, self.application_id, self.etag, self.body, (self.before or {}).get("groups"))
 
     def predict(self, application: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         """The application after this change, as check mode reports it."""
@@ -197,6 +197,35 @@ def apply_application_plan(client: IzumaClient, plan: Plan, observed: Optional[D
     for result in plan.apply(client):
         application = result
     return application
+
+
+def send_update(client: IzumaClient, application_id: str, etag: Optional[str], body: Dict[str, Any],
+                current_groups: Optional[List[str]]) -> Dict[str, Any]:
+    """Send an update: a PUT of the fields, and the group change through groups/add and groups/remove.
+
+    The public specification offers both ways to change groups (``groups`` is a writable field of the Application
+    body a PUT takes, and addApplicationToGroups/removeApplicationFromGroups change membership). The membership
+    operations name exactly the groups that change, so they are used; their 204 carries no body, so the
+    application is read back. A lost answer is resolved by reading the groups back, never by sending again.
+    """
+    path = application_path(application_id)
+    fields = {key: value for key, value in body.items() if key != "groups"}
+    application = client.update(path, fields, etag=etag) if fields else {}
+    if "groups" not in body:
+        return application
+    wanted, current = body["groups"], current_groups or []
+    for operation, groups, done in (("add", [group for group in wanted if group not in current], True),
+                                    ("remove", [group for group in current if group not in wanted], False)):
+        if groups:
+            client.request("POST", "%s/groups/%s" % (path, operation), body=groups,  # type: ignore[arg-type]
+                           read_back=lambda groups=groups, done=done: _groups_are(client, path, groups, done))
+    return client.get(path)
+
+
+def _groups_are(client: IzumaClient, path: str, groups: List[str], members: bool) -> Optional[Dict[str, Any]]:
+    """The application if it is (``members``) or is not in every one of ``groups``, else None."""
+    application = client.get(path)
+    return application if all((group in application.get("groups", [])) is members for group in groups) else None
 
 
 def predicted_application(observed: Optional[Dict[str, Any]], plan: Plan) -> Optional[Dict[str, Any]]:

@@ -75,7 +75,7 @@ def _signs_and_verifies(key: t.Any) -> bool:
 class SigningKeyCache:
     """Parsed private keys, so that a lookup templated many times parses its key once.
 
-    Entries for files are keyed by (real path, device, inode, size, mtime) so
+    Entries for files are keyed by (device, inode, size, mtime) so
     that a rewritten file (atomic writes make a new inode) is parsed again;
     entries for content by its SHA-256. The passphrase is part of the key as
     an HMAC with a random per-process secret, so that a wrong passphrase is
@@ -118,16 +118,16 @@ class SigningKeyCache:
         ``what`` names the file in messages about reading it (e.g. the option that gave the path), ``source``
         the key in messages about parsing it (default: "private key file <path>").
         """
-        real = os.path.realpath(path)
         try:
-            info = os.stat(real)
+            # Links followed: the device and inode name the file itself, whatever path leads to it.
+            info = os.stat(path)
         except OSError:
             # Let read_file produce its precise message (missing, permission, ...).
             info = None
         if info is None:
             _files.read_file(path, what=what)
             raise IzumaKeyError("private key file %s cannot be read" % path)
-        cache_key = ("file", real, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, self._passphrase_tag(passphrase),
+        cache_key = ("file", info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, self._passphrase_tag(passphrase),
                      tuple(sorted(load_options.items())))
         label = "private key file %s" % path if source is None else source
         return self._get(cache_key, lambda: parse_private_key(_files.read_file(path, what=what), passphrase=passphrase,

@@ -60,11 +60,24 @@ def require_pyjwt() -> None:
         raise IzumaTokenError(_keys.CRYPTOGRAPHY_MISSING_MESSAGE, import_error=_keys.CRYPTOGRAPHY_IMPORT_ERROR)
 
 
+# Key descriptions by id() of the key object, computed once per key: a lookup signs many tokens with one parsed key.
+# The key is kept with its description so that its id cannot be reused by another object.
+_DESCRIPTIONS = {}  # type: t.Dict[int, t.Tuple[t.Any, t.Dict[str, t.Any]]]
+_MAX_DESCRIPTIONS = 64
+
+
 def _describe(key: t.Any) -> t.Dict[str, t.Any]:
+    known = _DESCRIPTIONS.get(id(key))
+    if known is not None and known[0] is key:
+        return known[1]
     try:
-        return _keys.key_description(key)
+        description = _keys.key_description(key)
     except IzumaKeyError as exc:
         raise IzumaTokenError(exc.message) from None
+    if len(_DESCRIPTIONS) >= _MAX_DESCRIPTIONS:
+        _DESCRIPTIONS.clear()
+    _DESCRIPTIONS[id(key)] = (key, description)
+    return description
 
 
 def kid_for_key(key: t.Any) -> str:

@@ -187,7 +187,6 @@ def upload_existing(planning: Planning, previous_remote: Any) -> None:
     make_room(planning, previous_remote, current_remote=None, purpose="upload '%s'" % want.name)
     planning.upload(want.name, pem, why=why)
     planning.write_certificate(pem, why="keep the uploaded certificate beside its key")
-    planning.facts["uploaded"] = True
 
 
 def converge_current(planning: Planning, item: Dict[str, Any]) -> None:

@@ -21,6 +21,8 @@ client's JWT authentication on managed hosts uses too.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import threading
@@ -133,6 +135,11 @@ class TokenCache:
 
         ``sign_options`` are sign_token's keyword arguments other than key, algorithm and now.
         """
+        return self.get_or_sign_window(key, algorithm=algorithm, now=now, **sign_options)[0]
+
+    def get_or_sign_window(self, key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[float] = None,
+                           **sign_options: t.Any) -> t.Tuple[str, float, float]:
+        """``get_or_sign``, and the window ``(from, until)`` in which this cache would hand out the same token again."""
         algorithm = tokens.default_algorithm(key) if algorithm is None else algorithm
         try:
             options = json.dumps(sign_options, sort_keys=True, separators=(",", ":"))
@@ -144,20 +151,25 @@ class TokenCache:
             entry = self._entries.get(cache_key)
             if entry is not None:
                 token, issued, expires = entry
-                remaining = expires - current
-                if remaining > max(self.min_remaining_fraction * (expires - issued), self.min_remaining_seconds) and current >= issued - 1:
+                start, until = self._window(issued, expires)
+                if start <= current < until:
                     self.hits += 1
-                    return token
+                    return token, start, until
         token = tokens.sign_token(key, algorithm=algorithm, now=current, **sign_options)
         # sign_token sets iat to int(now) and exp to iat + lifetime (checked there); no need to decode the token again.
         issued = int(current)
+        expires = issued + int(sign_options.get("lifetime", 300))
         with self._lock:
             self.misses += 1
             self._entries.pop(cache_key, None)
-            self._entries[cache_key] = (token, issued, issued + int(sign_options.get("lifetime", 300)))
+            self._entries[cache_key] = (token, issued, expires)
             while len(self._entries) > self.max_entries:
                 del self._entries[next(iter(self._entries))]
-        return token
+        return (token,) + self._window(issued, expires)
+
+    def _window(self, issued: int, expires: int) -> t.Tuple[float, float]:
+        # Handed out again while more than the minimum remains (and not before it was issued, give or take a second).
+        return issued - 1, expires - max(self.min_remaining_fraction * (expires - issued), self.min_remaining_seconds)
 
     def clear(self) -> None:
         """Forget every cached token."""
@@ -166,5 +178,70 @@ class TokenCache:
             self._fingerprints.clear()
 
 
+class CallCache:
+    """Whole lookup calls answered again at the cost of a dictionary lookup: options, key and signing all skipped.
+
+    A lookup is templated again each time its value is used, with the same arguments and variables; its answer
+    changes only when they do, when the key file changes, or when the token cache would sign anew. So an answer is
+    kept under an HMAC (random per-process secret: the arguments may hold a passphrase, which is not kept) of
+    everything it depends on, with the window in which the token cache would hand out the same tokens and the
+    identity of the key file. Thread-safe; oldest entries are dropped beyond ``max_entries``.
+    """
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._secret = os.urandom(32)
+        self._entries = {}  # type: t.Dict[str, t.Tuple[t.List[str], float, float, t.Optional[t.Tuple[str, t.Tuple[int, ...]]]]]
+        self.hits = 0
+
+    def key(self, *parts: t.Any) -> str:
+        """The digest of a call made of ``parts`` (JSON values; anything else counts by its repr)."""
+        data = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
+        return hmac.new(self._secret, data, hashlib.sha256).hexdigest()
+
+    def get(self, call: str, now: float) -> t.Optional[t.List[str]]:
+        """The answer kept for ``call``, while its window is open and its key file unchanged; else None."""
+        with self._lock:
+            entry = self._entries.get(call)
+        if entry is None:
+            return None
+        results, start, until, key_file = entry
+        if not start <= now < until or (key_file is not None and file_identity(key_file[0]) != key_file[1]):
+            return None
+        with self._lock:
+            self.hits += 1
+        return list(results)
+
+    def put(self, call: str, results: t.List[str], window: t.Tuple[float, float], key_path: t.Optional[str]) -> None:
+        """Keep ``results`` for ``call`` within ``window``, as long as the key file at ``key_path`` (if any) is the same."""
+        key_file = None
+        if key_path:
+            identity = file_identity(key_path)
+            if identity is None:
+                return
+            key_file = (key_path, identity)
+        with self._lock:
+            self._entries.pop(call, None)
+            self._entries[call] = (list(results), window[0], window[1], key_file)
+            while len(self._entries) > self.max_entries:
+                del self._entries[next(iter(self._entries))]
+
+    def clear(self) -> None:
+        """Forget every answer."""
+        with self._lock:
+            self._entries.clear()
+
+
+def file_identity(path: str) -> t.Optional[t.Tuple[int, ...]]:
+    """(device, inode, size, mtime) of the file at ``path`` (links followed), or None when it cannot be read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 # Shared by the plugins of one process (an Ansible worker runs one task for one host).
 TOKEN_CACHE = TokenCache()
+CALL_CACHE = CallCache()

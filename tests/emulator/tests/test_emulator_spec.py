@@ -208,6 +208,6 @@ def test_a_malformed_request_gets_the_json_error_envelope(emulator) -> None:
             if not chunk:
                 break
             answer += chunk
-    head, _, body = answer.decode("latin-1").partition("\r\n\r\n")
+    head, _separator, body = answer.decode("latin-1").partition("\r\n\r\n")
     assert head.startswith("HTTP/1.1 431") and "Content-Type: application/json" in head
     assert '"object": "error"' in body and '"code": 431' in body

@@ -15,7 +15,7 @@ from ansible.errors import AnsibleError
 from ansible.utils.display import Display
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source
-from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin, _options as options
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import (
     ALGORITHM_KEYS,
     PASSPHRASE,
@@ -32,6 +32,9 @@ def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with empty process caches, and no IZUMA_* variables from the calling shell."""
     key_source.SIGNING_KEY_CACHE.clear()
     jwt_plugin.TOKEN_CACHE.clear()
+    jwt_plugin.CALL_CACHE.clear()
+    # The environment and ansible.cfg are read once per process; each test sets its own.
+    options.LOOKUP_OPTIONS.clear()
     for name in ("IZUMA_PRIVATE_KEY_PATH", "IZUMA_PRIVATE_KEY", "IZUMA_PRIVATE_KEY_PASSPHRASE", "IZUMA_JWT_ALGORITHM",
                  "IZUMA_JWT_LIFETIME", "IZUMA_JWT_MAX_LIFETIME", "IZUMA_JWT_ISSUER", "IZUMA_JWT_AUDIENCE",
                  "IZUMA_JWT_NOT_BEFORE_SKEW", "IZUMA_JWT_REUSE_TOKENS"):
@@ -136,7 +139,9 @@ def counters() -> t.Tuple[int, int, int, int]:
     return (key_source.SIGNING_KEY_CACHE.misses, key_source.SIGNING_KEY_CACHE.hits, jwt_plugin.TOKEN_CACHE.misses, jwt_plugin.TOKEN_CACHE.hits)
 
 
-def test_key_is_parsed_once_and_tokens_are_reused(ec_key_path: str) -> None:
+def test_key_is_parsed_once_and_tokens_are_reused(ec_key_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The caches below the call cache (test_the_same_call_is_answered_from_the_call_cache covers that one).
+    monkeypatch.setattr(jwt_plugin.CALL_CACHE, "get", lambda call, now: None)
     lookup = make_lookup()
     start = counters()
     results = [lookup.run([], {}, private_key_path=ec_key_path, subject="same")[0] for _index in range(200)]
@@ -229,3 +234,38 @@ def test_an_absurd_lifetime_is_refused_before_signing(ec_key_path: str) -> None:
     token = make_lookup().run([], {}, private_key_path=ec_key_path, lifetime=2 * 31536000, max_lifetime=3 * 31536000)[0]
     claims = decode(token)
     assert claims["exp"] - claims["iat"] == 2 * 31536000
+
+
+def test_the_same_call_is_answered_from_the_call_cache(ec_key_path: str, tmp_path: t.Any) -> None:
+    lookup = make_lookup()
+    start = counters()
+    calls = jwt_plugin.CALL_CACHE.hits
+    results = [lookup.run([], {}, private_key_path=ec_key_path, subject="same")[0] for _index in range(200)]
+    assert len(set(results)) == 1
+    # One parse, one signature; the 199 repeats touch neither the key cache nor the token cache.
+    assert tuple(now - then for now, then in zip(counters(), start)) == (1, 0, 1, 0)
+    assert jwt_plugin.CALL_CACHE.hits - calls == 199
+    # Anything the answer depends on makes another call: arguments, variables, the key file.
+    assert lookup.run([], {}, private_key_path=ec_key_path, subject="other")[0] != results[0]
+    assert lookup.run([], {"izuma_jwt_issuer": "me"}, private_key_path=ec_key_path, subject="same")[0] != results[0]
+    write_key(ec_key_path, private_key("P-256-other"))
+    rotated = lookup.run([], {}, private_key_path=ec_key_path, subject="same")[0]
+    decode(rotated, kind="P-256-other")
+    assert jwt_plugin.CALL_CACHE.hits - calls == 199
+
+
+def test_the_call_cache_follows_the_token_caches_reuse_rule(ec_key_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    lookup = make_lookup()
+    clock = [time.time()]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    first = lookup.run([], {}, private_key_path=ec_key_path, lifetime=100)[0]
+    clock[0] += 49
+    assert lookup.run([], {}, private_key_path=ec_key_path, lifetime=100)[0] == first
+    clock[0] += 2  # past half of the lifetime: a new token, as without the call cache
+    assert lookup.run([], {}, private_key_path=ec_key_path, lifetime=100)[0] != first
+
+
+def test_no_call_cache_without_token_reuse(ec_key_path: str) -> None:
+    lookup = make_lookup()
+    seen = {lookup.run([], {}, private_key_path=ec_key_path, random_jwt_id=True, reuse_tokens=False)[0] for _index in range(3)}
+    assert len(seen) == 3

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import threading
 import typing as t
 import uuid
 

@@ -547,6 +547,10 @@ def test_a_run_that_cannot_get_the_lock_names_lock_timeout_and_the_lock_file(tmp
             run(admin_client, app, want)
     assert "lock_timeout=0" in str(info.value) and str(tmp_path / "signing.key.lock") in str(info.value)
     assert remote(admin_client, app) == {}
+    # Check mode writes nothing, not even a lock file, so it neither waits nor fails.
+    with locking.exclusive_lock(str(want.private_key_path)):
+        assert run(admin_client, app, want, check=True)["changed"] is True
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("policy", ["skip", "fail"])

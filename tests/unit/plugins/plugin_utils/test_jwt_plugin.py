@@ -152,3 +152,45 @@ def test_token_cache_fingerprints_each_key_once(ec256: t.Any, monkeypatch: pytes
 
 def test_module_level_cache_exists() -> None:
     assert isinstance(jwt_plugin.TOKEN_CACHE, jwt_plugin.TokenCache)
+
+
+def test_call_cache_within_its_window_and_key_file(tmp_path: t.Any) -> None:
+    cache = jwt_plugin.CallCache(max_entries=2)
+    key_file = tmp_path / "k.pem"
+    key_file.write_text("one")
+    call = cache.key("lookup", ["a"], {"private_key_passphrase": "secret-pass"})
+    assert "secret-pass" not in call and call == cache.key("lookup", ["a"], {"private_key_passphrase": "secret-pass"})
+    assert cache.get(call, 100.0) is None
+    cache.put(call, ["token"], (99.0, 200.0), str(key_file))
+    assert cache.get(call, 100.0) == ["token"] and cache.hits == 1
+    assert cache.get(call, 200.0) is None and cache.get(call, 98.0) is None
+    key_file.write_text("two, a new key")
+    assert cache.get(call, 100.0) is None
+    # Without a key file (key given as content) only the window counts; the oldest entry goes beyond max_entries.
+    cache.put(call, ["t1"], (0.0, 10.0), None)
+    cache.put(cache.key(2), ["t2"], (0.0, 10.0), None)
+    cache.put(cache.key(3), ["t3"], (0.0, 10.0), None)
+    assert cache.get(call, 1.0) is None and cache.get(cache.key(3), 1.0) == ["t3"]
+    cache.clear()
+    assert cache.get(cache.key(3), 1.0) is None
+    # A key file that cannot be read is never trusted.
+    cache.put(call, ["t"], (0.0, 10.0), str(tmp_path / "missing.pem"))
+    assert cache.get(call, 1.0) is None
+
+
+def test_file_identity(tmp_path: t.Any) -> None:
+    path = tmp_path / "f"
+    assert jwt_plugin.file_identity(str(path)) is None
+    path.write_text("x")
+    first = jwt_plugin.file_identity(str(path))
+    assert first is not None and jwt_plugin.file_identity(str(path)) == first
+    os.replace(str(path), str(tmp_path / "g"))
+    path.write_text("x")
+    assert jwt_plugin.file_identity(str(path)) != first
+
+
+def test_token_cache_window(ec256: t.Any) -> None:
+    cache = jwt_plugin.TokenCache()
+    token, start, until = cache.get_or_sign_window(ec256, lifetime=600, now=NOW)
+    assert (start, until) == (NOW - 1, NOW + 300)
+    assert cache.get_or_sign_window(ec256, lifetime=600, now=NOW + 299) == (token, start, until)
