@@ -18,17 +18,42 @@ TLS ?=
 .PHONY: help demo test sanity sanity-2.19 sanity-2.21 units integration emulator venvs tree pythons clean
 
 help:
-	@echo "make demo      run the main job against a local Izuma API emulator"
-	@echo "make test      run every test CI runs (sanity on ansible-core 2.19 and 2.21, unit, integration)"
-	@echo "make emulator  start the local Izuma API emulator in the foreground (PORT=, ADMIN_KEY=, TLS=1)"
+	@echo "make demo          run the main job against a local Izuma API emulator"
+	@echo "make emulator      start the local Izuma API emulator in the foreground (PORT=, ADMIN_KEY=, TLS=1)"
+	@echo "make test          run every suite below, as CI does:"
+	@echo "  make sanity        ansible-test sanity on ansible-core 2.19 and 2.21 (sanity-2.19, sanity-2.21)"
+	@echo "  make units         pytest of the core, on ansible-core 2.19 and 2.21"
+	@echo "  make integration   ansible-test integration against the emulator, on ansible-core 2.19 and 2.21"
+	@echo "  make lint          ansible-lint (production profile) on the role, the playbooks and the molecule scenario"
+	@echo "  make molecule      the jwt_rotation role's molecule scenario (converge, idempotence, verify)"
+	@echo "  make ee-test       ansible-builder create: an execution environment gets the runtime requirements"
+	@echo "  make runner-test   the rotation playbook through ansible-runner with the AWX credential type"
+	@echo "  make kill-test     the role killed at every phase; the next run finishes the rotation"
+	@echo "  make role-test     the role in check mode and in serial batches; the audit playbook"
+	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once and lose nothing"
+	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
+	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2"
+	@echo "  make release-test  the 1.0.0 tarball: its files, galaxy-importer, antsibull-docs and antsibull-changelog lint"
+	@echo "  make docs-test     the command blocks of README.md and docs/ run in a fresh copy, as a newcomer would"
+	@echo "  make install-test  the tarball installed into a separate project runs the quick start on 2.19 and 2.21"
+	@echo "  make site-test     make docs, then headless Chromium opens every plugin page and guide"
+	@echo "make docs          the documentation site (antsibull-docs and Sphinx), HTML under build/docs"
+	@echo "make changelog     regenerate the 1.0.0 release (CHANGELOG.md, changelogs/changelog.yaml) with new fragments"
+	@echo "make bench         not in make test: the role against plain Ansible, interleaved, and fleets of 20 to 1,000 hosts"
+
+# A missing interpreter gets a message that names it and how to install it, instead of a shell error.
+need_python = @test -n "$(1)" || { echo "make: Python $(2) is missing (this target needs python$(2) on PATH or under ~/.pyenv)." \
+	"Install it with 'pyenv install $(2)' or, on Debian or Ubuntu, 'apt-get install python$(2) python$(2)-venv'." >&2; exit 1; }
 
 $(VENV_219)/.installed: requirements/test-2.19.txt
+	$(call need_python,$(PY311),3.11)
 	rm -rf $(VENV_219)
 	$(PY311) -m venv $(VENV_219)
 	$(VENV_219)/bin/pip install --quiet -r $<
 	touch $@
 
 $(VENV_221)/.installed: requirements/test-2.21.txt
+	$(call need_python,$(PY312),3.12)
 	rm -rf $(VENV_221)
 	$(PY312) -m venv $(VENV_221)
 	$(VENV_221)/bin/pip install --quiet -r $<
@@ -48,10 +73,10 @@ pythons:
 		ln -sf "$$python" "$(PYTHONS)/$$(basename "$$python")"; done
 
 demo: $(VENV_219)/.installed
-	PATH="$(abspath $(VENV_219))/bin:$$PATH" hack/demo.sh
+	@PATH="$(abspath $(VENV_219))/bin:$$PATH" hack/demo.sh
 
 emulator: $(VENV_219)/.installed
-	PYTHONPATH=tests/emulator $(VENV_219)/bin/python -m izuma_emulator --port $(PORT) \
+	@PYTHONPATH=tests/emulator $(VENV_219)/bin/python -m izuma_emulator --port $(PORT) \
 		$(if $(ADMIN_KEY),--admin-key $(ADMIN_KEY)) $(if $(TLS),--tls)
 
 sanity: sanity-2.19 sanity-2.21
@@ -72,7 +97,7 @@ integration: venvs tree
 	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
 	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
 
-test: sanity units integration lint molecule ee-test runner-test kill-test role-test contract-test pkcs11-test
+test: sanity units integration lint molecule ee-test runner-test kill-test role-test fleet-test contract-test pkcs11-test release-test docs-test install-test site-test
 	@echo "make test: all suites passed"
 
 clean:
@@ -88,9 +113,10 @@ ROT_TREE := $(ROT_COLLECTIONS)/ansible_collections/izuma/device_management
 TOOLS_ENV := PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(ROT_COLLECTIONS)"
 ROT_PYTEST := $(abspath $(VENV_TOOLS))/bin/python -m pytest -q -p no:cacheprovider
 
-.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test rotation-benchmark
+.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test fleet-test rotation-benchmark bench bench-venv
 
 $(VENV_TOOLS)/.installed: requirements/tools-2.19.txt
+	$(call need_python,$(PY311),3.11)
 	rm -rf $(VENV_TOOLS)
 	$(PY311) -m venv $(VENV_TOOLS)
 	$(VENV_TOOLS)/bin/pip install --quiet -r $<
@@ -128,9 +154,97 @@ kill-test: tools-venv rotation-tree
 role-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_modes.py
 
+# What the role costs per host, counted (module executions, per-host tasks, API requests), and the rotation split
+# into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused.
+fleet-test: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py
+
+# Not part of `make test`: the role against the same work in plain Ansible (interleaved, medians and ranges), the
+# converged token check against a bare stat, and fleet sizes of 20, 100 and 1,000 hosts, with a plot
+# (benchmarks/results/fleet-size.png). Its own pinned environment (requirements/bench.txt: matplotlib) and tree.
+# BENCH_ARGS="--pairs 5 --sizes 20,100" changes what it runs (python benchmarks/bench.py --help).
+VENV_BENCH := .venv/bench
+BENCH_COLLECTIONS := $(abspath $(BUILD)/bench/collections)
+BENCH_TREE := $(BENCH_COLLECTIONS)/ansible_collections/izuma/device_management
+BENCH_ARGS ?=
+
+$(VENV_BENCH)/.installed: requirements/bench.txt
+	rm -rf $(VENV_BENCH)
+	$(PY311) -m venv $(VENV_BENCH)
+	$(VENV_BENCH)/bin/pip install --quiet -r $<
+	touch $@
+
+bench-venv: $(VENV_BENCH)/.installed
+
+bench: bench-venv
+	@hack/build-tree.sh $(BENCH_COLLECTIONS) >/dev/null
+	cd $(BENCH_TREE) && PATH="$(abspath $(VENV_BENCH))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(BENCH_COLLECTIONS)" \
+		$(abspath $(VENV_BENCH))/bin/python benchmarks/bench.py $(BENCH_ARGS)
+	mkdir -p benchmarks/results && cp $(BENCH_TREE)/benchmarks/results/* benchmarks/results/
+
 # Not part of `make test`: wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
 rotation-benchmark: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(abspath $(VENV_TOOLS))/bin/python benchmarks/rotation.py
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Release 1.0.0 (issue 11): the tarball users get, checked by galaxy-importer, antsibull-docs and antsibull-changelog
+# (requirements/release.txt, in .venv/release); the documentation site; and the documentation as a newcomer runs it.
+VENV_REL := .venv/release
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+RELEASE := $(abspath $(BUILD)/release)
+TARBALL := $(RELEASE)/izuma-device_management-$(VERSION).tar.gz
+REL_ENV := PATH="$(abspath $(VENV_REL))/bin:$$PATH" IZUMA_TARBALL="$(TARBALL)"
+REL_PYTEST := $(abspath $(VENV_REL))/bin/python -m pytest -q -p no:cacheprovider
+DOCS := $(abspath $(BUILD)/docs)
+
+.PHONY: release-venv tarball changelog release-test docs-test install-test docs site-test chromium
+
+$(VENV_REL)/.installed: requirements/release.txt
+	$(call need_python,$(PY311),3.11)
+	rm -rf $(VENV_REL)
+	$(PY311) -m venv $(VENV_REL)
+	$(VENV_REL)/bin/pip install --quiet -r $<
+	touch $@
+
+release-venv: $(VENV_REL)/.installed
+
+# The collection as Galaxy gets it: ansible-galaxy collection build, galaxy.yml's build_ignore applied.
+tarball: release-venv
+	@rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	@$(VENV_REL)/bin/ansible-galaxy collection build --force --output-path $(RELEASE) . >/dev/null
+	@echo $(TARBALL)
+
+# Regenerate the $(VERSION) release from every fragment in changelogs/fragments (kept after the release) and the
+# plugin list from the plugins as they are now: CHANGELOG.md and changelogs/changelog.yaml.
+changelog: release-venv
+	@$(REL_ENV) hack/changelog.sh
+
+# The tarball's file list; galaxy-importer (no containers, no ansible-test; its ansible-lint on): no error, no warning;
+# antsibull-docs lint-collection-docs --plugin-docs; antsibull-changelog lint; one version everywhere.
+release-test: tarball
+	$(REL_ENV) $(REL_PYTEST) tests/release
+
+# The command blocks of README.md and docs/quickstart.md (and docs/emulator.md), in a fresh copy of the repository,
+# `make demo` first as the quick start says.
+docs-test: release-venv
+	$(REL_ENV) $(REL_PYTEST) tests/docs/test_commands.py
+
+# The tarball installed with ansible-galaxy into a separate project runs the quick start, on 2.19 and on 2.21.
+install-test: venvs tarball
+	$(REL_ENV) VENV_219="$(abspath $(VENV_219))" VENV_221="$(abspath $(VENV_221))" $(REL_PYTEST) tests/docs/test_installed.py
+
+# The documentation site: antsibull-docs sphinx-init and collection (from the tarball, installed under build/docs-src),
+# then Sphinx. Warnings are errors, but for those of intersphinx, which cannot reach docs.ansible.com offline.
+docs: tarball
+	@hack/build-docs.sh "$(abspath $(VENV_REL))" "$(TARBALL)" "$(abspath $(BUILD))/docs-src" "$(DOCS)"
+
+# Headless Chromium (Debian's package, installed here when missing) opens the site: every plugin page and guide.
+chromium:
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 || { echo "make: chromium is missing: apt-get install chromium (as root)" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+site-test: docs chromium
+	$(REL_ENV) IZUMA_DOCS="$(DOCS)" $(REL_PYTEST) tests/docs/test_site.py
 
 # ----------------------------------------------------------------------------------------------------------------------
 # The emulator held against the public Pelion IAM specification (issue 10; tests/emulator/README.md): its own test suite
@@ -142,6 +256,7 @@ VENV_CONTRACT := .venv/contract
 .PHONY: contract-venv contract-test
 
 $(VENV_CONTRACT)/.installed: requirements/contract.txt
+	$(call need_python,$(PY311),3.11)
 	rm -rf $(VENV_CONTRACT)
 	$(PY311) -m venv $(VENV_CONTRACT)
 	$(VENV_CONTRACT)/bin/pip install --quiet -r $<
@@ -166,6 +281,7 @@ PKCS11_TREE := $(PKCS11_COLLECTIONS)/ansible_collections/izuma/device_management
 .PHONY: pkcs11-venv softhsm pkcs11-test pkcs11-benchmark
 
 $(VENV_PKCS11)/.installed: requirements/pkcs11.txt
+	$(call need_python,$(PY311),3.11)
 	rm -rf $(VENV_PKCS11)
 	$(PY311) -m venv $(VENV_PKCS11)
 	$(VENV_PKCS11)/bin/pip install --quiet -r $<

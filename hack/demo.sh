@@ -11,7 +11,9 @@ rm -rf "$work"
 mkdir -p "$work/collections"
 started=$SECONDS
 
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only: a file or a pipe gets plain text (and so does NO_COLOR=1 or TERM=dumb).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 note() { printf '    %s\n' "$*"; }
 
 say "Building the collection and installing it into build/demo/collections"

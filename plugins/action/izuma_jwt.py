@@ -8,9 +8,11 @@ For each host:
 1. observe - validate the task (with the module's own argument spec,
    module_utils ``_jwt_options``), load the signing key (parsed once per
    process by the key source, module_utils ``_key_source``) and check every
-   signing option, before any host is contacted; then run the module with ``_operation=inspect``, which
-   reads the deployed token and compares owner, group and mode without
-   changing anything;
+   signing option, before any host is contacted; then read the deployed
+   token, its mode, owner and group through the connection with one shell
+   command (plugin_utils ``_deployed_token``: no module, no Python on the
+   host), or, where that cannot give the exact answer, run the module with
+   ``_operation=inspect``;
 2. plan - ``_token_status.renewal_status`` on the controller: the token must verify
    with the current key and match the requested algorithm, claims, headers
    and lifetime, and be valid for longer than renew_margin;
@@ -18,7 +20,11 @@ For each host:
    with ``_operation=write`` (atomic 0600 write), or with
    ``_operation=attributes`` when only owner, group or mode differ.
 
-A converged host costs one module run and writes nothing. Check mode stops
+With ``verify``, one request from the controller then proves the token the
+host holds (``_deployed_token.verify_token``); a refusal fails the host.
+
+A converged host costs no module run and writes nothing, a host that needs a
+new token one (the write). Check mode stops
 after the plan and signs nothing.
 
 No token, key or passphrase reaches the result, a warning or a message: the
@@ -46,7 +52,8 @@ from ansible_collections.izuma.device_management.plugins.module_utils._jwt_optio
     MUTUALLY_EXCLUSIVE,
     task_argument_spec,
 )
-from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ID_PATTERN
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _deployed_token as deployed_token, _jwt_plugin as jwt_plugin
 
 MODULE_NAME = "izuma.device_management.izuma_jwt"
 # A compact JWS whose header is a JSON object: base64url of '{"' is 'eyJ'.
@@ -124,6 +131,8 @@ class ActionModule(ActionBase):
     """Sign on the controller, inspect and write on the host."""
 
     TRANSFERS_FILES = False
+    # Module executions for the current task (returned as module_runs).
+    _module_runs = 0
     _supports_check_mode = True
     _supports_async = False
 
@@ -153,6 +162,7 @@ class ActionModule(ActionBase):
             args["_token"] = token
         if expected is not None:
             args["_expected"] = expected
+        self._module_runs += 1
         answer = self._execute_module(module_name=MODULE_NAME, module_args=args, task_vars=task_vars)
         if answer.get("failed") or answer.get("unreachable"):
             # Only the message: raw output (module_stdout) could hold the token read by inspect.
@@ -160,8 +170,49 @@ class ActionModule(ActionBase):
             raise IzumaError(scrub(message, token))
         return answer
 
+    def _observe(self, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+        """The deployed token and its attributes: read through the connection where exact, else by the module."""
+        dest = str(self._task.args["dest"])
+        other = [name for name in deployed_token.UNREADABLE_FILE_OPTIONS if params.get(name) is not None]
+        shell = getattr(getattr(self._connection, "_shell", None), "SHELL_FAMILY", "")
+        if deployed_token.can_read(dest, shell, params["mode"], other):
+            answer = self._low_level_execute_command(deployed_token.read_command(dest), sudoable=True,
+                                                     encoding_errors="surrogateescape")
+            observed = deployed_token.parse_read(answer.get("stdout", ""), params["directory_mode"] is not None) \
+                if answer.get("rc") == 0 else None
+            if observed is not None:
+                observed["attributes_differ"] = deployed_token.attributes_differ(observed, params.get("owner"), params.get("group"),
+                                                                                 params["mode"])
+                return observed
+        return self._module(task_vars, params, "inspect")
+
+    def _verify(self, params: t.Mapping[str, t.Any], result: t.Dict[str, t.Any], held: t.Optional[str]) -> None:
+        """With verify: one request with the token the host holds; a refusal fails the host (``verified: false``)."""
+        result["verified"] = None
+        if held is None:
+            return
+        try:
+            deployed_token.verify_token(held, params["application_id"], params.get)
+        except IzumaError as exc:
+            result.update(failed=True, verified=False, msg=scrub("%s: %s" % (params["dest"], exc), held))
+        else:
+            result["verified"] = True
+
     def _run(self, task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        self._module_runs = 0
         params = validate_task_args(self._task.args)
+        if params["verify"] and not ID_PATTERN.match(params["application_id"] or ""):
+            raise IzumaError("verify needs application_id, the id (32 lowercase hex characters) of the application whose key "
+                             "signs the token; got %r" % (params["application_id"],))
+        result = self._deploy(task_vars, params)
+        held = result.pop("_held", None)
+        if params["verify"]:
+            self._verify(params, result, held)
+        result["module_runs"] = self._module_runs
+        return result
+
+    def _deploy(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        """Load the key, check the options, then converge the host (again when another run wrote dest meanwhile)."""
         if params["renew_margin"] < 0 or params["lifetime"] <= 0 or params["renew_margin"] >= params["lifetime"]:
             raise IzumaError("renew_margin (%d seconds) must be zero or more and shorter than lifetime (%d seconds), or every run "
                              "would issue a new token" % (params["renew_margin"], params["lifetime"]))
@@ -181,60 +232,65 @@ class ActionModule(ActionBase):
                   options: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
         """Observe, plan and apply for the host once; ``{"superseded": True}`` when another run wrote dest meanwhile."""
         now = time.time()
-        request = tokens.signing_request(key, now=now, **options)
-        fingerprint = keys.public_key_fingerprint(key)
-
-        observed = self._module(task_vars, params, "inspect")
+        observed = self._observe(task_vars, params)
         deployed = observed.pop("token", None)
         status = token_status.renewal_status(deployed, key, renew_margin=params["renew_margin"], now=now, **options)
         decision = plan(status, observed.get("attributes_differ", False), params["force"])
-        before_attributes = {name: observed.get(name) for name in ("mode", "owner", "group")}
-
-        before_facts = None
+        before = {"facts": None, "attributes": {name: observed.get(name) for name in ("mode", "owner", "group")}}
         if status["claims"] is not None:
-            before_facts = token_facts(status["claims"], status["header"] or {}, now)
-        result = {"dest": params["dest"], "renewed": decision["renew"], "reason": decision["reason"],
-                  "key_fingerprint": fingerprint}  # type: t.Dict[str, t.Any]
-        new_token = None
-        if decision["renew"]:
-            if self._task.check_mode:
-                claims, header = predicted_token(request, options)
-                after_facts = token_facts(claims, header, now)
-                answer = {}  # type: t.Dict[str, t.Any]
-            else:
-                new_token = tokens.sign_token(key, now=now, **options)
-                decoded = token_status.decode_unverified(new_token)
-                after_facts = token_facts(decoded["claims"], decoded["header"], now)
-                answer = self._module(task_vars, params, "write", new_token, expected=observed.get("content_sha256"))
-                if answer.get("superseded"):
-                    return {"superseded": True}
-            changed = True
-        else:
-            after_facts = before_facts
-            answer = {}
+            before["facts"] = token_facts(status["claims"], status["header"] or {}, now)
+        after = self._apply(task_vars, params, key, options, now, decision, before, observed.get("content_sha256"))
+        if after.get("superseded"):
+            return {"superseded": True}
+        result = report(params, keys.public_key_fingerprint(key), status, decision, before, after, self._task.check_mode, self._task.diff)
+        if after["answer"].get("warnings"):
+            result["warnings"] = [scrub(warning, after["token"], deployed) for warning in after["answer"]["warnings"]]
+        # The token the host holds now, for verify (none in check mode when it would be replaced).
+        result["_held"] = after["token"] if decision["renew"] else (deployed if params["verify_kept"] else None)
+        if params["return_token"]:
+            result["token"] = after["token"] if decision["renew"] else deployed
+        return result
+
+    def _apply(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any], key: t.Any, options: t.Dict[str, t.Any], now: float,
+               decision: t.Mapping[str, t.Any], before: t.Mapping[str, t.Any], inspected: t.Optional[str]) -> t.Dict[str, t.Any]:
+        """Do what the plan says: ``{"token", "facts", "answer", "changed"}`` (``{"superseded": True}`` when overtaken)."""
+        if not decision["renew"]:
+            answer = {}  # type: t.Dict[str, t.Any]
             changed = decision["attributes"]
             if changed and not self._task.check_mode:
                 answer = self._module(task_vars, params, "attributes")
                 changed = bool(answer.get("changed"))
-        after_attributes = dict(before_attributes)
-        after_attributes.update({name: answer[name] for name in ("mode", "owner", "group") if name in answer})
-        if self._task.check_mode and changed:
-            # What the task would set; not knowable exactly for a symbolic mode, so shown as given.
-            after_attributes.update({name: str(params[name]) for name in ("mode", "owner", "group") if params.get(name) is not None})
+            return {"token": None, "facts": before["facts"], "answer": answer, "changed": changed}
+        if self._task.check_mode:
+            claims, header = predicted_token(tokens.signing_request(key, now=now, **options), options)
+            return {"token": None, "facts": token_facts(claims, header, now), "answer": {}, "changed": True}
+        new_token = tokens.sign_token(key, now=now, **options)
+        decoded = token_status.decode_unverified(new_token)
+        answer = self._module(task_vars, params, "write", new_token, expected=inspected)
+        if answer.get("superseded"):
+            return {"superseded": True}
+        return {"token": new_token, "facts": token_facts(decoded["claims"], decoded["header"], now), "answer": answer, "changed": True}
 
-        result.update(t.cast(t.Dict[str, t.Any], after_facts))
-        result.update({name: after_attributes.get(name) for name in ("mode", "owner", "group")})
-        result["changed"] = changed
-        if answer.get("warnings"):
-            result["warnings"] = [scrub(warning, new_token, deployed) for warning in answer["warnings"]]
-        if self._task.diff:
-            result["diff"] = {
-                "before_header": params["dest"],
-                "after_header": params["dest"],
-                "before": diff_side(before_facts, fingerprint if status["signed_by_key"] else None, status["signed_by_key"],
-                                    before_attributes),
-                "after": diff_side(after_facts, fingerprint, True, after_attributes),
-            }
-        if params["return_token"]:
-            result["token"] = new_token if decision["renew"] else deployed
-        return result
+
+def report(params: t.Mapping[str, t.Any], fingerprint: str, status: t.Mapping[str, t.Any], decision: t.Mapping[str, t.Any],
+           before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any], check_mode: bool, diff: bool) -> t.Dict[str, t.Any]:
+    """The task result (and diff) from what was observed and done: facts, attributes, never a token."""
+    attributes = dict(before["attributes"])
+    attributes.update({name: after["answer"][name] for name in ("mode", "owner", "group") if name in after["answer"]})
+    if check_mode and after["changed"]:
+        # What the task would set; not knowable exactly for a symbolic mode, so shown as given.
+        attributes.update({name: str(params[name]) for name in ("mode", "owner", "group") if params.get(name) is not None})
+    result = {"dest": params["dest"], "renewed": decision["renew"], "reason": decision["reason"],
+              "key_fingerprint": fingerprint}  # type: t.Dict[str, t.Any]
+    result.update(t.cast(t.Dict[str, t.Any], after["facts"]))
+    result.update({name: attributes.get(name) for name in ("mode", "owner", "group")})
+    result["changed"] = after["changed"]
+    if diff:
+        result["diff"] = {
+            "before_header": params["dest"],
+            "after_header": params["dest"],
+            "before": diff_side(before["facts"], fingerprint if status["signed_by_key"] else None, status["signed_by_key"],
+                                before["attributes"]),
+            "after": diff_side(after["facts"], fingerprint, True, attributes),
+        }
+    return result

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: izuma_jwt
 short_description: Sign a JWT for Izuma Device Management on the controller
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns a JSON Web Token signed with the private key of an application's verification key, for use in a later task,
     for example in the C(Authorization) header of M(ansible.builtin.uri) next to C(X-Application-ID).

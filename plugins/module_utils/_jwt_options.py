@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
+from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS, env_fallback
+
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import DEFAULT_HOST, DEFAULT_TIMEOUT
 
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import DEFAULT_LOCK_TIMEOUT
 
 # Options the host side uses: the file and its attributes (AnsibleModule's file arguments, add_file_common_args).
 # Everything else is read by the action plugin on the controller and never sent to the host.
-HOST_OPTIONS = ("dest", "follow", "lock_timeout") + tuple(FILE_COMMON_ARGUMENTS)
+HOST_OPTIONS = ("dest", "follow", "lock_timeout", "directory_mode") + tuple(FILE_COMMON_ARGUMENTS)
 # Set by the action plugin only; a task that sets them is refused.
 INTERNAL_OPTIONS = ("_operation", "_token", "_expected")
 MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content"), ("jwt_id", "random_jwt_id")]
@@ -53,6 +55,16 @@ def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
         force=dict(type="bool", default=False),
         return_token=dict(type="bool", default=False),
         follow=dict(type="bool", default=False),
+        directory_mode=dict(type="raw"),
+        # verify: a request from the controller, with the connection doc fragment's names and environment fallbacks
+        # (no credentials: it authenticates with the deployed token itself).
+        verify=dict(type="bool", default=False),
+        verify_kept=dict(type="bool", default=True),
+        application_id=dict(type="str"),
+        api_host=dict(type="str", default=DEFAULT_HOST, fallback=(env_fallback, ["IZUMA_API_HOST"])),
+        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["IZUMA_VALIDATE_CERTS"])),
+        ca_path=dict(type="path", fallback=(env_fallback, ["IZUMA_CA_BUNDLE"])),
+        timeout=dict(type="float", default=DEFAULT_TIMEOUT, fallback=(env_fallback, ["IZUMA_TIMEOUT"])),
         lock_timeout=dict(type="int", default=DEFAULT_LOCK_TIMEOUT),
         # The file arguments' mode, with the default a token file needs.
         mode=dict(type="raw", default="0600"),

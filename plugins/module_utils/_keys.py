@@ -239,8 +239,6 @@ def public_key_fingerprint(key_or_cert: KeyOrCert) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-
-
 # ---------------------------------------------------------------------------
 # Private keys
 # ---------------------------------------------------------------------------

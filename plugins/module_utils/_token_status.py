@@ -199,6 +199,7 @@ def _signed_by(token: t.Union[str, bytes], key: t.Any, algorithm: t.Optional[str
         return False
     return True
 
+
 def _same_json(wanted: t.Any, actual: t.Any) -> bool:
     return json.dumps(wanted, sort_keys=True) == json.dumps(actual, sort_keys=True)
 

@@ -148,8 +148,8 @@ def rotation_under_way(planning: Planning, reason: str, previous_remote: Dict[st
         raise IzumaConfigError(
             "A rotation is due (%s), but the previous one is still under way: its previous key '%s' is still uploaded. "
             "Wait until it is retired (grace_period=%ds, retire_previous), or set on_rotation_under_way=rotate to retire it "
-            "and rotate again, or on_rotation_under_way=skip to leave the key as it is."
-            % (reason, previous_remote["name"], want.grace_period))
+            "and rotate again, or on_rotation_under_way=skip to leave the key as it is." % (reason, previous_remote["name"],
+                                                                                            want.grace_period))
     planning.facts["rotation_skipped"] = "%s; not started: the previous key '%s' is still uploaded (on_rotation_under_way=skip)" % (
         reason, previous_remote["name"])
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_application
 short_description: Create, update and delete Izuma Device Management applications
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes sure an application of the Izuma Device Management account exists with the given description, status and
     policy groups, or that it does not exist.

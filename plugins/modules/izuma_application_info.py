@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_application_info
 short_description: List Izuma Device Management applications
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists every application of the account (all pages), or gets one by name or ID.
 author:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_jwt
 short_description: Sign a JWT for Izuma Device Management on the controller and deploy it to managed hosts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Steps 4 and 5 of the Izuma Device Management JWT setup ("create the JWT key", "deploy the JWT key"). Signs a JSON Web
     Token with the private key of an application's verification key and writes it to O(dest) on each managed host.
@@ -27,7 +27,7 @@ author:
 options:
   dest:
     description:
-      - Path of the token file on the managed host. Its directory must exist.
+      - Path of the token file on the managed host. Its directory must exist, unless O(directory_mode) is set.
       - The file holds the token followed by a newline.
     type: path
     required: true
@@ -65,6 +65,63 @@ options:
         apply to the target.
     type: bool
     default: false
+  directory_mode:
+    description:
+      - When set, a missing directory of O(dest) (and missing parents) is created with this mode, an octal string
+        such as V('0750'), before the token is written. Existing directories are left as they are.
+      - When not set, a missing directory is an error.
+    type: raw
+    version_added: 1.0.0
+  verify:
+    description:
+      - Prove that the token the host holds after the task works - one authenticated request from the controller,
+        C(GET /v3/applications/<application_id>) with the C(X-Application-ID) header and the token as bearer, the
+        way the host's service calls the API (an application may always read itself, so no policy is needed).
+      - The host fails with a message naming O(dest) and the API's answer when the API refuses the token; RV(verified)
+        says the outcome.
+      - Needs O(application_id). The request goes to O(api_host) with O(validate_certs), O(ca_path) and O(timeout);
+        it is made from the controller, not from the host (to prove that the host itself reaches the API, call it from
+        the host, for example with M(ansible.builtin.uri)).
+      - In check mode, a token that would be kept is verified (the request is a read); one that would be replaced is not.
+    type: bool
+    default: false
+    version_added: 1.0.0
+  verify_kept:
+    description:
+      - With O(verify=true), also verify a token that was kept. V(false) verifies only a newly written token, so that a
+        converged run makes no request.
+    type: bool
+    default: true
+    version_added: 1.0.0
+  application_id:
+    description:
+      - The id of the application whose verification key signs the token; required by O(verify=true).
+    type: str
+    version_added: 1.0.0
+  api_host:
+    description:
+      - Base URL of the Izuma Device Management API, for O(verify).
+      - If not set, the E(IZUMA_API_HOST) environment variable is used.
+    type: str
+    default: https://api.us-east-1.mbedcloud.com
+    version_added: 1.0.0
+  validate_certs:
+    description:
+      - Verify the API's TLS certificate, for O(verify). If not set, the E(IZUMA_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+    version_added: 1.0.0
+  ca_path:
+    description:
+      - CA bundle to verify the API's certificate with, for O(verify). If not set, the E(IZUMA_CA_BUNDLE) environment variable is used.
+    type: path
+    version_added: 1.0.0
+  timeout:
+    description:
+      - Seconds to wait for the API, for O(verify). If not set, the E(IZUMA_TIMEOUT) environment variable is used.
+    type: float
+    default: 30
+    version_added: 1.0.0
   lock_timeout:
     description:
       - Seconds to wait for another run that is writing the same O(dest) on this host (a cron job and a manual run,
@@ -132,9 +189,17 @@ attributes:
   vault:
     support: none
 notes:
-  - The managed hosts need only Python; the controller needs C(cryptography) and C(PyJWT).
-  - The token is read from O(dest) by the host and checked on the controller (signature, claims, expiry), so the
-    controller sees it in memory, as M(ansible.builtin.slurp) would; it is dropped from every result.
+  - The managed hosts need only Python, and only to write; the controller needs C(cryptography) and C(PyJWT).
+  - The deployed token, its mode, owner and group are read through the connection with one POSIX shell command
+    (C(ls) and C(cat), with become when the task uses it) and checked on the controller (signature, claims, expiry),
+    so the controller sees the token in memory, as M(ansible.builtin.slurp) would; it is dropped from every result.
+    A host whose token is right costs no module run, a host that needs a new token one (the write).
+  - That read is made on every connection whose shell is POSIX (the C(sh) family) - C(local) (tested), C(ssh),
+    C(paramiko_ssh) and container connections run the same command through the connection. The module reads instead
+    (one more module run) where the read cannot give the exact answer - another shell (PowerShell, as with C(winrm)
+    or C(psrp)), a O(dest) that is relative or starts with C(~), a symbolic O(mode), file attributes other than
+    owner, group and mode (SELinux context, O(attributes)), a symbolic link at O(dest), a missing directory without
+    O(directory_mode), or an answer it does not recognise.
   - To upload the matching certificate, see M(izuma.device_management.izuma_verification_key). To sign a token on
     the controller for use in a later task, see the P(izuma.device_management.izuma_jwt#lookup) lookup.
 seealso:
@@ -256,6 +321,21 @@ token:
     - The deployed token. Not returned in check mode when a new token would be issued (none is signed then).
   returned: when O(return_token=true)
   type: str
+verified:
+  description:
+    - With O(verify=true), V(true) when the API accepted the token the host holds, V(false) when it refused it (the
+      host then fails), V(null) when no request was made (a kept token with O(verify_kept=false), or a token that
+      would be replaced in check mode).
+  returned: when O(verify=true)
+  type: bool
+  sample: true
+module_runs:
+  description:
+    - How many times the module ran on the host for this task - V(0) when the deployed token was read through the
+      connection and is right, V(1) when something was written (see the notes for the connections that can read).
+  returned: success
+  type: int
+  sample: 0
 """
 
 import grp
@@ -290,16 +370,44 @@ def file_attributes(path: str) -> t.Dict[str, str]:
     return {"mode": "%04o" % stat.S_IMODE(info.st_mode), "owner": owner, "group": group}
 
 
-def _check_dest(path: str, follow: bool) -> None:
+def directory_mode(value: t.Any) -> t.Optional[int]:
+    """The mode for missing directories of dest, from an octal string or a number; None when not set."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit() and all(char in "01234567" for char in value):
+        return int(value, 8)
+    raise IzumaError("directory_mode must be an octal mode such as '0750' (got %r)" % (value,))
+
+
+def _make_directory(path: str, mode: int) -> None:
+    """Create the missing directories of ``path``'s parent, each with ``mode`` exactly (whatever the umask)."""
+    missing = []
+    directory = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, mode)
+        except FileExistsError:
+            continue  # another run made it meanwhile
+        except OSError as exc:
+            raise IzumaError("cannot create directory %s for the token: %s" % (directory, exc.strerror)) from None
+        os.chmod(directory, mode)
+
+
+def _check_dest(path: str, follow: bool, directory_allowed: bool = False) -> None:
     if os.path.islink(path) and not follow:
         raise IzumaError("dest %s is a symbolic link to %s, and izuma_jwt does not write through a link unless asked: set follow: true "
                          "to write the token to the link's target, or give the path of a regular file" % (path, os.readlink(path)))
     if os.path.isdir(path):
         raise IzumaError("dest %s is a directory: give the path of the token file" % path)
     directory = os.path.dirname(os.path.realpath(path))
-    if not os.path.isdir(directory):
-        raise IzumaError("cannot write %s: directory %s does not exist; create it first (for example with ansible.builtin.file state=directory)"
-                         % (path, directory))
+    if not os.path.isdir(directory) and not directory_allowed:
+        raise IzumaError("cannot write %s: directory %s does not exist; create it first (for example with ansible.builtin.file "
+                         "state=directory), or set directory_mode to let izuma_jwt create it" % (path, directory))
 
 
 def _check_owner_and_group(params: t.Mapping[str, t.Any]) -> None:
@@ -320,7 +428,7 @@ def inspect(module: AnsibleModule, path: str) -> t.Dict[str, t.Any]:
     Runs in check mode (see main), so AnsibleModule's own comparison says what it would change without changing it.
     The token goes back to the action plugin, which checks it on the controller and drops it from the result.
     """
-    _check_dest(path, module.params["follow"])
+    _check_dest(path, module.params["follow"], directory_mode(module.params["directory_mode"]) is not None)
     if not os.path.lexists(path):
         return {"changed": False, "exists": False, "token": None, "attributes_differ": True, "content_sha256": ""}
     data = files.read_file(path, what="token", max_size=MAX_TOKEN_BYTES)
@@ -361,12 +469,15 @@ def _replace(module: AnsibleModule, path: str, data: bytes) -> None:
 
 def write(module: AnsibleModule, path: str, token: str) -> t.Dict[str, t.Any]:
     """Write ``token`` to ``path`` atomically (0600 from the first instant), then apply the requested file attributes."""
-    _check_dest(path, module.params["follow"])
+    make_directory = directory_mode(module.params["directory_mode"])
+    _check_dest(path, module.params["follow"], make_directory is not None)
     if not token or token.count(".") != 2:
         raise IzumaError("the token to write is not a JWT; this module must be called by its action plugin")
     _check_owner_and_group(module.params)
     if module.check_mode:
         return _result(path, True)
+    if make_directory is not None:
+        _make_directory(path, make_directory)
     expected = module.params["_expected"]
     with _locked(module, path):
         if expected is not None and _content_sha256(path) != expected:

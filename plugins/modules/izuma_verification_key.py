@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_verification_key
 short_description: Create, upload, edit, renew, rotate and delete Izuma Device Management JWT verification keys
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Manages one JWT verification key of an application, end to end, the way the Izuma Device Management product page
     describes it. The private key never leaves the host this module runs on.
@@ -67,6 +67,8 @@ options:
   private_key_path:
     description:
       - Path of the PEM private key that signs the JWTs (the current signing key). Created, with mode 0600, when it does not exist.
+      - Its directory must exist; the module creates no directories (give the directory a restrictive mode such as 0700
+        with M(ansible.builtin.file) first).
       - Next to it live C(<path>.next) during a rotation and C(<path>.previous) after one.
       - Required unless O(private_key_content) is given; rotation always needs it.
     type: path
@@ -218,6 +220,7 @@ options:
     type: str
     choices: [selfsigned, ownca, external]
     default: selfsigned
+    version_added: 1.1.0
   csr_path:
     description:
       - With O(certificate_provider=external), where the certificate signing request for your CA is written (atomically,
@@ -225,30 +228,36 @@ options:
         (O(common_name), O(subject)); it is written again only when it asks for another key or subject.
       - Default C(<certificate_path>.csr).
     type: path
+    version_added: 1.1.0
   ownca_path:
     description:
       - With O(certificate_provider=ownca), the PEM file of the CA certificate that issues the key's certificates. It must
         be a CA's (no basicConstraints CA:FALSE, keyUsage with keyCertSign if any) and not expired.
       - Mutually exclusive with O(ownca_content).
     type: path
+    version_added: 1.1.0
   ownca_content:
     description:
       - With O(certificate_provider=ownca), the CA certificate as PEM content. Mutually exclusive with O(ownca_path).
     type: str
+    version_added: 1.1.0
   ownca_privatekey_path:
     description:
       - With O(certificate_provider=ownca), the PEM file of the CA's private key (RSA or EC); it must belong to the CA
         certificate. It is only read. Mutually exclusive with O(ownca_privatekey_content).
     type: path
+    version_added: 1.1.0
   ownca_privatekey_content:
     description:
       - With O(certificate_provider=ownca), the CA's private key as PEM content, for example from Ansible Vault.
         Mutually exclusive with O(ownca_privatekey_path).
     type: str
+    version_added: 1.1.0
   ownca_privatekey_passphrase:
     description:
       - With O(certificate_provider=ownca), the passphrase of the CA's private key.
     type: str
+    version_added: 1.1.0
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
@@ -427,16 +436,19 @@ certificate_requested:
       (written by this run, or by an earlier one when it already asked for that key).
   returned: always
   type: bool
+  version_added: 1.1.0
 certificate_request:
   description:
     - What to do with the certificate signing request (have your CA issue the certificate, put it at
       O(certificate_path), run the task again); the same sentence is a warning.
   returned: when RV(certificate_requested) is true
   type: str
+  version_added: 1.1.0
 csr_path:
   description: Where certificate signing requests are written (O(csr_path), by default C(<certificate_path>.csr)).
   returned: when O(certificate_provider=external)
   type: str
+  version_added: 1.1.0
 plan:
   description: What the task did, or in check mode would do, one sentence per change; empty when nothing changes.
   returned: always

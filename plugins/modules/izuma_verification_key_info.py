@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: izuma_verification_key_info
 short_description: List Izuma Device Management JWT verification keys, with expiry and usability
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the verification keys of one application, or of every application of the account (all pages), with status,
     fingerprints, algorithm and size, expiry, days left and whether each key can verify JWTs now.

@@ -32,6 +32,10 @@ sys.path.insert(0, str(COLLECTION_ROOT / "tests" / "emulator"))
 from izuma_emulator.testing import kill_tree  # noqa: E402  pylint: disable=wrong-import-position
 COLLECTIONS_PATH = str(COLLECTION_ROOT.parents[2])
 BIN = Path(sys.executable).parent
+# The test callback that counts module executions per host and task (callback/module_runs.py).
+CALLBACK_DIR = Path(__file__).resolve().parent / "callback"
+# The fleet's token lifetime, and so the shortest grace period the role accepts.
+TOKEN_LIFETIME = 3600
 
 
 def run_command(command: List[str], env: Dict[str, str], cwd: Optional[str] = None, timeout: float = 600) -> Tuple[int, str]:
@@ -54,7 +58,7 @@ def recap_changes(output: str) -> Dict[str, int]:
 class Fleet:
     """Applications with their hosts, an inventory under ``workdir``, and the emulator they talk to."""
 
-    def __init__(self, workdir: Path, emulator, applications: Dict[str, List[str]], grace_period: int = 0,
+    def __init__(self, workdir: Path, emulator, applications: Dict[str, List[str]], grace_period: int = TOKEN_LIFETIME,
                  extra_vars: Optional[Dict[str, object]] = None) -> None:
         self.workdir = workdir
         self.emulator = emulator
@@ -74,7 +78,7 @@ class Fleet:
             "jwt_rotation_grace_period": grace_period,
             "jwt_rotation_applications": [
                 {"name": name, "hosts": [name.replace("-", "_")], "groups": ["Developers"],
-                 "key_type": "EC" if index % 2 == 0 else "RSA", "token_lifetime": 3600, "token_renew_margin": 600}
+                 "key_type": "EC" if index % 2 == 0 else "RSA", "token_lifetime": TOKEN_LIFETIME, "token_renew_margin": 600}
                 for index, name in enumerate(applications)
             ],
         }
@@ -108,6 +112,16 @@ class Fleet:
     def run(self, playbook: str, *args: str, **env: str) -> Tuple[int, str]:
         """Run one of the collection's playbooks to completion."""
         return run_command(self.command(playbook, *args), self.env(**env))
+
+    def run_counted(self, playbook: str, *args: str, **env: str) -> Tuple[int, str, List[Dict[str, object]]]:
+        """Run a playbook with the module_runs test callback; return status, output and its records."""
+        log = self.workdir / "module-runs.jsonl"
+        if log.exists():
+            log.unlink()
+        status, output = self.run(playbook, *args, ANSIBLE_CALLBACK_PLUGINS=str(CALLBACK_DIR), ANSIBLE_CALLBACKS_ENABLED="module_runs",
+                                  IZUMA_MODULE_RUNS_LOG=str(log), **env)
+        records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+        return status, output, records
 
     def run_playbook_file(self, path: str, *args: str) -> Tuple[int, str]:
         """Run a playbook given by its path to completion."""
@@ -188,6 +202,15 @@ class Fleet:
                 elif self.call(application, self.token(host, application)) != 200:
                     refused.append("%s/%s" % (host, application))
         return refused
+
+
+def set_up_fleet(emulator, workdir: Path, applications: Dict[str, List[str]]) -> Fleet:
+    """A fleet on an emptied emulator, after a first setup run (jwt_setup.yml)."""
+    emulator.reset()
+    fleet = Fleet(workdir, emulator, applications)
+    status, output = fleet.run("jwt_setup.yml")
+    assert status == 0, output[-4000:]
+    return fleet
 
 
 def wait_for_output(predicate: Callable[[str], bool], timeout: float = 120) -> Callable[[subprocess.Popen, Path], None]:

@@ -25,9 +25,9 @@ KEY_WRITE = r"/verification-keys"
 
 @pytest.fixture(scope="module")
 def fleet(emulator, tmp_path_factory) -> Iterator[Fleet]:
-    """Two applications, three hosts; grace period 0."""
+    """Two applications, three hosts; grace period = token lifetime, so retirement is early or not at all."""
     emulator.reset()
-    yield Fleet(tmp_path_factory.mktemp("modes"), emulator, APPLICATIONS, grace_period=0)
+    yield Fleet(tmp_path_factory.mktemp("modes"), emulator, APPLICATIONS)
 
 
 def snapshot(fleet: Fleet) -> Dict[str, bytes]:

@@ -51,7 +51,7 @@ def inject(credential_type: dict, inputs: Dict[str, str], private_data_dir: Path
 def fleet(emulator, tmp_path_factory) -> Iterator[Fleet]:
     """Two applications of two hosts each, and an automation application that the AWX credential authenticates as."""
     emulator.reset()
-    yield Fleet(tmp_path_factory.mktemp("runner"), emulator, APPLICATIONS, grace_period=0)
+    yield Fleet(tmp_path_factory.mktemp("runner"), emulator, APPLICATIONS)
 
 
 @pytest.fixture(scope="module")

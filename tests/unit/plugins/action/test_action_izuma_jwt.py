@@ -369,7 +369,7 @@ def test_follow_writes_the_token_to_the_links_target(host: Deployer, ec_key_path
 
 
 def test_a_token_another_run_wrote_meanwhile_is_looked_at_again_and_kept(host: Deployer, ec_key_path: str,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     real_run = action_plugin.ActionModule._module
     other_token = []  # type: t.List[str]
 

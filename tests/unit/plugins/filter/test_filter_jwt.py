@@ -13,7 +13,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.izuma.device_management.plugins.filter import jwt as jwt_filters
+from ansible_collections.izuma.device_management.plugins.filter import jwt_claims as jwt_filters
 from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import assert_no_secret, private_key
 

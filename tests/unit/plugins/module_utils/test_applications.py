@@ -175,9 +175,9 @@ def test_converge_in_check_mode_predicts_and_writes_nothing() -> None:
     result = applications.converge(client, {"name": "telemetry", "description": "new", "state": "present"}, True, True)
     assert result["changed"] and result["application"]["description"] == "new"
     assert result["diff"] == {"before": {"telemetry": {"id": APP_ID, "name": "telemetry", "description": "", "status": "ACTIVE",
-                                                        "groups": []}},
+                                                       "groups": []}},
                               "after": {"telemetry": {"id": APP_ID, "name": "telemetry", "description": "new", "status": "ACTIVE",
-                                                       "groups": []}}}
+                                                      "groups": []}}}
     assert [method for method, _path in client.calls] == ["GET"]
 
 

@@ -124,7 +124,7 @@ class RecordingLoader(CountingLoader):
 
 
 def test_a_good_key_is_parsed_once_without_the_rsa_checks(rsa2048: t.Any, ec256: t.Any, to_pkcs8: t.Callable[..., bytes],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     loader = RecordingLoader()
     monkeypatch.setattr(key_source._keys, "load_private_key", loader)  # pylint: disable=protected-access
     for key in (rsa2048, ec256):
@@ -146,7 +146,7 @@ def test_a_damaged_rsa_key_is_refused_clearly(tmp_path: t.Any, rsa2048: t.Any, m
 
 
 def test_a_key_that_cannot_sign_is_refused_even_if_it_parses(rsa2048: t.Any, to_pkcs8: t.Callable[..., bytes],
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(key_source, "_signs_and_verifies", lambda key: False)
     with pytest.raises(IzumaKeyError, match="k is damaged: a signature made with it does not verify with its own public key"):
         key_source.parse_private_key(to_pkcs8(rsa2048), source="k")

@@ -310,7 +310,7 @@ STATUS_KEYS = {"valid", "expires_at", "seconds_left", "signed_by_key", "claims_m
 def test_status_fresh_token(ec256: t.Any) -> None:
     token = tokens.sign_token(ec256, lifetime=3600, claims={"scope": "x"}, audience="izuma", jwt_id=True, now=NOW)
     status = token_status.token_status(token, key=ec256, required_claims={"scope": "x", "aud": ["izuma"], "jti": "ignored", "exp": 1},
-                                 renew_margin=600, now=NOW + 100)
+                                       renew_margin=600, now=NOW + 100)
     assert set(status) == STATUS_KEYS
     json.dumps(status)
     assert status == {"valid": True, "expires_at": "2026-11-28T18:00:00Z", "seconds_left": 3500, "signed_by_key": True, "claims_match": True,

@@ -143,7 +143,7 @@ def test_inspect_refuses_a_huge_file(tmp_path: t.Any, size: int) -> None:
 
 @pytest.mark.parametrize("existing_mode", [None, 0o644])
 def test_write_never_exposes_the_token_even_with_umask_000(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch,
-                                                          existing_mode: t.Optional[int]) -> None:
+                                                           existing_mode: t.Optional[int]) -> None:
     dest = tmp_path / "t.jwt"
     if existing_mode is not None:
         dest.write_text("old\n")

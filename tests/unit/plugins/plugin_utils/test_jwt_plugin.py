@@ -62,7 +62,7 @@ def test_resolve_key_path_absolute_home_and_none(tmp_path: t.Any, monkeypatch: p
 def test_sign_options_maps_plugin_options() -> None:
     assert jwt_plugin.sign_options(getter()) == {}
     options = jwt_plugin.sign_options(getter(algorithm="ES256", lifetime=60, audience=["a"], jwt_id="j", key_id=True, subject="s",
-                                         claims={"x": 1}, headers={"typ": "at+jwt"}, not_before_skew=0, max_lifetime=60, issuer="i"))
+                                             claims={"x": 1}, headers={"typ": "at+jwt"}, not_before_skew=0, max_lifetime=60, issuer="i"))
     assert options == {"algorithm": "ES256", "lifetime": 60, "audience": "a", "jwt_id": "j", "key_id": True, "subject": "s",
                        "claims": {"x": 1}, "headers": {"typ": "at+jwt"}, "not_before_skew": 0, "max_lifetime": 60, "issuer": "i"}
     assert jwt_plugin.sign_options(getter(audience=["a", "b"]))["audience"] == ["a", "b"]

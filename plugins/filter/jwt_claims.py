@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters to look into JWTs: jwt_claims and jwt_seconds_left (documented in jwt_claims.yml and jwt_seconds_left.yml).
 
+The file bears the name of one of its filters: Galaxy lists every file here as a filter, and so lists no undocumented one.
+
 Both decode without verifying the signature, for assertions, reports and
 renewal decisions; neither ever quotes the token in an error.
 """

@@ -1,0 +1,353 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""make bench: the jwt_rotation role against the same work in plain Ansible, and across fleet sizes.
+
+Not a test (timings are noisy; the counts that are deterministic are asserted in tests/rotation/test_counts.py).
+Run it in a collection tree with the bench environment: ``make bench`` (``BENCH_ARGS="--pairs 5"`` etc.).
+
+1. Rotation and converged run, 2 applications x 20 local hosts: the collection (playbooks/jwt_rotation.yml) and the
+   plain-Ansible playbook (benchmarks/plain/rotation.yml: openssl, uri, a PyJWT command, copy, slurp), each on a
+   fleet of its own against one emulator, interleaved A B A B; every run is followed by a check of the end state
+   (one key per application; every host holds a 0600 token signed by it that the API accepts).
+2. The converged token check alone: izuma_jwt on 20 hosts whose tokens are right, against a bare
+   ansible.builtin.stat of the same files, interleaved, for an EC and an RSA key.
+3. Fleet sizes (20, 100, 1,000 hosts by default): first setup, forced rotation and converged run, for the collection
+   and for the plain playbook (``--plain-sizes``), with wall time, CPU, peak memory, API requests and module runs
+   per host.
+
+It prints medians and ranges, writes them to benchmarks/results/bench.json, and plots time against fleet size to
+benchmarks/results/fleet-size.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "rotation"), str(ROOT / "tests" / "emulator")]
+
+from fleet import BIN, CALLBACK_DIR, Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from izuma_emulator.testing import Emulator, process_tree  # noqa: E402  pylint: disable=wrong-import-position
+
+PLAIN = ROOT / "benchmarks" / "plain" / "rotation.yml"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+class Measure:
+    """Wall time, CPU of the finished children, peak resident memory of the process tree, API requests, module runs."""
+
+    def __init__(self, emulator: Emulator, log: Path) -> None:
+        self.emulator = emulator
+        self.log = log
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _sample(self, pid: int) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for member in process_tree(pid):
+                try:
+                    with open("/proc/%d/statm" % member, encoding="ascii") as stream:
+                        total += int(stream.read().split()[1]) * resource.getpagesize()
+                except (OSError, ValueError, IndexError):
+                    continue
+            self.peak = max(self.peak, total)
+            time.sleep(0.05)
+
+    def run(self, command: List[str], env: Dict[str, str]) -> Dict[str, float]:
+        """Run a command with the module_runs callback; return its measurements."""
+        if self.log.exists():
+            self.log.unlink()
+        self.emulator.clear_log()
+        env = dict(env, ANSIBLE_CALLBACK_PLUGINS=str(CALLBACK_DIR), ANSIBLE_CALLBACKS_ENABLED="module_runs",
+                   IZUMA_MODULE_RUNS_LOG=str(self.log))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.monotonic()
+        with tempfile.TemporaryFile() as output:
+            process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+            self.peak, self._stop = 0, threading.Event()
+            sampler = threading.Thread(target=self._sample, args=(process.pid,), daemon=True)
+            sampler.start()
+            status = process.wait()
+            wall = time.monotonic() - start
+            self._stop.set()
+            sampler.join()
+            output.seek(0)
+            text = output.read().decode("utf-8", "replace")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if status != 0:
+            failures = [line for line in text.splitlines() if line.startswith(("fatal:", "failed:", "[ERROR]"))]
+            sys.exit("%s failed:\n%s\n%s" % (" ".join(command), "\n".join(failures[:5]), text[-3000:]))
+        records = [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines()] if self.log.exists() else []
+        per_host = [record for record in records if record["event"] == "module" and not record["run_once"]]
+        hosts = {record["host"] for record in records if record["event"] == "task"}
+        requests = [entry for entry in self.emulator.log() if not str(entry["path"]).startswith("/_emulator")]
+        return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+                "peak_mb": self.peak / 1e6, "requests": len(requests), "module_runs_per_host": len(per_host) / max(1, len(hosts)),
+                "controller_module_runs": sum(1 for record in records if record["event"] == "module" and record["run_once"])}
+
+
+class PlainFleet:
+    """The same applications and hosts for the plain playbook: its own inventory, key directory and token files."""
+
+    def __init__(self, workdir: Path, emulator: Emulator, applications: Dict[str, List[str]], seeded: Fleet) -> None:
+        self.fleet = seeded  # set up with the collection once, then left to the plain playbook
+        self.workdir = workdir
+        self.applications = applications
+        self.inventory = workdir / "plain-inventory.json"
+
+    def write_inventory(self) -> None:
+        """Hosts with their application and token directory; the applications' ids and key types."""
+        hosts = {}
+        for name, members in self.applications.items():
+            for host in members:
+                hosts[host] = {"plain_app": name, "plain_token_dir": str(self.fleet.workdir / "hosts" / host)}
+        apps = {name: {"id": self.fleet.application_id(name), "key_type": "EC" if index % 2 == 0 else "RSA"}
+                for index, name in enumerate(self.applications)}
+        inventory = {"all": {"hosts": hosts, "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                                                       "plain_apps": apps, "plain_key_dir": str(self.fleet.key_dir)}}}
+        self.inventory.write_text(json.dumps(inventory), encoding="utf-8")
+
+    def command(self, *args: str) -> List[str]:
+        """ansible-playbook on the plain playbook."""
+        return [str(BIN / "ansible-playbook"), "-i", str(self.inventory), str(PLAIN), *args]
+
+
+def check_end_state(fleet: Fleet) -> None:
+    """One usable key per application; every host holds a 0600 token signed by it that the API accepts."""
+    for name, hosts in fleet.applications.items():
+        keys = fleet.keys(name)
+        if len(keys) != 1 or keys[0]["status"] != "ACTIVE":
+            sys.exit("end state: %s has keys %s" % (name, [item["name"] for item in keys]))
+        for host in hosts:
+            path = fleet.workdir / "hosts" / host / (name + ".jwt")
+            token = fleet.token(host, name)
+            if oct(path.stat().st_mode & 0o777) != "0o600" or not fleet.signed_by(token, keys[0]):
+                sys.exit("end state: %s/%s holds no 0600 token signed by the current key" % (host, name))
+    refused = fleet.refused_hosts()
+    if refused:
+        sys.exit("end state: refused tokens on %s" % refused)
+
+
+def applications_of(size: int, prefix: str) -> Dict[str, List[str]]:
+    """Two applications splitting ``size`` hosts."""
+    half = size // 2
+    return {prefix + "-telemetry": ["%s-c%04d" % (prefix, i) for i in range(half)],
+            prefix + "-gateway": ["%s-g%04d" % (prefix, i) for i in range(size - half)]}
+
+
+def summary(values: List[float]) -> Dict[str, float]:
+    """Median and range."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def interleaved(pairs: int, first: Callable[[], Dict[str, float]], second: Callable[[], Dict[str, float]]) -> Tuple[List[Dict[str, float]], List[Dict[str, float]]]:
+    """Run A B A B ...; return the measurements of each."""
+    a, b = [], []
+    for _pair in range(pairs):
+        a.append(first())
+        b.append(second())
+    return a, b
+
+
+def ratio_line(label: str, slow: List[Dict[str, float]], fast: List[Dict[str, float]]) -> Dict[str, object]:
+    """Median and range of the pairwise ratios slow/fast (wall time), printed."""
+    ratios = [s["wall"] / f["wall"] for s, f in zip(slow, fast)]
+    result = {"label": label, "ratios": ratios, **summary(ratios),
+              "slow_wall": summary([s["wall"] for s in slow]), "fast_wall": summary([f["wall"] for f in fast]),
+              "slow": slow, "fast": fast}
+    print("%-58s %5.2fx (range %.2f-%.2f; %.2f s vs %.2f s median)" % (label, result["median"], result["min"], result["max"],
+                                                                       result["slow_wall"]["median"], result["fast_wall"]["median"]),
+          flush=True)
+    return result
+
+
+def compare_with_plain(emulator: Emulator, workdir: Path, pairs: int, forks: int, measure: Measure) -> List[Dict[str, object]]:
+    """Section 1: rotation and converged run, collection against plain Ansible, 2 x 20 hosts."""
+    ours = Fleet(workdir / "ours", emulator, applications_of(20, "ours"))
+    theirs_seed = Fleet(workdir / "plain", emulator, applications_of(20, "plain"))
+    for fleet in (ours, theirs_seed):
+        status, output = fleet.run("jwt_setup.yml")
+        if status != 0:
+            sys.exit(output[-4000:])
+    plain = PlainFleet(workdir / "plain", emulator, theirs_seed.applications, theirs_seed)
+    plain.write_inventory()
+    # The plain playbook re-issues every token once (its tokens carry a kid), then both fleets are converged.
+    measure.run(plain.command(), theirs_seed.env())
+    check_end_state(theirs_seed)
+    fork_args = ("--forks", str(forks))
+
+    def ours_rotation() -> Dict[str, float]:
+        result = measure.run(ours.command("jwt_rotation.yml", "-e", "jwt_rotation_force=true", *fork_args), ours.env())
+        check_end_state(ours)
+        return result
+
+    def plain_rotation() -> Dict[str, float]:
+        result = measure.run(plain.command("-e", "plain_force=true", *fork_args), theirs_seed.env())
+        check_end_state(theirs_seed)
+        return result
+
+    def ours_converged() -> Dict[str, float]:
+        result = measure.run(ours.command("jwt_rotation.yml", *fork_args), ours.env())
+        check_end_state(ours)
+        return result
+
+    def plain_converged() -> Dict[str, float]:
+        result = measure.run(plain.command(*fork_args), theirs_seed.env())
+        check_end_state(theirs_seed)
+        return result
+
+    rotation = ratio_line("rotation 2x20: plain / collection", *reversed(interleaved(pairs, ours_rotation, plain_rotation)))
+    converged = ratio_line("converged 2x20: plain / collection", *reversed(interleaved(pairs, ours_converged, plain_converged)))
+    return [rotation, converged]
+
+
+def token_check_playbook(workdir: Path, key_path: Path, task: str) -> Path:
+    """A one-task playbook: the converged izuma_jwt check, or a bare stat of the same file."""
+    path = workdir / ("check-%s-%s.yml" % (task, key_path.stem))
+    dest = "{{ jwt_rotation_token_dir }}/" + key_path.stem + ".jwt"
+    if task == "izuma_jwt":
+        body = {"izuma.device_management.izuma_jwt": {"private_key_path": str(key_path), "subject": "{{ inventory_hostname }}",
+                                                     "lifetime": 3600, "renew_margin": 600, "dest": dest}}
+    else:
+        body = {"ansible.builtin.stat": {"path": dest}}
+    path.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": [dict(name="check", **body)]}]), encoding="utf-8")
+    return path
+
+
+def compare_with_stat(emulator: Emulator, workdir: Path, pairs: int, forks: int, measure: Measure) -> List[Dict[str, object]]:
+    """Section 2: the converged token check against a bare stat, for each key type."""
+    fleet = Fleet(workdir / "check", emulator, applications_of(20, "check"))
+    status, output = fleet.run("jwt_setup.yml")
+    if status != 0:
+        sys.exit(output[-4000:])
+    results = []
+    for index, name in enumerate(fleet.applications):
+        limit = ("--limit", ",".join(fleet.applications[name]), "--forks", str(forks))
+        key = fleet.key_dir / (name + ".key")
+        ours = token_check_playbook(fleet.workdir, key, "izuma_jwt")
+        bare = token_check_playbook(fleet.workdir, key, "stat")
+        inventory = str(fleet.inventory / "hosts.ini")
+
+        def run(playbook: Path) -> Callable[[], Dict[str, float]]:
+            return lambda: measure.run([str(BIN / "ansible-playbook"), "-i", inventory, str(playbook), *limit], fleet.env())
+
+        label = "converged token check, %s key, 10 hosts: izuma_jwt / stat" % ("EC" if index % 2 == 0 else "RSA")
+        ours_runs, stat_runs = interleaved(pairs, run(ours), run(bare))
+        results.append(ratio_line(label, ours_runs, stat_runs))
+    return results
+
+
+def fleet_sizes(emulator: Emulator, workdir: Path, sizes: List[int], plain_sizes: List[int], forks: int,
+                measure: Measure, save: Callable[[Dict[str, Dict[str, Dict[str, float]]]], None]) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Section 3: setup, rotation and converged run at each fleet size; ``save`` is called with the table after each run."""
+    table: Dict[str, Dict[str, Dict[str, float]]] = {"collection": {}, "plain": {}}
+    fork_args = ("--forks", str(forks))
+    for size in sizes:
+        emulator.reset()
+        fleet = Fleet(workdir / ("size-%d" % size), emulator, applications_of(size, "s%d" % size))
+        runs = table["collection"].setdefault(str(size), {})
+        runs["setup"] = measure.run(fleet.command("jwt_setup.yml", *fork_args), fleet.env())
+        print_size("collection", size, {"setup": runs["setup"]})
+        runs["rotation"] = measure.run(fleet.command("jwt_rotation.yml", "-e", "jwt_rotation_force=true", *fork_args), fleet.env())
+        check_end_state(fleet)
+        print_size("collection", size, {"rotation": runs["rotation"]})
+        save(table)
+        runs["converged"] = measure.run(fleet.command("jwt_rotation.yml", *fork_args), fleet.env())
+        check_end_state(fleet)
+        print_size("collection", size, {"converged": runs["converged"]})
+        save(table)
+        if size in plain_sizes:
+            plain = PlainFleet(fleet.workdir, emulator, fleet.applications, fleet)
+            plain.write_inventory()
+            measure.run(plain.command(*fork_args), fleet.env())  # tokens with a kid, once
+            rotation = measure.run(plain.command("-e", "plain_force=true", *fork_args), fleet.env())
+            check_end_state(fleet)
+            converged = measure.run(plain.command(*fork_args), fleet.env())
+            check_end_state(fleet)
+            table["plain"][str(size)] = {"rotation": rotation, "converged": converged}
+            print_size("plain", size, table["plain"][str(size)])
+            save(table)
+    return table
+
+
+def print_size(label: str, size: int, runs: Dict[str, Dict[str, float]]) -> None:
+    """One line per run kind."""
+    for kind, run in runs.items():
+        print("%-10s %5d hosts %-9s %7.1f s wall %7.1f s CPU %7.0f MB peak %5d requests %4.1f module runs/host"
+              % (label, size, kind, run["wall"], run["cpu"], run["peak_mb"], run["requests"], run["module_runs_per_host"]), flush=True)
+
+
+def plot(table: Dict[str, Dict[str, Dict[str, Dict[str, float]]]], path: Path) -> None:
+    """Wall time against fleet size, rotation and converged run, collection and plain."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for label, style in (("collection", "-o"), ("plain", "--s")):
+        for kind in ("rotation", "converged"):
+            points = sorted((int(size), runs[kind]["wall"]) for size, runs in table[label].items() if kind in runs)
+            if points:
+                axes.plot([p[0] for p in points], [p[1] for p in points], style, label="%s, %s" % (label, kind))
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("hosts (2 applications, local connection)")
+    axes.set_ylabel("wall time (s)")
+    axes.set_title("jwt_rotation: time against fleet size")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main() -> None:
+    """Run the sections asked for; print, save and plot."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs per comparison")
+    parser.add_argument("--forks", type=int, default=10)
+    parser.add_argument("--sizes", default="20,100,1000", help="fleet sizes for the collection")
+    parser.add_argument("--plain-sizes", default="20,100", help="fleet sizes for the plain playbook too")
+    parser.add_argument("--sections", default="plain,stat,sizes")
+    args = parser.parse_args()
+    sections = args.sections.split(",")
+    RESULTS.mkdir(exist_ok=True)
+    print("make bench: %d CPUs, load average %.1f, forks %d" % (os.cpu_count() or 0, os.getloadavg()[0], args.forks), flush=True)
+    results: Dict[str, object] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "forks": args.forks}
+    with Emulator() as emulator, tempfile.TemporaryDirectory(prefix="izuma-bench-") as work:
+        workdir = Path(work)
+        measure = Measure(emulator, workdir / "module-runs.jsonl")
+        if "plain" in sections:
+            results["plain"] = compare_with_plain(emulator, workdir, args.pairs, args.forks, measure)
+        if "stat" in sections:
+            results["stat"] = compare_with_stat(emulator, workdir, args.pairs, args.forks, measure)
+        if "sizes" in sections:
+            sizes = [int(size) for size in args.sizes.split(",") if size]
+            plain_sizes = [int(size) for size in args.plain_sizes.split(",") if size]
+
+            def save(table: Dict[str, Dict[str, Dict[str, float]]]) -> None:
+                results["sizes"] = table
+                (RESULTS / "bench.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+                plot(table, RESULTS / "fleet-size.png")
+
+            fleet_sizes(emulator, workdir, sizes, plain_sizes, args.forks, measure, save)
+            print("plot: %s" % (RESULTS / "fleet-size.png"))
+    (RESULTS / "bench.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print("results: %s" % (RESULTS / "bench.json"))
+
+
+if __name__ == "__main__":
+    main()

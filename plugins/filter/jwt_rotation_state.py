@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The decisions of the jwt_rotation role, as filters (documented in jwt_rotation_*.yml).
+
+The role runs one module per application on the controller and one izuma_jwt task per host; everything it decides
+in between (each application's state after phase 1, the applications of a host, which hosts still wait for a
+verified token, whether the previous key may go now or only after the grace period, the report) is computed here on
+the controller from those results, instead of in Jinja state machines or per-host ``set_fact`` tasks.
+
+No token or key material passes through these filters: they read fingerprints, flags and host names only.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+# The variable each host registers with the results of its izuma_jwt task (one result per application).
+TOKEN_RESULTS_VAR = "_jwt_rotation_tokens"
+
+
+def _get(mapping: t.Any, name: str, default: t.Any = None) -> t.Any:
+    """``mapping[name]`` for a dict or Ansible's lazy host variables; ``default`` when absent."""
+    try:
+        value = mapping[name]
+    except (KeyError, TypeError, IndexError):
+        return default
+    return default if value is None else value
+
+
+def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.List[t.Dict[str, t.Any]],
+                       key_results: t.List[t.Dict[str, t.Any]], hosts: t.Dict[str, t.List[str]],
+                       key_dir: str, grace_period: int, check_mode: bool = False) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """Each application's state after phase 1, by name: id, key, rotation flags, hosts; no key material.
+
+    ``app_results`` and ``key_results`` are the loop results of izuma_application and izuma_verification_key, in the
+    order of ``applications``; ``hosts`` maps each application to the inventory hosts its ``hosts`` patterns match.
+    """
+    if len(app_results) != len(applications) or len(key_results) != len(applications):
+        raise AnsibleFilterError("jwt_rotation_state: expected one application result and one key result per application")
+    state = {}
+    for app, app_result, key in zip(applications, app_results, key_results):
+        application = _get(app_result, "application", {})
+        current = _get(key, "verification_key", {})
+        rotated = bool(_get(key, "rotated", False))
+        state[app["name"]] = {
+            "id": _get(application, "id", ""),
+            "key_name": app.get("key_name") or app["name"] + "-signing",
+            "key_path": _get(key, "private_key_path", "%s/%s.key" % (key_dir, app["name"])),
+            "application_changed": bool(_get(app_result, "changed", False)),
+            "key_changed": bool(_get(key, "changed", False)),
+            "fingerprint": _get(key, "public_key_fingerprint", ""),
+            "expires_at": _get(key, "expires_at", ""),
+            "created_at": _get(current, "created_at", ""),
+            "rotated": rotated,
+            "rotation_reason": _get(key, "rotation_reason", ""),
+            "rotation_under_way": bool(_get(key, "rotation_under_way", False)),
+            "renewed": bool(_get(key, "renewed", False)),
+            "previous": bool(_get(key, "previous_verification_key", {})),
+            "previous_file": bool(_get(key, "previous_private_key_path", "")),
+            "grace_period": int(app.get("grace_period", grace_period) if app.get("grace_period") is not None else grace_period),
+            # In check mode an application or key still to be made has no key to sign with yet.
+            "pending": bool(check_mode) and (not _get(application, "id", "") or rotated or not _get(current, "id", "")),
+            "hosts": list(hosts.get(app["name"], [])),
+        }
+    return state
+
+
+def jwt_rotation_host_applications(applications: t.List[t.Dict[str, t.Any]], state: t.Dict[str, t.Dict[str, t.Any]],
+                                   host: str) -> t.List[t.Dict[str, t.Any]]:
+    """The applications whose hosts include ``host``, in the order given."""
+    return [app for app in applications if host in _get(state.get(app["name"], {}), "hosts", [])]
+
+
+def jwt_rotation_lifetimes(applications: t.List[t.Dict[str, t.Any]], grace_period: int, token_lifetime: int) -> t.List[str]:
+    """The refusals of applications whose grace period is shorter than their token lifetime (empty when all are fine).
+
+    A slice of a split job (``--limit``, serial batches, AWX job slicing) cannot see the hosts of other slices: it may
+    retire a previous key only once every token signed by it has expired, i.e. a token lifetime after the rotation.
+    """
+    problems = []
+    for app in applications:
+        grace = app.get("grace_period") if app.get("grace_period") is not None else grace_period
+        lifetime = app.get("token_lifetime") if app.get("token_lifetime") is not None else token_lifetime
+        if int(grace) < int(lifetime):
+            problems.append("%s: grace_period %d s is shorter than token_lifetime %d s; set grace_period (or "
+                            "jwt_rotation_grace_period) to at least %d" % (app["name"], int(grace), int(lifetime), int(lifetime)))
+    return problems
+
+
+def _host_record(hostvars: t.Any, host: str, name: str) -> t.Dict[str, t.Any]:
+    """The izuma_jwt result of ``host`` for application ``name`` ({} when the host did not run it)."""
+    for result in _get(_get(_get(hostvars, host, {}), TOKEN_RESULTS_VAR, {}), "results", []):
+        if _get(_get(result, "item", {}), "name") == name:
+            return result
+    return {}
+
+
+def jwt_rotation_to_verify(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.Any, hosts: t.List[str],
+                           unchanged: bool = False) -> t.List[t.Dict[str, t.Any]]:
+    """The tokens to verify from the hosts themselves: new ones, and all while a rotation is under way (or ``unchanged``).
+
+    Each item holds the token (from izuma_jwt's ``return_token``): use it only in a ``no_log`` task.
+    """
+    items = []
+    for name, app in state.items():
+        for host in app["hosts"]:
+            if host not in hosts:
+                continue
+            record = _host_record(hostvars, host, name)
+            token = _get(record, "token", "")
+            if token and not _get(record, "failed", False) and (_get(record, "renewed", False) or app["previous"]
+                                                                 or app["rotated"] or unchanged):
+                items.append({"host": host, "application": name, "application_id": app["id"], "token": token})
+    return items
+
+
+def jwt_rotation_retirement(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.Any, verify: bool = True,
+                            early: bool = True, host_calls: t.Optional[t.List[t.Dict[str, t.Any]]] = None) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """For each application: the hosts still waiting, the token counts, and what to do with the previous key.
+
+    A host is ready when this run (any serial batch of it) left it with a token signed by the current key, verified
+    by the API when ``verify``. ``retire`` is ``now`` when every host of the application (in the inventory, not only
+    in this run) is ready and ``early`` is allowed, ``auto`` (retire once the grace period has passed) when some are
+    not, and ``None`` when there is no previous key or nothing is known yet (check mode before the key exists).
+    With ``host_calls`` (the results of the verification from the hosts), a token counts as verified by its call.
+    """
+    from_hosts = {}  # type: t.Dict[t.Tuple[str, str], bool]
+    for call in host_calls or []:
+        item = _get(call, "item", {})
+        if item and not _get(call, "skipped", False):
+            from_hosts[(_get(item, "host"), _get(item, "application"))] = _get(call, "status", -1) == 200
+    plan = {}
+    for name, app in state.items():
+        waiting, reissued, verified, refused = [], 0, 0, 0
+        for host in app["hosts"]:
+            record = _host_record(hostvars, host, name)
+            signed = bool(record) and not _get(record, "failed", False) and not _get(record, "skipped", False) \
+                and _get(record, "key_fingerprint", "") == app["fingerprint"] != ""
+            reissued += 1 if signed and _get(record, "renewed", False) else 0
+            accepted = from_hosts[(host, name)] if (host, name) in from_hosts else _get(record, "verified", None)
+            verified += 1 if accepted is True else 0
+            refused += 1 if accepted is False else 0
+            if not signed or (verify and accepted is not True):
+                waiting.append(host)
+        has_previous = app["previous"] or app["previous_file"]
+        if not has_previous or app["pending"] or not app["fingerprint"]:
+            retire = None
+        elif not waiting and early and verify:
+            retire = "now"
+        else:
+            retire = "auto"
+        plan[name] = {"waiting": waiting, "retire": retire, "reissued": reissued, "verified": verified, "refused": refused}
+    return plan
+
+
+def jwt_rotation_summary(state: t.Dict[str, t.Dict[str, t.Any]], plan: t.Dict[str, t.Dict[str, t.Any]],
+                         retired: t.List[t.Dict[str, t.Any]], check_mode: bool = False, retire: bool = True) -> t.List[str]:
+    """One line per application: its key, the rotation, its hosts' tokens, and what became of the previous key."""
+    lines = []
+    for index, (name, app) in enumerate(state.items()):
+        result = retired[index] if index < len(retired) else {}
+        done = bool(result) and not _get(result, "skipped", False)
+        would = "would be " if check_mode else ""
+        if app["fingerprint"]:
+            key_line = "key %s (public key %s..., expires %s)" % (app["key_name"], app["fingerprint"][:16], app["expires_at"])
+        else:
+            key_line = "key %s (to be created%s)" % (app["key_name"], "" if app["id"] else ", with the application")
+        if app["rotated"]:
+            rotation = "rotated%s: %s" % (" (would be, check mode)" if check_mode else "", app["rotation_reason"] or "new key")
+        elif app["previous"]:
+            rotation = "finishing the rotation under way"
+        else:
+            rotation = "no rotation due"
+        waiting = plan[name]["waiting"]
+        still = bool(_get(result, "previous_verification_key", {})) if done else app["previous"]
+        if done and _get(result, "changed", False):
+            previous = "previous key %sretired%s" % (would, " (every host verified)" if plan[name]["retire"] == "now"
+                                                     else " (grace period over)")
+        elif app["pending"] and app["rotated"]:
+            previous = ("the current key would become the previous key and stay uploaded until every host holds a verified "
+                        "token signed by the new key")
+        elif still and not retire:
+            previous = "previous key kept (jwt_rotation_retire is false)"
+        elif still and waiting:
+            previous = ("previous key kept until the grace period (%d s after %s) has passed, or until a run verifies every "
+                        "host: %d host(s) not verified in this run (%s%s)"
+                        % (app["grace_period"], app["created_at"], len(waiting), ", ".join(waiting[:5]),
+                           ", ..." if len(waiting) > 5 else ""))
+        elif still:
+            previous = "previous key kept until the grace period (%d s after %s) has passed" % (app["grace_period"], app["created_at"])
+        else:
+            previous = "no previous key"
+        if app["pending"]:
+            tokens = "a token signed by the new key would be issued to each"
+        else:
+            tokens = "%d token(s) %sissued, %d verified by the API%s" % (
+                plan[name]["reissued"], would, plan[name]["verified"],
+                ", %d REFUSED" % plan[name]["refused"] if plan[name]["refused"] else "")
+        lines.append("%s: %s; %s; %d host(s): %s; %s." % (name, key_line, rotation, len(app["hosts"]), tokens, previous))
+    return lines
+
+
+class FilterModule:
+    """The jwt_rotation role's filters."""
+
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
+        """Map filter names to functions."""
+        return {
+            "jwt_rotation_state": jwt_rotation_state,
+            "jwt_rotation_host_applications": jwt_rotation_host_applications,
+            "jwt_rotation_lifetimes": jwt_rotation_lifetimes,
+            "jwt_rotation_retirement": jwt_rotation_retirement,
+            "jwt_rotation_to_verify": jwt_rotation_to_verify,
+            "jwt_rotation_summary": jwt_rotation_summary,
+        }
