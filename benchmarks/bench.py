@@ -118,7 +118,7 @@ class PlainFleet:
         apps = {name: {"id": self.fleet.application_id(name), "key_type": "EC" if index % 2 == 0 else "RSA"}
                 for index, name in enumerate(self.applications)}
         inventory = {"all": {"hosts": hosts, "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                                                       "plain_apps": apps, "plain_key_dir": str(self.fleet.key_dir)}}}
+                                                      "plain_apps": apps, "plain_key_dir": str(self.fleet.key_dir)}}}
         self.inventory.write_text(json.dumps(inventory), encoding="utf-8")
 
     def command(self, *args: str) -> List[str]:
@@ -154,7 +154,8 @@ def summary(values: List[float]) -> Dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def interleaved(pairs: int, first: Callable[[], Dict[str, float]], second: Callable[[], Dict[str, float]]) -> Tuple[List[Dict[str, float]], List[Dict[str, float]]]:
+def interleaved(pairs: int, first: Callable[[], Dict[str, float]],
+                second: Callable[[], Dict[str, float]]) -> Tuple[List[Dict[str, float]], List[Dict[str, float]]]:
     """Run A B A B ...; return the measurements of each."""
     a, b = [], []
     for _pair in range(pairs):
@@ -221,7 +222,7 @@ def token_check_playbook(workdir: Path, key_path: Path, task: str) -> Path:
     dest = "{{ jwt_rotation_token_dir }}/" + key_path.stem + ".jwt"
     if task == "izuma_jwt":
         body = {"izuma.device_management.izuma_jwt": {"private_key_path": str(key_path), "subject": "{{ inventory_hostname }}",
-                                                     "lifetime": 3600, "renew_margin": 600, "dest": dest}}
+                                                      "lifetime": 3600, "renew_margin": 600, "dest": dest}}
     else:
         body = {"ansible.builtin.stat": {"path": dest}}
     path.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": [dict(name="check", **body)]}]), encoding="utf-8")

@@ -112,7 +112,7 @@ def jwt_rotation_to_verify(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.A
             record = _host_record(hostvars, host, name)
             token = _get(record, "token", "")
             if token and not _get(record, "failed", False) and (_get(record, "renewed", False) or app["previous"]
-                                                                 or app["rotated"] or unchanged):
+                                                                or app["rotated"] or unchanged):
                 items.append({"host": host, "application": name, "application_id": app["id"], "token": token})
     return items
 
