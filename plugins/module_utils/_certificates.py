@@ -133,11 +133,23 @@ def create_self_signed_certificate(key: PrivateKey, common_name: str, valid_days
     given, else after ``now``. Raises IzumaKeyError for unusable keys, bad
     subjects and a result longer than 2,000 characters.
     """
+    return create_certificate(key, common_name, valid_days, subject=subject, not_before=not_before, now=now)
+
+
+def create_certificate(key: KeyOrCert, common_name: str, valid_days: int, subject: t.Optional[t.Mapping[str, str]] = None,
+                       not_before: t.Optional[datetime.datetime] = None, now: t.Optional[datetime.datetime] = None,
+                       issuer: t.Optional[t.Tuple["x509.Certificate", PrivateKey]] = None) -> "x509.Certificate":
+    """Create a certificate for ``key``: self-signed, or issued by ``issuer`` (a CA certificate and its private key).
+
+    As ``create_self_signed_certificate``; a CA-issued certificate takes the CA's subject as its issuer and adds an
+    authorityKeyIdentifier (so that chain builders find the CA), and is signed by the CA's key with the hash that
+    matches the CA key. ``key`` may then be a public key: a CA needs no private key of the subject.
+    """
     require_cryptography()
     problems = key_problems(key, what="the private key")
     if problems:
         raise IzumaKeyError(" ".join(problems))
-    if not hasattr(key, "private_bytes"):
+    if issuer is None and not hasattr(key, "private_bytes"):
         raise IzumaKeyError("a private key is needed to sign the certificate, got %s" % type(key).__name__)
     if isinstance(valid_days, bool) or not isinstance(valid_days, int) or not 1 <= valid_days <= MAX_VALID_DAYS:
         raise IzumaKeyError("valid_days must be a whole number of days from 1 to %d, got %r" % (MAX_VALID_DAYS, valid_days))
@@ -149,11 +161,12 @@ def create_self_signed_certificate(key: PrivateKey, common_name: str, valid_days
     else:
         start = as_utc(not_before).replace(microsecond=0)
         end = start + datetime.timedelta(days=valid_days)
+    public_key = key.public_key() if hasattr(key, "private_bytes") else key
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
+        .issuer_name(name if issuer is None else issuer[0].subject)
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
@@ -166,7 +179,10 @@ def create_self_signed_certificate(key: PrivateKey, common_name: str, valid_days
             critical=True,
         )
     )
-    cert = builder.sign(key, _signature_hash(key))
+    if issuer is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False)
+    signer = key if issuer is None else issuer[1]
+    cert = builder.sign(signer, _signature_hash(signer))
     length = len(dump_certificate(cert))
     if length > MAX_CERTIFICATE_CHARS:
         raise IzumaKeyError(
@@ -174,6 +190,64 @@ def create_self_signed_certificate(key: PrivateKey, common_name: str, valid_days
             "shorten common_name and the subject attributes, or use a smaller key (RSA 2048/3072 or EC)" % (length, MAX_CERTIFICATE_CHARS)
         )
     return cert
+
+
+def issued_by(cert: "x509.Certificate", ca_cert: "x509.Certificate") -> bool:
+    """Tell whether ``ca_cert`` issued ``cert``: the issuer is the CA's subject and the CA's key made the signature."""
+    if cert.issuer != ca_cert.subject:
+        return False
+    if hasattr(cert, "verify_directly_issued_by"):
+        try:
+            cert.verify_directly_issued_by(ca_cert)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            return False
+        return True
+    return _signed_by(cert, ca_cert.public_key())
+
+
+def create_csr(key: PrivateKey, common_name: str, subject: t.Optional[t.Mapping[str, str]] = None) -> str:
+    """A PEM certificate signing request for ``key``, with the subject new certificates get (for the user's CA)."""
+    require_cryptography()
+    problems = key_problems(key, what="the private key")
+    if problems:
+        raise IzumaKeyError(" ".join(problems))
+    request = (x509.CertificateSigningRequestBuilder().subject_name(_build_name(common_name, subject))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .sign(key, _signature_hash(key)))
+    return request.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _load_csr(data: t.Optional[t.Union[bytes, str]]) -> t.Optional["x509.CertificateSigningRequest"]:
+    if not data:
+        return None
+    try:
+        return x509.load_pem_x509_csr(data if isinstance(data, bytes) else data.encode("ascii", "replace"))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+
+
+def csr_info(data: t.Optional[t.Union[bytes, str]]) -> t.Dict[str, t.Optional[str]]:
+    """What a diff shows of a certificate signing request: the public key it asks for and its subject (None: unreadable)."""
+    require_cryptography()
+    request = _load_csr(data)
+    if request is None:
+        return {"public_key_fingerprint": None, "subject": None}
+    return {"public_key_fingerprint": public_key_fingerprint(request.public_key()), "subject": request.subject.rfc4514_string()}
+
+
+def csr_matches(data: t.Optional[t.Union[bytes, str]], key: KeyOrCert, common_name: str,
+                subject: t.Optional[t.Mapping[str, str]] = None) -> bool:
+    """Tell whether ``data`` is a valid PEM CSR for ``key`` with the subject ``create_csr`` would give it.
+
+    A CSR's ECDSA signature differs every time it is made, so an existing CSR is compared by what it asks for, not by
+    its bytes: that keeps a run that finds it already written from writing it again.
+    """
+    require_cryptography()
+    request = _load_csr(data)
+    if request is None:
+        return False
+    return (request.is_signature_valid and public_key_fingerprint(request.public_key()) == public_key_fingerprint(key)
+            and request.subject == _build_name(common_name, subject))
 
 
 def load_certificate(data: t.Union[bytes, str], source: str = "certificate") -> "x509.Certificate":
@@ -226,6 +300,11 @@ def _cert_times(cert: "x509.Certificate") -> t.Tuple[datetime.datetime, datetime
     return as_utc(start), as_utc(end)
 
 
+def certificate_times(cert: "x509.Certificate") -> t.Tuple[datetime.datetime, datetime.datetime]:
+    """The certificate's notBefore and notAfter, in UTC."""
+    return _cert_times(cert)
+
+
 def _is_self_signed(cert: "x509.Certificate") -> bool:
     if cert.issuer != cert.subject:
         return False
@@ -240,7 +319,11 @@ def _is_self_signed(cert: "x509.Certificate") -> bool:
 
 def _signed_by_own_key(cert: "x509.Certificate") -> bool:
     """Verify a certificate's signature with its own public key (for cryptography < 40)."""
-    public_key = cert.public_key()
+    return _signed_by(cert, cert.public_key())
+
+
+def _signed_by(cert: "x509.Certificate", public_key: t.Any) -> bool:
+    """Verify a certificate's signature with ``public_key`` (for cryptography < 40)."""
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)

@@ -107,6 +107,12 @@ class WriteCertificate(WriteFile):
     resource = "certificate"
 
 
+class WriteCsr(WriteFile):
+    """Write a certificate signing request for the user's CA (certificate_provider=external); mode 0644."""
+
+    resource = "certificate signing request"
+
+
 class UploadKey(_ApiChange):
     """POST a certificate as a new verification key; a lost answer is resolved by finding the key by public key."""
 

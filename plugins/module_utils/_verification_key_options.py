@@ -12,6 +12,7 @@ and a unit test compares the module's documentation with it, so that no default 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -50,10 +51,20 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     remove_files=dict(type="bool", default=False),
     lock_timeout=dict(type="int", default=300),
     on_rotation_under_way=dict(type="str", choices=["rotate", "skip", "fail"], default="rotate"),
+    certificate_provider=dict(type="str", choices=["selfsigned", "ownca", "external"], default="selfsigned"),
+    csr_path=dict(type="path"),
+    ownca_path=dict(type="path"),
+    ownca_content=dict(type="str"),
+    ownca_privatekey_path=dict(type="path"),
+    ownca_privatekey_content=dict(type="str", no_log=True),
+    ownca_privatekey_passphrase=dict(type="str", no_log=True),
 )
 REQUIRED_ONE_OF = [("application", "application_id")]
 MUTUALLY_EXCLUSIVE = [("application", "application_id"), ("private_key_path", "private_key_content"),
-                      ("certificate_path", "certificate_content")]
+                      ("certificate_path", "certificate_content"), ("ownca_path", "ownca_content"),
+                      ("ownca_privatekey_path", "ownca_privatekey_content")]
+# The options of certificate_provider=ownca (the CA that issues the certificates).
+OWNCA_OPTIONS = ("ownca_path", "ownca_content", "ownca_privatekey_path", "ownca_privatekey_content", "ownca_privatekey_passphrase")
 # Where the module's options are named differently in the core.
 _RENAMED = {"names": "extra_names"}
 
@@ -95,6 +106,13 @@ class Desired:
     extra_names: List[str] = field(default_factory=lambda: default("names"))
     lock_timeout: int = default("lock_timeout")
     on_rotation_under_way: str = default("on_rotation_under_way")
+    certificate_provider: str = default("certificate_provider")
+    csr_path: Optional[str] = None
+    ownca_path: Optional[str] = None
+    ownca_content: Optional[str] = None
+    ownca_privatekey_path: Optional[str] = None
+    ownca_privatekey_content: Optional[str] = field(default=None, repr=False)
+    ownca_privatekey_passphrase: Optional[str] = field(default=None, repr=False)
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> "Desired":
@@ -136,6 +154,36 @@ class Desired:
         if self.rotation_asked and self.certificate_content:
             raise IzumaConfigError("Rotation makes a new key pair, which certificate_content cannot belong to: use "
                                    "certificate_path (each new certificate is written there) or leave it out.")
+        self.validate_provider()
+
+    def validate_provider(self) -> None:
+        """Refuse a certificate_provider without what it needs, and options of a provider that is not chosen."""
+        provider = self.certificate_provider
+        given = [option for option in OWNCA_OPTIONS if getattr(self, option)]
+        if provider != "ownca" and given:
+            raise IzumaConfigError("%s is for certificate_provider=ownca (a CA you give issues the certificates); set "
+                                   "certificate_provider=ownca, or remove %s." % (given[0], ", ".join(given)))
+        if provider != "external" and self.csr_path:
+            raise IzumaConfigError("csr_path is for certificate_provider=external (your CA issues the certificates from the "
+                                   "requests the module writes); set certificate_provider=external, or remove csr_path.")
+        if self.state != "present" or provider == "selfsigned":
+            return
+        if provider == "ownca" and not (self.ownca_path or self.ownca_content):
+            raise IzumaConfigError("certificate_provider=ownca needs the CA certificate: give ownca_path (a PEM file) or ownca_content.")
+        if provider == "ownca" and not (self.ownca_privatekey_path or self.ownca_privatekey_content):
+            raise IzumaConfigError("certificate_provider=ownca needs the CA's private key: give ownca_privatekey_path (a PEM file) "
+                                   "or ownca_privatekey_content (and ownca_privatekey_passphrase if it is encrypted).")
+        if self.certificate_content:
+            raise IzumaConfigError("certificate_provider=%s writes the certificates it %s to certificate_path, which "
+                                   "certificate_content cannot hold: give certificate_path instead of certificate_content, or "
+                                   "set certificate_provider=selfsigned." % (provider, "issues" if provider == "ownca" else "picks up"))
+        if provider == "external" and not self.certificate_path:
+            raise IzumaConfigError("certificate_provider=external needs certificate_path: the file where you put the certificate "
+                                   "your CA issues for the key (the module uploads it from there).")
+        if provider == "external" and self.csr_path and os.path.abspath(self.csr_path) in (
+                os.path.abspath(path) for path in (self.certificate_path or "", self.private_key_path or "") if path):
+            raise IzumaConfigError("csr_path must be a file of its own, not certificate_path or private_key_path: give "
+                                   "another path, or leave csr_path out to use <certificate_path>.csr.")
 
     @property
     def rotation_asked(self) -> bool:

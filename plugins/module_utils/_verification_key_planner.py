@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Tuple
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_issuing as issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
@@ -49,7 +50,13 @@ def plan_present(planning: Planning) -> None:
         # Ours by name: its private key file was removed by hand, but we created that name.
         previous_remote = named_previous
 
+    external = want.certificate_provider == "external"
     if obs.pending is not None:
+        if external and pending_remote is None and issuing.external_certificate(planning, obs.pending) is None:
+            # The new key waits for its certificate from the user's CA.
+            await_certificate(planning, obs.pending, current_remote, previous_remote,
+                              why="%s is on disk without a certificate" % obs.pending.path)
+            return
         # A rotation (or first creation) was interrupted: finish it with the key already on disk.
         rotate(planning, obs.pending, pending_remote, current_remote, previous_remote, resume=True,
                why="finish what a run left unfinished (%s is on disk)" % obs.pending.path)
@@ -59,6 +66,9 @@ def plan_present(planning: Planning) -> None:
             raise missing_key_error(want, holder)
         pending = planning.new_key()
         planning.write_pending_key(pending, why="there is no private key at %s" % want.private_key_path)
+        if external:
+            await_certificate(planning, pending, None, previous_remote, why="create the key")
+            return
         rotate(planning, pending, None, None, previous_remote, resume=False, why="create the key")
     elif current_remote is None:
         holder = obs.by_name(want.name)
@@ -75,10 +85,33 @@ def plan_present(planning: Planning) -> None:
             pending = planning.new_key()
             planning.write_pending_key(pending, why="rotate: %s" % reason)
             planning.facts["rotation_reason"] = reason
+            if external:
+                await_certificate(planning, pending, current_remote, previous_remote, why="rotate: %s" % reason)
+                return
             rotate(planning, pending, None, current_remote, previous_remote, resume=False, why="rotate: %s" % reason)
         else:
             converge_current(planning, current_remote)
             retire(planning, previous_remote, current_remote)
+
+
+def await_certificate(planning: Planning, pending: LocalKey, current_remote: Any, previous_remote: Any, why: str) -> None:
+    """certificate_provider=external: a new key (a rotation's, or the first) needs a certificate from the user's CA.
+
+    The request is written to csr_path; the new key stays at ``.next`` until its certificate is at certificate_path.
+    Meanwhile the current key goes on as it is (a warning); without one the run fails after writing the request.
+    """
+    issuing.request_certificate(planning, pending, why="%s: certificate_provider=external" % why)
+    message = "The new key of '%s' (%s) is not uploaded yet: %s%s." % (
+        planning.want.name, pending.path, issuing.next_step(planning, "it"),
+        ", and the rotation finishes" if current_remote is not None else "")
+    planning.facts["certificate_request"] = message
+    if current_remote is None:
+        planning.block(message)
+        return
+    planning.warn(message + " Until then the current key stays in use.")
+    planning.facts["rotated"] = False
+    converge_current(planning, current_remote)
+    retire(planning, previous_remote, current_remote)
 
 
 def repair(planning: Planning, holder: Dict[str, Any], leftover: LocalKey, previous_remote: Any) -> None:
@@ -128,18 +161,30 @@ def upload_existing(planning: Planning, previous_remote: Any) -> None:
     holder = obs.by_name(want.name)
     if holder is not None:
         raise missing_key_error(want, holder)
-    make_room(planning, previous_remote, current_remote=None, purpose="upload '%s'" % want.name)
     pem = planning.input_certificate(obs.current)
     why = "the private key %s is not uploaded" % (obs.current.path or "private_key_content")
     if pem is not None and planning.given_content():
         check_given_content(planning, pem, uploaded=False)
+    elif pem is None and want.certificate_provider == "external":
+        issuing.request_certificate(planning, obs.current, why="%s and certificate_provider=external" % why)
+        message = "The key '%s' is not uploaded yet: %s." % (want.name, issuing.next_step(planning, "its private key %s" % obs.current.path))
+        planning.facts["certificate_request"] = message
+        planning.block(message)
+        return
     elif pem is None:
         pem = planning.new_certificate(obs.current.key)
+    elif planning.expiry_reason(pem) and issuing.issued_here(planning, pem):
+        pem = planning.new_certificate(obs.current.key)
+    elif planning.expiry_reason(pem) and want.certificate_provider == "external":
+        if issuing.external_due(planning, obs.current, pem, str(planning.expiry_reason(pem)), obs.certificate_source):
+            return
     elif planning.expiry_reason(pem):
-        if planning.info(pem)["self_signed"]:
-            pem = planning.new_certificate(obs.current.key)
-        else:
-            foreign_certificate(planning, pem, str(planning.expiry_reason(pem)), obs.certificate_source)
+        foreign_certificate(planning, pem, str(planning.expiry_reason(pem)), obs.certificate_source)
+    elif issuing.reissue_reason(planning, pem):
+        pem = planning.new_certificate(obs.current.key)
+    else:
+        issuing.provider_mismatch(planning, pem, obs.certificate_source)
+    make_room(planning, previous_remote, current_remote=None, purpose="upload '%s'" % want.name)
     planning.upload(want.name, pem, why=why)
     planning.write_certificate(pem, why="keep the uploaded certificate beside its key")
 
@@ -164,11 +209,17 @@ def converge_current(planning: Planning, item: Dict[str, Any]) -> None:
     renewal = None
     if given is not None and planning.given_content():
         check_given_content(planning, given, uploaded=given.strip() == remote_pem.strip())
-    elif want.renew_before:
-        renewal = planning.expiry_reason(pem)
-        if renewal and not planning.info(pem)["self_signed"]:
-            foreign_certificate(planning, pem, renewal, obs.certificate_source if given else "the uploaded certificate")
+    elif want.renew_before or issuing.reissue_reason(planning, pem):
+        renewal = planning.expiry_reason(pem) if want.renew_before else None
+        source = obs.certificate_source if given else "the uploaded certificate"
+        if renewal and not issuing.issued_here(planning, pem):
+            if want.certificate_provider != "external":
+                foreign_certificate(planning, pem, renewal, source)
+            elif issuing.external_due(planning, obs.current, pem, renewal, source):
+                return  # expired: nothing else can be done to the key until its new certificate is there
             renewal = None
+        renewal = renewal or issuing.reissue_reason(planning, pem)
+        issuing.provider_mismatch(planning, pem, source)
         if renewal:
             pem = planning.new_certificate(obs.current.key)
             planning.facts["renewed"] = True
@@ -213,7 +264,7 @@ def check_usable(planning: Planning, item: Dict[str, Any], pem: str) -> None:
         problem = "its certificate is not valid before %s" % info["valid_from"]
     if planning.given_content():
         fix = "give a certificate that is valid now in certificate_content"
-    elif not info["self_signed"]:
+    elif not issuing.issued_here(planning, pem):
         fix = ("renew the certificate with its issuer (%s) for the same key and put it at certificate_path, or rotate=true to "
                "replace the key pair with one whose certificate the module issues" % info["issuer"])
     else:
@@ -272,5 +323,5 @@ def plan_absent(planning: Planning) -> None:
     if want.remove_files and want.private_key_path:
         for path in (paths.private_key, paths.pending, paths.previous):
             planning.remove_file(path, "state=absent with remove_files")
-        for path in (paths.certificate, paths.previous_certificate):
+        for path in (paths.certificate, paths.previous_certificate, paths.csr):
             planning.remove_file(path, "state=absent with remove_files")

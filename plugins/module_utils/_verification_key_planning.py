@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_issuing as issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import (
@@ -61,11 +62,31 @@ class Planning:
         return LocalKey("pending", self.obs.files.pending, key, b"", keys.public_key_fingerprint(key))
 
     def new_certificate(self, key: Any) -> str:
-        """A new self-signed certificate for ``key``, as PEM."""
-        want = self.want
-        cert = certs.create_self_signed_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
-                                                    now=self.obs.now)
+        """A new certificate for ``key``, as PEM: self-signed, or issued by the CA of certificate_provider=ownca."""
+        want, authority = self.want, self.obs.authority
+        if want.certificate_provider == "external":
+            raise AssertionError("certificate_provider=external never issues a certificate")  # pragma: no cover
+        issuer = (authority.cert, authority.key) if authority is not None else None
+        cert = certs.create_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
+                                        now=self.obs.now, issuer=issuer)
+        if authority is not None and certs.certificate_times(cert)[1] > authority.expires_at:
+            self.warn("The CA certificate %s (%s) expires at %s, before the certificate it issues for '%s' (valid_days=%d): "
+                      "renew the CA certificate in time, or a verifier that checks the chain refuses the key's certificate."
+                      % (authority.source, authority.name, keys.to_rfc3339(authority.expires_at), want.name, want.valid_days))
         return certs.dump_certificate(cert)
+
+    def certificate_for_new_key(self, pending: LocalKey) -> str:
+        """The certificate a new key is uploaded with: the module's, or (external) the one the user put at certificate_path."""
+        if self.want.certificate_provider != "external":
+            return self.new_certificate(pending.key)
+        pem = issuing.external_certificate(self, pending)
+        if pem is None:
+            raise AssertionError("the caller waits for the certificate of %s" % pending.path)  # pragma: no cover
+        return pem
+
+    def block(self, message: str) -> None:
+        """The run cannot go on without the user (external: no usable certificate yet): it fails after its writes."""
+        self.facts.setdefault("blocked", message)
 
     def info(self, pem: str) -> Dict[str, Any]:
         """``certificate_info`` of a PEM certificate, now."""
@@ -150,10 +171,16 @@ class Planning:
         self.plan.add(WriteCertificate(path, pem.encode("ascii"), 0o644, why=why, before=before,
                                        after=certificate_state(pem, self.obs.now)))
 
-    def promote(self, pending: LocalKey, new_pem: str, why: str) -> None:
+    def promote(self, pending: LocalKey, new_pem: str, why: str, current_remote: Optional[Dict[str, Any]] = None) -> None:
         """Make the pending key the current one, keeping the current one as previous (files only)."""
+        previous_certificate = self.obs.certificate_data
+        if previous_certificate is not None and issuing.external_certificate(self, pending) is not None:
+            # The user put the new key's certificate at certificate_path (external): the replaced key's certificate is
+            # the uploaded one.
+            previous_certificate = (certs.normalize_certificate_pem(current_remote["certificate"]).encode("ascii")
+                                    if current_remote else None)
         self.plan.add(PromoteFiles(self.obs.files, self.obs.current, pending.fingerprint, new_pem,
-                                   self.obs.certificate_data, why=why))
+                                   previous_certificate, why=why))
 
     def remove_file(self, path: Optional[str], why: str) -> None:
         """Remove a file that existed when the run observed it."""

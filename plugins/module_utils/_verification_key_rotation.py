@@ -103,13 +103,14 @@ def rotate(planning: Planning, pending: LocalKey, pending_remote: Item, current_
         planning.update(current_remote, {"name": want.previous_name},
                         why="%s: the current key becomes the previous generation" % why)
     if pending_remote is None:
-        new_pem = planning.new_certificate(pending.key)
+        new_pem = planning.certificate_for_new_key(pending)
         planning.upload(want.name, new_pem, why="%s: upload the new key" % why)
     else:
         new_pem = certs.normalize_certificate_pem(pending_remote["certificate"])
         if pending_remote["name"] != want.name:
             planning.update(pending_remote, {"name": want.name}, why="%s: the new key takes the name" % why)
-    planning.promote(pending, new_pem, why="%s: the new key becomes the signing key at %s" % (why, want.private_key_path))
+    planning.promote(pending, new_pem, why="%s: the new key becomes the signing key at %s" % (why, want.private_key_path),
+                     current_remote=current_remote)
 
 
 def retire(planning: Planning, previous_remote: Item, current_remote: Dict[str, Any]) -> None:

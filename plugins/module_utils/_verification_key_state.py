@@ -32,6 +32,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _ce
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_provider as provider
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 
 # Product limit (DOC): an application holds at most two verification keys.
@@ -118,11 +119,13 @@ class KeyFiles:
 
     private_key: Optional[str]
     certificate: Optional[str]
+    # Where certificate signing requests go (certificate_provider=external only).
+    csr: Optional[str] = None
 
     @classmethod
     def of(cls, want: Desired) -> "KeyFiles":
         """The files of the task's key."""
-        return cls(want.private_key_path, want.certificate_path)
+        return cls(want.private_key_path, want.certificate_path, provider.csr_path(want))
 
     @property
     def pending(self) -> Optional[str]:
@@ -141,7 +144,8 @@ class KeyFiles:
 
     def all(self) -> List[str]:
         """Every path, private keys first."""
-        return [path for path in (self.private_key, self.pending, self.previous, self.certificate, self.previous_certificate) if path]
+        return [path for path in (self.private_key, self.pending, self.previous, self.certificate, self.previous_certificate,
+                                  self.csr) if path]
 
 
 @dataclass
@@ -174,6 +178,9 @@ class Observed:
     existing: FrozenSet[str] = frozenset()
     # Private keys in temporary files that a killed or raced write left beside private_key_path.
     leftovers: List[LocalKey] = field(default_factory=list)
+    # certificate_provider=ownca: the CA that issues the certificates; external: the request file as it is on disk.
+    authority: Optional[provider.CertificateAuthority] = None
+    csr_data: Optional[bytes] = field(default=None, repr=False)
 
     def exists(self, path: Optional[str]) -> bool:
         """Whether one of the key's files existed when the run observed it."""
@@ -250,4 +257,7 @@ def observe(client: IzumaClient, application_id: str, want: Desired, now: Option
         observed.certificate_data = files.read_file(str(paths.certificate), what="certificate")
         observed.certificate_pem = observed.certificate_data.decode("utf-8", "replace")
         observed.certificate_source = str(paths.certificate)
+    observed.authority = provider.load_authority(want, observed.now)
+    if observed.exists(paths.csr):
+        observed.csr_data = files.read_file(str(paths.csr), what="certificate signing request")
     return observed

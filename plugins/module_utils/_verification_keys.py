@@ -111,6 +111,12 @@ def report(observed: Observed, want: Desired, the_plan: Plan, facts: Dict[str, A
         result["repaired"] = facts["repaired"]
     if facts.get("rotation_skipped"):
         result["rotation_skipped"] = facts["rotation_skipped"]
+    result["certificate_requested"] = bool(facts.get("certificate_requested"))
+    if facts.get("certificate_request"):
+        result["certificate_request"] = facts["certificate_request"]
+    if facts.get("blocked"):
+        # certificate_provider=external without a usable certificate yet: the run fails, after writing the request.
+        result.update(failed=True, msg=facts["blocked"])
     # After this run, a rotation is under way while the previous generation is still uploaded.
     result["rotation_under_way"] = bool(previous)
     result.update(_paths(observed, the_plan))
@@ -139,6 +145,8 @@ def _paths(observed: Observed, the_plan: Plan) -> Dict[str, str]:
     if paths.certificate:
         result["certificate_path"] = paths.certificate
         result["previous_certificate_path"] = str(paths.previous_certificate)
+    if paths.csr:
+        result["csr_path"] = paths.csr
     return result
 
 

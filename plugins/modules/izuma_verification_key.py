@@ -12,14 +12,15 @@ version_added: 1.0.0
 description:
   - Manages one JWT verification key of an application, end to end, the way the Izuma Device Management product page
     describes it. The private key never leaves the host this module runs on.
-  - "Create and upload: makes an RSA or EC private key (mode 0600, written atomically, optionally encrypted) and a
-    self-signed X.509 certificate where the task runs, or uses an existing key and certificate, checks them against
-    every rule the API enforces (PEM, at most 2,000 characters, RSA >= 2048 or EC >= 256 bits, not expired, unique name,
-    two keys per application at most) and uploads the certificate as a named verification key."
+  - "Create and upload: makes an RSA or EC private key (mode 0600, written atomically, optionally encrypted) and an
+    X.509 certificate (self-signed, or issued by your CA, see O(certificate_provider)) where the task runs, or uses an
+    existing key and certificate, checks them against every rule the API enforces (PEM, at most 2,000 characters,
+    RSA >= 2048 or EC >= 256 bits, not expired, unique name, two keys per application at most) and uploads the certificate as a named verification key."
   - "Edit: rename (when the uploaded key is found by its public key under another name), description, status, and
     replace the certificate (when O(certificate_path) or O(certificate_content) holds a new certificate for the same key)."
   - "Renewal: when the certificate expires within O(renew_before) days, a new certificate for the same key is issued
-    and uploaded in place; this is also how an expired key is brought back."
+    (self-signed, or by your CA: O(certificate_provider)) and uploaded in place; this is also how an expired key is
+    brought back. With O(certificate_provider=external) a certificate signing request is written for your CA instead."
   - "Rotation, for zero downtime within the two-keys-per-application limit: on request (O(rotate)), or when the key is
     older than O(rotate_after_days) or expires within O(rotate_before_days) days, a new key pair is made and uploaded
     next to the current one and becomes the signing key at O(private_key_path). The old private key is kept at
@@ -122,9 +123,11 @@ options:
       - Issue and upload a new certificate for the same key when the current one expires within this many days (or has
         expired). V(0) turns renewal off.
       - A certificate given as O(certificate_content) is never renewed; a warning says when it expires within this many days.
-      - Only certificates the module issued itself (self-signed by the key) are renewed. A certificate that someone else
-        issued (for example your CA) in O(certificate_path) is never replaced; a warning says when it expires within this
-        many days, and the task fails once it has expired, saying how to renew it.
+      - Only certificates the module issued itself (self-signed by the key, or by the CA of
+        O(certificate_provider=ownca)) are renewed. A certificate that someone else issued (for example your CA) in
+        O(certificate_path) is never replaced; a warning says when it expires within this many days, and the task fails
+        once it has expired, saying how to renew it. With O(certificate_provider=external) a certificate signing request
+        for it is written to O(csr_path) within this many days.
     type: int
     default: 30
   rotate:
@@ -166,7 +169,9 @@ options:
     choices: [present, absent]
     default: present
   remove_files:
-    description: With O(state=absent), also remove the local private key files (current, next, previous) and certificate files.
+    description:
+      - With O(state=absent), also remove the local private key files (current, next, previous) and certificate files
+        (and, with O(certificate_provider=external), the certificate signing request at O(csr_path)).
     type: bool
     default: false
   lock_timeout:
@@ -192,6 +197,67 @@ options:
     type: str
     choices: [rotate, skip, fail]
     default: rotate
+  certificate_provider:
+    description:
+      - Who issues the key's certificates. Izuma Device Management accepts any X.509 PEM certificate that meets its rules
+        (at most 2,000 characters, RSA >= 2048 or EC >= 256 bits, not expired), whoever issued it, because it verifies a
+        JWT with the certificate's public key; a CA-issued certificate is uploaded as it is.
+      - V(selfsigned) - the module issues and renews self-signed certificates.
+      - V(ownca) - the module issues and renews certificates with the CA certificate and key you give
+        (O(ownca_path) or O(ownca_content), O(ownca_privatekey_path) or O(ownca_privatekey_content)), as
+        community.crypto's C(x509_certificate) does with its C(ownca) provider. A rotation's new key gets its certificate
+        from the same CA. A self-signed certificate the module issued before is replaced by one from the CA; a certificate
+        another CA issued is kept (a warning says so; O(rotate=true) replaces the key pair).
+      - V(external) - the module never issues. It uploads the certificate you put at O(certificate_path) (it must belong
+        to the key; a new one replaces the uploaded certificate of the same verification key). When a certificate is due
+        (it expires within O(renew_before) days, a rotation made a new key, or a key has none yet) it writes a certificate
+        signing request to O(csr_path) for your CA, warns and says in RV(certificate_request) what to do. A run that can go
+        on with the current key does; a key that has no usable certificate yet (a new key, an expired certificate) fails the
+        run after the request is written. A rotation's new key waits at C(<private_key_path>.next) until its certificate is
+        at O(certificate_path), then the rotation finishes. Needs O(certificate_path).
+      - Only certificates the module issued (self-signed by the key, or by the O(certificate_provider=ownca) CA) are ever
+        replaced by the module.
+    type: str
+    choices: [selfsigned, ownca, external]
+    default: selfsigned
+    version_added: 1.1.0
+  csr_path:
+    description:
+      - With O(certificate_provider=external), where the certificate signing request for your CA is written (atomically,
+        mode 0644) when a certificate is due. It asks for the key's public key with the subject of new certificates
+        (O(common_name), O(subject)); it is written again only when it asks for another key or subject.
+      - Default C(<certificate_path>.csr).
+    type: path
+    version_added: 1.1.0
+  ownca_path:
+    description:
+      - With O(certificate_provider=ownca), the PEM file of the CA certificate that issues the key's certificates. It must
+        be a CA's (no basicConstraints CA:FALSE, keyUsage with keyCertSign if any) and not expired.
+      - Mutually exclusive with O(ownca_content).
+    type: path
+    version_added: 1.1.0
+  ownca_content:
+    description:
+      - With O(certificate_provider=ownca), the CA certificate as PEM content. Mutually exclusive with O(ownca_path).
+    type: str
+    version_added: 1.1.0
+  ownca_privatekey_path:
+    description:
+      - With O(certificate_provider=ownca), the PEM file of the CA's private key (RSA or EC); it must belong to the CA
+        certificate. It is only read. Mutually exclusive with O(ownca_privatekey_content).
+    type: path
+    version_added: 1.1.0
+  ownca_privatekey_content:
+    description:
+      - With O(certificate_provider=ownca), the CA's private key as PEM content, for example from Ansible Vault.
+        Mutually exclusive with O(ownca_privatekey_path).
+    type: str
+    version_added: 1.1.0
+  ownca_privatekey_passphrase:
+    description:
+      - With O(certificate_provider=ownca), the passphrase of the CA's private key.
+    type: str
+    version_added: 1.1.0
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
@@ -237,6 +303,32 @@ EXAMPLES = r"""
     name: legacy
     private_key_content: "{{ vault_legacy_key }}"
     certificate_content: "{{ legacy_certificate }}"
+
+- name: Certificates issued (and renewed, and issued again at each rotation) by your own CA
+  izuma.device_management.izuma_verification_key:
+    application: telemetry
+    name: telemetry-signing
+    private_key_path: /etc/izuma/telemetry.key
+    certificate_path: /etc/izuma/telemetry.crt
+    certificate_provider: ownca
+    ownca_path: /etc/pki/izuma-ca.crt
+    ownca_privatekey_path: /etc/pki/private/izuma-ca.key
+    ownca_privatekey_passphrase: "{{ vault_ca_passphrase }}"
+
+- name: Certificates from a CA the module cannot reach; a request is written to telemetry.csr when one is due
+  izuma.device_management.izuma_verification_key:
+    application: telemetry
+    name: telemetry-signing
+    private_key_path: /etc/izuma/telemetry.key
+    certificate_path: /etc/izuma/telemetry.crt
+    certificate_provider: external
+    csr_path: /etc/izuma/telemetry.csr
+  register: vk
+
+- name: Tell someone to have the request signed
+  ansible.builtin.debug:
+    msg: "{{ vk.certificate_request }}"
+  when: vk.certificate_requested
 
 - name: Delete two keys, and the local files of the first
   izuma.device_management.izuma_verification_key:
@@ -338,6 +430,25 @@ renewed:
   description: Whether a new certificate was issued for the same key.
   returned: always
   type: bool
+certificate_requested:
+  description:
+    - Whether a certificate from your CA is due (O(certificate_provider=external)); the request is at RV(csr_path)
+      (written by this run, or by an earlier one when it already asked for that key).
+  returned: always
+  type: bool
+  version_added: 1.1.0
+certificate_request:
+  description:
+    - What to do with the certificate signing request (have your CA issue the certificate, put it at
+      O(certificate_path), run the task again); the same sentence is a warning.
+  returned: when RV(certificate_requested) is true
+  type: str
+  version_added: 1.1.0
+csr_path:
+  description: Where certificate signing requests are written (O(csr_path), by default C(<certificate_path>.csr)).
+  returned: when O(certificate_provider=external)
+  type: str
+  version_added: 1.1.0
 plan:
   description: What the task did, or in check mode would do, one sentence per change; empty when nothing changes.
   returned: always
@@ -358,7 +469,7 @@ plan_details:
     kind:
       description:
         - The kind of change, one of V(WritePendingKey), V(UploadKey), V(UpdateKey), V(DeleteKey), V(PromoteFiles),
-          V(WriteCertificate), V(RemoveFile).
+          V(WriteCertificate), V(WriteCsr), V(RemoveFile).
       type: str
     why:
       description: Why the change is planned, for example the rotation's reason.

@@ -66,6 +66,14 @@ for name in expired revive; do
         -startdate "${start}" -enddate "${end}" -out "${name}.crt"
 done
 
+# The user's own CA (certificate_provider=ownca and external): EC P-384, its key encrypted with the passphrase.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -aes-256-cbc -pass env:VK_PASSPHRASE -out userca.key
+openssl req -x509 -new -key userca.key -passin env:VK_PASSPHRASE -subj "/O=Example/CN=Example Root CA" -days 3650 -out userca.crt
+# A certificate that says it is no CA's (basicConstraints CA:FALSE), with its key: refused as ownca_path.
+openssl req -new -key stranger.key -subj "/CN=not-a-ca" -out notaca.csr
+printf 'basicConstraints=critical,CA:FALSE\n' > notaca.ext
+quiet openssl x509 -req -in notaca.csr -signkey stranger.key -extfile notaca.ext -days 90 -out notaca.crt
+
 # An encrypted key (for the wrong passphrase).
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-256-cbc -pass env:VK_PASSPHRASE -out encrypted.key
 chmod 0600 ./*.key
