@@ -220,7 +220,7 @@ options:
     type: str
     choices: [selfsigned, ownca, external]
     default: selfsigned
-    version_added: 1.1.0
+    version_added: 1.0.0
   csr_path:
     description:
       - With O(certificate_provider=external), where the certificate signing request for your CA is written (atomically,
@@ -228,36 +228,36 @@ options:
         (O(common_name), O(subject)); it is written again only when it asks for another key or subject.
       - Default C(<certificate_path>.csr).
     type: path
-    version_added: 1.1.0
+    version_added: 1.0.0
   ownca_path:
     description:
       - With O(certificate_provider=ownca), the PEM file of the CA certificate that issues the key's certificates. It must
         be a CA's (no basicConstraints CA:FALSE, keyUsage with keyCertSign if any) and not expired.
       - Mutually exclusive with O(ownca_content).
     type: path
-    version_added: 1.1.0
+    version_added: 1.0.0
   ownca_content:
     description:
       - With O(certificate_provider=ownca), the CA certificate as PEM content. Mutually exclusive with O(ownca_path).
     type: str
-    version_added: 1.1.0
+    version_added: 1.0.0
   ownca_privatekey_path:
     description:
       - With O(certificate_provider=ownca), the PEM file of the CA's private key (RSA or EC); it must belong to the CA
         certificate. It is only read. Mutually exclusive with O(ownca_privatekey_content).
     type: path
-    version_added: 1.1.0
+    version_added: 1.0.0
   ownca_privatekey_content:
     description:
       - With O(certificate_provider=ownca), the CA's private key as PEM content, for example from Ansible Vault.
         Mutually exclusive with O(ownca_privatekey_path).
     type: str
-    version_added: 1.1.0
+    version_added: 1.0.0
   ownca_privatekey_passphrase:
     description:
       - With O(certificate_provider=ownca), the passphrase of the CA's private key.
     type: str
-    version_added: 1.1.0
+    version_added: 1.0.0
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
@@ -436,19 +436,19 @@ certificate_requested:
       (written by this run, or by an earlier one when it already asked for that key).
   returned: always
   type: bool
-  version_added: 1.1.0
+  version_added: 1.0.0
 certificate_request:
   description:
     - What to do with the certificate signing request (have your CA issue the certificate, put it at
       O(certificate_path), run the task again); the same sentence is a warning.
   returned: when RV(certificate_requested) is true
   type: str
-  version_added: 1.1.0
+  version_added: 1.0.0
 csr_path:
   description: Where certificate signing requests are written (O(csr_path), by default C(<certificate_path>.csr)).
   returned: when O(certificate_provider=external)
   type: str
-  version_added: 1.1.0
+  version_added: 1.0.0
 plan:
   description: What the task did, or in check mode would do, one sentence per change; empty when nothing changes.
   returned: always
