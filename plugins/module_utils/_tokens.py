@@ -186,14 +186,8 @@ def build_claims(lifetime: int = 300, claims: t.Optional[t.Mapping[str, t.Any]] 
     if lifetime > HARD_MAX_LIFETIME:
         raise IzumaTokenError("lifetime %d seconds is longer than any token may live, %d seconds (10 years): give a lifetime of at most "
                               "max_lifetime, which defaults to %d seconds (one year)" % (lifetime, HARD_MAX_LIFETIME, DEFAULT_MAX_LIFETIME))
-    if not isinstance(claims or {}, dict):
-        raise IzumaTokenError("claims must be a mapping of claim names to values, got %s" % type(claims).__name__)
-    user_claims = dict(claims or {})
-    _check_json("claim", user_claims)
-    reserved = sorted(set(user_claims) & set(RESERVED_CLAIMS))
-    if reserved:
-        raise IzumaTokenError("claims may not set %s: exp and iat come from lifetime, nbf from not_before_skew; remove %s from claims"
-                              % (", ".join(reserved), "it" if len(reserved) == 1 else "them"))
+    user_claims = _checked_mapping("claim", claims, RESERVED_CLAIMS, "claims may not set %s: exp and iat come from lifetime, nbf "
+                                   "from not_before_skew; remove %s from claims")
     named = {"iss": ("issuer", issuer), "sub": ("subject", subject), "aud": ("audience", audience)}
     if jwt_id is not None and jwt_id is not False:
         named["jti"] = ("jwt_id", uuid.uuid4().hex if jwt_id is True else jwt_id)
@@ -218,17 +212,24 @@ def build_claims(lifetime: int = 300, claims: t.Optional[t.Mapping[str, t.Any]] 
     return result
 
 
+def _checked_mapping(kind: str, values: t.Optional[t.Mapping[str, t.Any]], reserved_names: t.Sequence[str],
+                     refusal: str) -> t.Dict[str, t.Any]:
+    """A copy of the claims or headers mapping, refused when it is not a JSON mapping or sets a reserved name."""
+    if not isinstance(values or {}, dict):
+        raise IzumaTokenError("%ss must be a mapping of %s names to values, got %s" % (kind, kind, type(values).__name__))
+    result = dict(values or {})
+    _check_json(kind, result)
+    reserved = sorted(set(result) & set(reserved_names))
+    if reserved:
+        raise IzumaTokenError(refusal % (", ".join(reserved), "it" if len(reserved) == 1 else "them"))
+    return result
+
+
 def build_headers(key: t.Any, headers: t.Optional[t.Mapping[str, t.Any]] = None, key_id: t.Optional[t.Union[str, bool]] = None) -> t.Dict[str, t.Any]:
     """Return the extra JOSE headers ``sign_token`` would use, after refusing reserved ones (see sign_token)."""
-    if not isinstance(headers or {}, dict):
-        raise IzumaTokenError("headers must be a mapping of header names to values, got %s" % type(headers).__name__)
-    result = dict(headers or {})
-    _check_json("header", result)
-    reserved = sorted(set(result) & set(RESERVED_HEADERS))
-    if reserved:
-        raise IzumaTokenError("headers may not set %s: the algorithm comes from the algorithm option, and key location headers "
-                              "(jku, jwk, x5u, x5c) and crit would change how the token is verified; remove %s from headers (kid and typ are allowed)"
-                              % (", ".join(reserved), "it" if len(reserved) == 1 else "them"))
+    result = _checked_mapping("header", headers, RESERVED_HEADERS, "headers may not set %s: the algorithm comes from the algorithm "
+                              "option, and key location headers (jku, jwk, x5u, x5c) and crit would change how the token is "
+                              "verified; remove %s from headers (kid and typ are allowed)")
     if key_id is not None and key_id is not False:
         if "kid" in result:
             raise IzumaTokenError("header kid is given both as key_id and in headers: give it once")
