@@ -53,6 +53,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._jwt_optio
     task_argument_spec,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ID_PATTERN
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _deployed_token as deployed_token, _jwt_plugin as jwt_plugin
 
 MODULE_NAME = "izuma.device_management.izuma_jwt"
@@ -89,9 +90,9 @@ def token_facts(claims: t.Mapping[str, t.Any], header: t.Mapping[str, t.Any], no
     facts = {"claims": dict(claims), "header": dict(header), "algorithm": header.get("alg"),
              "issued_at": None, "expires_at": None, "seconds_left": None}  # type: t.Dict[str, t.Any]
     if isinstance(claims.get("iat"), (int, float)) and not isinstance(claims.get("iat"), bool):
-        facts["issued_at"] = keys.to_rfc3339(claims["iat"])
+        facts["issued_at"] = times.to_rfc3339(claims["iat"])
     if isinstance(claims.get("exp"), (int, float)) and not isinstance(claims.get("exp"), bool):
-        facts["expires_at"] = keys.to_rfc3339(claims["exp"])
+        facts["expires_at"] = times.to_rfc3339(claims["exp"])
         facts["seconds_left"] = token_status.seconds_left(dict(claims), now=now)
     return facts
 

@@ -127,6 +127,7 @@ from ansible.utils.display import Display
 from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _keys as keys, _tokens as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin, _options as options
 
 display = Display()
@@ -183,7 +184,7 @@ class LookupModule(LookupBase):
                 claims = token_status.decode_unverified(token)["claims"]
                 algorithm = sign.get("algorithm") or tokens.default_algorithm(key)
                 display.vvv("izuma_jwt: %s (%s, key %s, expires %s)"
-                            % (how, algorithm, keys.public_key_fingerprint(key)[:16], keys.to_rfc3339(claims["exp"])))
+                            % (how, algorithm, keys.public_key_fingerprint(key)[:16], times.to_rfc3339(claims["exp"])))
             results.append(token)
         return results, window, path
 

@@ -36,13 +36,9 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api impor
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import list_applications, resolve_application
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
+from ansible_collections.izuma.device_management.plugins.module_utils._times import utcnow
 
 ACCOUNT_KEYS_PATH = "/v3/access-keys"
-
-
-def utcnow() -> datetime.datetime:
-    """Now, timezone-aware UTC."""
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, application: Optional[str] = None,

@@ -29,14 +29,12 @@ from ansible_collections.izuma.device_management.plugins.module_utils._keys impo
     _pem_blocks,
     _PRIVATE_KEY_LABELS,
     _to_text,
-    as_utc,
     key_description,
     key_problems,
     public_key_fingerprint,
     require_cryptography,
-    to_rfc3339,
-    utcnow,
 )
+from ansible_collections.izuma.device_management.plugins.module_utils._times import as_utc, to_rfc3339, utcnow
 
 try:
     from cryptography import x509

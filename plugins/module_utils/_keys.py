@@ -8,8 +8,8 @@
 
 The one key library of the collection: generate, load and dump private keys,
 describe them and check them against the product's key rules (RSA >= 2048 bits
-or EC >= 256 bits on P-256, P-384 or P-521); and small RFC 3339 time helpers
-that the API client shares. Certificates are in ``_certificates``.
+or EC >= 256 bits on P-256, P-384 or P-521). Certificates are in ``_certificates``,
+time helpers in ``_times``.
 
 Everything uses the ``cryptography`` library's API; nothing here parses ASN.1
 by hand. The only text handling is finding PEM blocks, so that a file holding
@@ -21,13 +21,12 @@ contain key material, certificates' base64 bodies or passphrases.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import re
 import traceback
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
 
 try:
     import cryptography
@@ -56,8 +55,6 @@ MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
 MAX_CERTIFICATE_CHARS = 2000
 RSA_PUBLIC_EXPONENT = 65537
-# A new certificate starts a little in the past, so that a server whose clock
-# runs slightly behind ours does not see it as "not yet valid".
 CLOCK_SKEW_SECONDS = 300
 MAX_VALID_DAYS = 36500
 
@@ -73,9 +70,6 @@ _CURVE_BY_SIZE = {256: "P-256", 384: "P-384", 521: "P-521"}
 
 _PEM_BLOCK_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 _PRIVATE_KEY_LABELS = ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY")
-_RFC3339_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
-)
 
 CRYPTOGRAPHY_MISSING_MESSAGE = (
     "the Python library 'cryptography' is required on the host that runs this task "
@@ -87,67 +81,6 @@ def require_cryptography() -> None:
     """Raise IzumaKeyError when the ``cryptography`` library cannot be imported."""
     if not HAS_CRYPTOGRAPHY:
         raise IzumaKeyError(CRYPTOGRAPHY_MISSING_MESSAGE, import_error=CRYPTOGRAPHY_IMPORT_ERROR)
-
-
-# ---------------------------------------------------------------------------
-# Time helpers (shared with the API client)
-# ---------------------------------------------------------------------------
-
-def utcnow() -> datetime.datetime:
-    """Return the current time as an aware UTC datetime."""
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def as_utc(value: t.Union[datetime.datetime, int, float]) -> datetime.datetime:
-    """Return ``value`` as an aware UTC datetime.
-
-    Naive datetimes are taken to be UTC already (cryptography returns naive UTC
-    times on older versions); numbers are seconds since the epoch.
-    """
-    if isinstance(value, bool):
-        raise TypeError("a time must be a datetime or seconds since the epoch, not a bool")
-    if isinstance(value, (int, float)):
-        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
-    if not isinstance(value, datetime.datetime):
-        raise TypeError("a time must be a datetime or seconds since the epoch, got %s" % type(value).__name__)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(datetime.timezone.utc)
-
-
-def to_rfc3339(value: t.Union[datetime.datetime, int, float]) -> str:
-    """Format a time as RFC 3339 UTC with whole seconds, e.g. ``2026-11-28T17:00:00Z``.
-
-    The API writes its timestamps this way; sub-second precision is dropped
-    (truncated) so that values compare equal to the API's.
-    """
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(value: str) -> datetime.datetime:
-    """Parse an RFC 3339 timestamp into an aware UTC datetime.
-
-    Accepts ``Z`` or a numeric offset, and any number of fractional-second
-    digits (Python 3.8's ``fromisoformat`` does not). Raises IzumaError naming
-    the expected format when ``value`` is not such a timestamp.
-    """
-    if not isinstance(value, str):
-        raise IzumaError("expected an RFC 3339 timestamp string such as 2026-11-28T17:00:00Z, got %s" % type(value).__name__)
-    match = _RFC3339_RE.match(value.strip())
-    if not match:
-        raise IzumaError("%r is not an RFC 3339 timestamp: use the form 2026-11-28T17:00:00Z" % value[:40])
-    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
-    microsecond = int((fraction or "0")[:6].ljust(6, "0"))
-    if zulu:
-        tzinfo = datetime.timezone.utc
-    else:
-        offset = datetime.timedelta(hours=int(off_h), minutes=int(off_m))
-        tzinfo = datetime.timezone(-offset if sign == "-" else offset)
-    try:
-        parsed = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond, tzinfo=tzinfo)
-    except ValueError as exc:
-        raise IzumaError("%r is not a valid RFC 3339 timestamp (%s): use the form 2026-11-28T17:00:00Z" % (value[:40], exc)) from None
-    return parsed.astimezone(datetime.timezone.utc)
 
 
 # ---------------------------------------------------------------------------

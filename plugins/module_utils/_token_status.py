@@ -25,6 +25,7 @@ import typing as t
 from ansible_collections.izuma.device_management.plugins.module_utils import _keys, _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS
+from ansible_collections.izuma.device_management.plugins.module_utils import _times
 
 try:
     import jwt
@@ -152,7 +153,7 @@ def token_status(token: t.Union[str, bytes, None], key: t.Any = None, required_c
         reasons.append(exc.message)
         left = None
     else:
-        status["expires_at"] = _keys.to_rfc3339(claims["exp"])
+        status["expires_at"] = _times.to_rfc3339(claims["exp"])
         status["seconds_left"] = left
     if status["algorithm"] not in ALGORITHMS:
         reasons.append("the token is signed with algorithm %r, which Izuma Device Management does not accept" % str(status["algorithm"])[:20])
@@ -173,7 +174,7 @@ def token_status(token: t.Union[str, bytes, None], key: t.Any = None, required_c
     not_before = claims.get("nbf")
     premature = isinstance(not_before, (int, float)) and not isinstance(not_before, bool) and current < not_before
     if premature:
-        reasons.append("the token is not valid before %s" % _keys.to_rfc3339(not_before))
+        reasons.append("the token is not valid before %s" % _times.to_rfc3339(not_before))
     expired = left is not None and claims["exp"] <= current
     if expired:
         reasons.append("the token expired at %s" % status["expires_at"])

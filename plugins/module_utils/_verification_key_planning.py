@@ -35,6 +35,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._verificat
     certificate_state,
     summary,
 )
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 
 class Planning:
@@ -72,7 +73,7 @@ class Planning:
         if authority is not None and certs.certificate_times(cert)[1] > authority.expires_at:
             self.warn("The CA certificate %s (%s) expires at %s, before the certificate it issues for '%s' (valid_days=%d): "
                       "renew the CA certificate in time, or a verifier that checks the chain refuses the key's certificate."
-                      % (authority.source, authority.name, keys.to_rfc3339(authority.expires_at), want.name, want.valid_days))
+                      % (authority.source, authority.name, times.to_rfc3339(authority.expires_at), want.name, want.valid_days))
         return certs.dump_certificate(cert)
 
     def certificate_for_new_key(self, pending: LocalKey) -> str:

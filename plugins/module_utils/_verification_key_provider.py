@@ -28,6 +28,7 @@ from typing import Any, Optional
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 try:
     from cryptography import x509
@@ -101,7 +102,7 @@ def load_authority(want: Desired, now: datetime.datetime) -> Optional[Certificat
     authority = CertificateAuthority(source, cert, key)
     if now > authority.expires_at:
         raise IzumaConfigError("The CA certificate %s (%s) expired at %s: renew the CA certificate, or give another CA in "
-                               "ownca_path." % (source, authority.name, keys.to_rfc3339(authority.expires_at)))
+                               "ownca_path." % (source, authority.name, times.to_rfc3339(authority.expires_at)))
     return authority
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 from typing import Any, Dict, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_planning import (
     Planning,
@@ -29,13 +29,14 @@ from ansible_collections.izuma.device_management.plugins.module_utils._verificat
     days_left,
     is_usable,
 )
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 Item = Optional[Dict[str, Any]]
 
 
 def age_days(planning: Planning, item: Dict[str, Any]) -> int:
     """Whole days since the uploaded key was created."""
-    return (planning.obs.now - keys.parse_rfc3339(item["created_at"])) // datetime.timedelta(days=1)
+    return (planning.obs.now - times.parse_rfc3339(item["created_at"])) // datetime.timedelta(days=1)
 
 
 def rotation_reason(planning: Planning, current: Dict[str, Any]) -> Optional[str]:
@@ -55,7 +56,7 @@ def grace_passed(planning: Planning, current: Item) -> bool:
     """True when the current key was uploaded at least grace_period seconds ago (or there is none)."""
     if current is None:
         return True
-    since = keys.parse_rfc3339(current["created_at"])
+    since = times.parse_rfc3339(current["created_at"])
     return (planning.obs.now - since).total_seconds() >= planning.want.grace_period
 
 

@@ -34,6 +34,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._applicati
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_provider as provider
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 # Product limit (DOC): an application holds at most two verification keys.
 MAX_KEYS_PER_APPLICATION = 2
@@ -82,7 +83,7 @@ def is_usable(item: Optional[Dict[str, Any]], now: datetime.datetime) -> bool:
     if not item or item.get("status") != "ACTIVE":
         return False
     expires = item.get("expires_at")
-    return bool(expires) and keys.parse_rfc3339(expires) > now
+    return bool(expires) and times.parse_rfc3339(expires) > now
 
 
 def days_left(item: Dict[str, Any], now: datetime.datetime) -> Optional[int]:
@@ -90,7 +91,7 @@ def days_left(item: Dict[str, Any], now: datetime.datetime) -> Optional[int]:
     expires = item.get("expires_at")
     if not expires:
         return None
-    return (keys.parse_rfc3339(expires) - now) // datetime.timedelta(days=1)
+    return (times.parse_rfc3339(expires) - now) // datetime.timedelta(days=1)
 
 
 def summary(item: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -100,7 +101,7 @@ def summary(item: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     shown = {name: item.get(name) for name in DIFF_FIELDS}
     if shown["expires_at"]:
         # One spelling for the API's timestamps (milliseconds) and the module's predictions (whole seconds).
-        shown["expires_at"] = keys.to_rfc3339(keys.parse_rfc3339(shown["expires_at"]))
+        shown["expires_at"] = times.to_rfc3339(times.parse_rfc3339(shown["expires_at"]))
     return shown
 
 
@@ -240,7 +241,7 @@ def _leftovers(path: str, want: Desired) -> List[LocalKey]:
 def observe(client: IzumaClient, application_id: str, want: Desired, now: Optional[datetime.datetime] = None) -> Observed:
     """Read the uploaded keys (one list, all pages) and the local key and certificate files."""
     paths = KeyFiles.of(want)
-    observed = Observed(application_id=application_id, remote=list_keys(client, application_id), now=now or keys.utcnow(),
+    observed = Observed(application_id=application_id, remote=list_keys(client, application_id), now=now or times.utcnow(),
                         files=paths, existing=frozenset(path for path in paths.all() if os.path.exists(path)))
     if want.private_key_content:
         key = keys.load_private_key(want.private_key_content, want.private_key_passphrase, source="private_key_content")

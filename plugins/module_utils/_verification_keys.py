@@ -25,7 +25,6 @@ import contextlib
 import datetime
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import list_applications, resolve_application
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
@@ -45,6 +44,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._verificat
     observe,
     summary,
 )
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 
 def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, application: Optional[str] = None,
@@ -55,7 +55,7 @@ def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, a
     # other one did. Check mode writes nothing, not even a lock file.
     lock = _lock(want) if want.private_key_path and not check_mode else contextlib.nullcontext("")
     with lock:
-        observed = observe(client, str(found["id"] if found else ""), want, now=now or keys.utcnow())
+        observed = observe(client, str(found["id"] if found else ""), want, now=now or times.utcnow())
         the_plan, facts = plan(observed, want)
         results = None if check_mode else the_plan.apply(KeyContext(client, observed.application_id))
     after = outcome(observed, the_plan, results)
@@ -156,7 +156,7 @@ def info(client: IzumaClient, params: Dict[str, Any], now: Optional[datetime.dat
         scope = [resolve_application(client, name=params.get("application"), application_id=params.get("application_id"))]
     else:
         scope = list_applications(client)
-    now = now or keys.utcnow()
+    now = now or times.utcnow()
     wanted_status = params["status"].upper() if params.get("status") else None
     within = params.get("expires_within_days")
     result = []

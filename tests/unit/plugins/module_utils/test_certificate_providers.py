@@ -22,6 +22,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _ve
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 DAY = 86400
 
@@ -39,7 +40,7 @@ def make_ca(tmp_path: Any, name: str = "Example Root CA", days: int = 3650, is_c
     """A CA certificate and key, made with cryptography directly (not the code under test), written to tmp_path."""
     key = keys.generate_private_key("EC", curve="P-384")
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example"), x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    start = keys.utcnow() - datetime.timedelta(days=1)
+    start = times.utcnow() - datetime.timedelta(days=1)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
@@ -53,7 +54,7 @@ def ca_sign(csr_pem: bytes, ca: Tuple[Any, Any], days: int = 90) -> str:
     """What the user's CA does with a request: a certificate for its public key and subject (cryptography directly)."""
     request = x509.load_pem_x509_csr(csr_pem)
     assert request.is_signature_valid
-    start = keys.utcnow() - datetime.timedelta(minutes=5)
+    start = times.utcnow() - datetime.timedelta(minutes=5)
     cert = (x509.CertificateBuilder().subject_name(request.subject).issuer_name(ca[0].subject).public_key(request.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=days))
             .sign(ca[1], hashes.SHA384()))
@@ -134,7 +135,7 @@ def test_ownca_issues_the_certificate_with_the_given_ca_and_converges(tmp_path, 
 def test_ownca_renews_within_renew_before_from_the_same_ca_in_place(tmp_path, emulator, admin_client, app) -> None:
     ca = make_ca(tmp_path)
     first = run(admin_client, app, ownca(tmp_path, valid_days=40))
-    later = keys.utcnow() + datetime.timedelta(days=15)
+    later = times.utcnow() + datetime.timedelta(days=15)
     emulator.clock(15 * DAY)
     renewed = run(admin_client, app, ownca(tmp_path, valid_days=40), now=later)
     assert renewed["renewed"] and kinds(renewed) == ["UpdateKey", "WriteCertificate"]
@@ -203,7 +204,7 @@ def test_ownca_refusals_name_the_option_and_change_nothing(tmp_path, emulator, a
         options["ownca_privatekey_passphrase"] = "wrong-passphrase-2"
     before = snapshot(tmp_path)
     emulator.clear_log()
-    now = keys.utcnow() + datetime.timedelta(days=3) if case == "expired CA" else None
+    now = times.utcnow() + datetime.timedelta(days=3) if case == "expired CA" else None
     with pytest.raises(IzumaError) as info:
         run(admin_client, app, ownca(tmp_path, **options), now=now)
     assert all(part in str(info.value) for part in expect), str(info.value)
@@ -286,7 +287,7 @@ def test_external_expired_certificate_fails_after_writing_the_request(tmp_path, 
     (tmp_path / "signing.crt").write_text(ca_sign(certs.create_csr(key, "signing").encode(), ca, days=10))
     assert kinds(run(admin_client, app, external(tmp_path, renew_before=5))) == ["UploadKey"]
     assert not (tmp_path / "signing.crt.csr").exists()
-    later = keys.utcnow() + datetime.timedelta(days=12)
+    later = times.utcnow() + datetime.timedelta(days=12)
     emulator.clock(12 * DAY)
     emulator.clear_log()
     result = run(admin_client, app, external(tmp_path, renew_before=5), now=later)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 NOW = datetime.datetime(2026, 11, 28, 17, 0, 0, tzinfo=datetime.timezone.utc)
 PASSPHRASE = "correct horse battery staple"
@@ -48,7 +49,7 @@ def test_require_cryptography_missing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_utcnow_is_aware_utc() -> None:
-    now = keys.utcnow()
+    now = times.utcnow()
     assert now.tzinfo is not None and now.utcoffset() == datetime.timedelta(0)
 
 
@@ -61,14 +62,14 @@ def test_utcnow_is_aware_utc() -> None:
     (1795885200.75, "2026-11-28T17:00:00Z"),
 ])
 def test_to_rfc3339(value: t.Any, expected: str) -> None:
-    assert keys.to_rfc3339(value) == expected
+    assert times.to_rfc3339(value) == expected
 
 
 def test_to_rfc3339_refuses_other_types() -> None:
     with pytest.raises(TypeError):
-        keys.to_rfc3339("2026-11-28")
+        times.to_rfc3339("2026-11-28")
     with pytest.raises(TypeError):
-        keys.to_rfc3339(True)
+        times.to_rfc3339(True)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -83,25 +84,25 @@ def test_to_rfc3339_refuses_other_types() -> None:
     (" 2026-11-28T17:00:00Z\n", NOW),
 ])
 def test_parse_rfc3339(text: str, expected: datetime.datetime) -> None:
-    parsed = keys.parse_rfc3339(text)
+    parsed = times.parse_rfc3339(text)
     assert parsed == expected
     assert parsed.utcoffset() == datetime.timedelta(0)
 
 
 def test_rfc3339_round_trip() -> None:
-    assert keys.parse_rfc3339(keys.to_rfc3339(NOW)) == NOW
+    assert times.parse_rfc3339(times.to_rfc3339(NOW)) == NOW
 
 
 @pytest.mark.parametrize("text", ["", "yesterday", "2026-11-28", "2026-11-28T17:00:00", "2026-02-30T00:00:00Z", "2026-11-28T25:00:00Z"])
 def test_parse_rfc3339_errors(text: str) -> None:
     with pytest.raises(IzumaError) as info:
-        keys.parse_rfc3339(text)
+        times.parse_rfc3339(text)
     assert "RFC 3339" in info.value.message and "2026-11-28T17:00:00Z" in info.value.message
 
 
 def test_parse_rfc3339_non_string() -> None:
     with pytest.raises(IzumaError, match="RFC 3339"):
-        keys.parse_rfc3339(12345)  # type: ignore[arg-type]
+        times.parse_rfc3339(12345)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------

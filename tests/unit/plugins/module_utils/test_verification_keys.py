@@ -20,6 +20,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._verificat
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 DAY = 86400
 
@@ -69,7 +70,7 @@ def desired(tmp_path: Any, **options: Any) -> Desired:
 def now_of(emulator: Any) -> datetime.datetime:
     """The emulator's clock (tests move it forward)."""
     offset = emulator.status().get("clock_offset_seconds", 0) if hasattr(emulator, "status") else 0
-    return keys.utcnow() + datetime.timedelta(seconds=offset or 0)
+    return times.utcnow() + datetime.timedelta(seconds=offset or 0)
 
 
 def run(client: IzumaClient, app: Dict[str, Any], want: Desired, check: bool = False,
@@ -169,7 +170,7 @@ def test_replacing_the_certificate_file_replaces_the_uploaded_certificate(tmp_pa
 
 def test_activating_an_expired_key_is_refused_without_renewal(tmp_path, emulator, admin_client, app) -> None:
     run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=1, status="inactive"))
-    later = keys.utcnow() + datetime.timedelta(days=3)
+    later = times.utcnow() + datetime.timedelta(days=3)
     emulator.clock(3 * DAY)
     before = snapshot(tmp_path)
     with pytest.raises(IzumaError) as info:
@@ -187,21 +188,21 @@ def test_renewal_issues_a_new_certificate_for_the_same_key(tmp_path, emulator, a
     run(admin_client, app, want)
     first = remote(admin_client, app)["signing"]
     emulator.clock(35 * DAY)
-    later = keys.utcnow() + datetime.timedelta(days=35)
+    later = times.utcnow() + datetime.timedelta(days=35)
     result = run(admin_client, app, want, now=later)
     assert result["renewed"] is True
     renewed = remote(admin_client, app)["signing"]
     assert renewed["id"] == first["id"]
     assert renewed["public_key_fingerprint"] == first["public_key_fingerprint"]
     assert renewed["certificate_fingerprint"] != first["certificate_fingerprint"]
-    assert keys.parse_rfc3339(renewed["expires_at"]) > later + datetime.timedelta(days=39)
+    assert times.parse_rfc3339(renewed["expires_at"]) > later + datetime.timedelta(days=39)
     assert run(admin_client, app, want, now=later)["plan"] == []
 
 
 def test_renewal_brings_an_expired_key_back(tmp_path, emulator, admin_client, app) -> None:
     run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=1))
     emulator.clock(5 * DAY)
-    later = keys.utcnow() + datetime.timedelta(days=5)
+    later = times.utcnow() + datetime.timedelta(days=5)
     assert remote(admin_client, app)["signing"]["valid"] is False
     run(admin_client, app, desired(tmp_path, valid_days=30, renew_before=1, status="active"), now=later)
     back = remote(admin_client, app)["signing"]
@@ -245,7 +246,7 @@ def test_rotation_uploads_a_new_key_next_to_the_old_one_and_keeps_the_old_privat
 def test_previous_key_is_retired_after_the_grace_period_and_its_file_removed_on_request(tmp_path, emulator, admin_client, app) -> None:
     rotate_once(tmp_path, admin_client, app, grace_period=3600)
     emulator.clock(7200)
-    later = keys.utcnow() + datetime.timedelta(seconds=7200)
+    later = times.utcnow() + datetime.timedelta(seconds=7200)
     result = run(admin_client, app, desired(tmp_path, grace_period=3600, remove_previous_private_key=True), now=later)
     assert result["plan"] == [
         "delete verification key 'signing-previous'",
@@ -283,7 +284,7 @@ def test_second_rotation_after_the_grace_period_retires_the_oldest_generation(tm
     rotate_once(tmp_path, admin_client, app, grace_period=60)
     middle = fingerprint_of(str(tmp_path / "signing.key"))
     emulator.clock(120)
-    later = keys.utcnow() + datetime.timedelta(seconds=120)
+    later = times.utcnow() + datetime.timedelta(seconds=120)
     run(admin_client, app, desired(tmp_path, rotate=True, grace_period=60), now=later)
     uploaded = remote(admin_client, app)
     assert sorted(uploaded) == ["signing", "signing-previous"]
@@ -295,7 +296,7 @@ def test_rotation_by_age_and_by_expiry_margin(tmp_path, emulator, admin_client, 
     run(admin_client, app, desired(tmp_path, rotate_after_days=30))
     assert run(admin_client, app, desired(tmp_path, rotate_after_days=30))["plan"] == []
     emulator.clock(31 * DAY)
-    later = keys.utcnow() + datetime.timedelta(days=31)
+    later = times.utcnow() + datetime.timedelta(days=31)
     result = run(admin_client, app, desired(tmp_path, rotate_after_days=30), now=later)
     assert result["rotated"] and "31 days old" in result["rotation_reason"]
 
@@ -372,7 +373,7 @@ def test_a_weak_existing_key_is_refused_before_anything_is_written(tmp_path, adm
 
 def test_an_expired_given_certificate_is_reissued_not_uploaded_expired(tmp_path, admin_client, app) -> None:
     key = keys.generate_private_key("EC", curve="P-256")
-    past = keys.utcnow() - datetime.timedelta(days=10)
+    past = times.utcnow() - datetime.timedelta(days=10)
     expired = certs.dump_certificate(certs.create_self_signed_certificate(key, "old", 2, not_before=past))
     (tmp_path / "signing.key").write_bytes(keys.dump_private_key(key))
     (tmp_path / "signing.crt").write_text(expired)
@@ -382,7 +383,7 @@ def test_an_expired_given_certificate_is_reissued_not_uploaded_expired(tmp_path,
 
 def test_an_expired_certificate_given_as_content_is_refused_not_replaced(tmp_path, emulator, admin_client, app) -> None:
     key = keys.generate_private_key("EC", curve="P-256")
-    past = keys.utcnow() - datetime.timedelta(days=10)
+    past = times.utcnow() - datetime.timedelta(days=10)
     expired = certs.dump_certificate(certs.create_self_signed_certificate(key, "old", 2, not_before=past))
     want = Desired(name="given", private_key_content=keys.dump_private_key(key).decode(), certificate_content=expired)
     emulator.clear_log()
@@ -477,7 +478,7 @@ def assert_invariants(client: IzumaClient, app: Dict[str, Any], tmp_path: Any) -
             local[fingerprint_of(str(path))] = suffix
     for item in uploaded:
         assert item["public_key_fingerprint"] in local, "an uploaded key lost its private key: %s" % item["name"]
-    assert any(state.is_usable(item, keys.utcnow()) for item in uploaded), "no usable key left"
+    assert any(state.is_usable(item, times.utcnow()) for item in uploaded), "no usable key left"
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
@@ -581,7 +582,7 @@ def test_skip_still_rotates_once_the_previous_generation_is_retired(tmp_path, ad
 def test_an_active_key_that_cannot_verify_tokens_fails_with_the_fix_unless_inactive_is_asked(tmp_path, emulator, admin_client, app) -> None:
     run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=1))
     emulator.clock(3 * DAY)
-    later = keys.utcnow() + datetime.timedelta(days=3)
+    later = times.utcnow() + datetime.timedelta(days=3)
     before = snapshot(tmp_path)
     with pytest.raises(IzumaError) as info:
         run(admin_client, app, desired(tmp_path, valid_days=2, renew_before=0), now=later)
@@ -628,7 +629,7 @@ def test_a_certificate_someone_else_issued_is_never_replaced_it_warns_then_fails
     run(admin_client, app, desired(tmp_path))
     key = keys.load_private_key((tmp_path / "signing.key").read_bytes())
     authority = keys.generate_private_key("EC", curve="P-256")
-    start = keys.utcnow() - datetime.timedelta(hours=1)
+    start = times.utcnow() - datetime.timedelta(hours=1)
     issued = make_cert(key, common_name="signing", issuer_name="Example CA", signer=authority, not_before=start,
                        not_after=start + datetime.timedelta(days=20))
     pem = issued.public_bytes(serialization.Encoding.PEM).decode()
@@ -640,7 +641,7 @@ def test_a_certificate_someone_else_issued_is_never_replaced_it_warns_then_fails
                for warning in first["warnings"])
     emulator.clear_log()
     assert run(admin_client, app, desired(tmp_path))["plan"] == [] and emulator.writes() == []
-    later = keys.utcnow() + datetime.timedelta(days=25)
+    later = times.utcnow() + datetime.timedelta(days=25)
     emulator.clock(25 * DAY)
     with pytest.raises(IzumaError) as info:
         run(admin_client, app, desired(tmp_path), now=later)
