@@ -74,7 +74,7 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> t.Iterator[Projec
     where = Project(tmp_path / "project", venv)
     version = where.run(str(venv / "bin" / "ansible"), "--version")
     assert "core %s." % request.param in version.splitlines()[0], version
-    output = where.run(str(venv / "bin" / "ansible-galaxy"), "collection", "install", "-p", str(where.collections), str(TARBALL))
+    output = where.run(str(venv / "bin" / "ansible-galaxy"), "collection", "install", "--force", "-p", str(where.collections), str(TARBALL))
     assert "izuma.device_management:%s was installed successfully" % VERSION in output, output
     yield where
 

@@ -64,7 +64,7 @@ def files() -> t.List[str]:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tarball installed with ansible-galaxy, as a user installs it."""
     where = tmp_path_factory.mktemp("installed")
-    done = run([str(BIN / "ansible-galaxy"), "collection", "install", "-p", str(where), str(TARBALL)], where)
+    done = run([str(BIN / "ansible-galaxy"), "collection", "install", "--force", "-p", str(where), str(TARBALL)], where)
     assert done.returncode == 0, done.stdout + done.stderr
     return where / "ansible_collections" / "izuma" / "device_management"
 

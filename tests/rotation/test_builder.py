@@ -54,7 +54,7 @@ def test_builder_context_pulls_the_collection_requirements(tmp_path: Path) -> No
 
     # The build's next steps, without a container: install the collection from the context, then introspect.
     installed = tmp_path / "installed"
-    status, output = run_command([str(BIN / "ansible-galaxy"), "collection", "install", "-p", str(installed),
+    status, output = run_command([str(BIN / "ansible-galaxy"), "collection", "install", "--force", "-p", str(installed),
                                   str(context / "_build" / "collections" / tarball.name)], env)
     assert status == 0, output
     pip_file, bindep_file = tmp_path / "pip.txt", tmp_path / "bindep.txt"
