@@ -31,12 +31,12 @@ CORES = {
     "2.21": (Path(os.environ.get("VENV_221", ROOT / ".venv" / "2.21")), "3.12"),
 }
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
+# Every plugin and role of the tree: the installed collection must list and render each of them.
 PLUGINS = {
-    "module": ["izuma_application", "izuma_application_info", "izuma_jwt", "izuma_verification_key",
-               "izuma_verification_key_info"],
-    "lookup": ["izuma_jwt"],
-    "filter": ["jwt_claims", "jwt_seconds_left"],
-    "role": ["jwt_rotation"],
+    "module": sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("[!_]*.py")),
+    "lookup": sorted(p.stem for p in (ROOT / "plugins" / "lookup").glob("[!_]*.py")),
+    "filter": sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("*.yml")),
+    "role": sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").is_file()),
 }
 
 
