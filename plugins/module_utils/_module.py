@@ -29,7 +29,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api_confi
     ClientConfig,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_options as pkcs11_options
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaMissingError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS
 
 
@@ -114,7 +114,7 @@ class IzumaModule:
         """Call ``main(self)`` and exit with its result, or fail cleanly on an IzumaError."""
         try:
             result = main(self)
-        except IzumaApiError as exc:
+        except (IzumaApiError, IzumaMissingError) as exc:
             self.module.fail_json(msg=str(exc), error=exc.to_dict())
         except IzumaError as exc:
             self.module.fail_json(msg=str(exc))
