@@ -36,8 +36,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
-# The environment variables a module or plugin falls back to (AWX injects them from a credential).
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import LIBRARY_ENV, PIN_ENV, TOKEN_ENV  # noqa: F401
+# The PIN's environment variable (AWX injects it from a credential), named once in _pkcs11_options.
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import PIN_ENV
 
 try:
     import pkcs11

@@ -33,7 +33,7 @@ def test_one_login_per_process_across_calls(softhsm, pairs) -> None:
     spec = ("EC", None, "P-256")
     _key_source.load_signing_key(pkcs11=_source(softhsm, spec))
     logins = _pkcs11.STATS["logins"]
-    for _ in range(5):
+    for _round in range(5):
         _tokens.sign_token(_key_source.load_signing_key(pkcs11=_source(softhsm, spec)), lifetime=300)
     assert _pkcs11.STATS["logins"] == logins
 
