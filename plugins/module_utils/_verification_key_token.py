@@ -220,17 +220,20 @@ class PromoteKeys(_TokenChange):
         self.straighten()
         session, store = self.store.session, self.store
         if self.replaces_a_key:
+            # The replaced key's certificate first: once the key is relabelled, the next run no longer sees it as current.
+            if self.paths.previous_certificate and self.previous_certificate is not None:
+                files.atomic_write(self.paths.previous_certificate, self.previous_certificate, mode=0o644)
             current = pkcs11_keys.find_key_pair(session, store.label("current"))
             if current is not None:
                 pkcs11_keys.destroy_key_pair(session, store.label("previous"))
                 pkcs11_keys.relabel_key_pair(current, store.label("previous"))
-            if self.paths.previous_certificate and self.previous_certificate is not None:
-                files.atomic_write(self.paths.previous_certificate, self.previous_certificate, mode=0o644)
+        # The new certificate before the new key's label: killed in between, the next run still sees the new key as
+        # :next (and the certificate file is not compared with it), so it finishes the promotion.
+        if self.paths.certificate:
+            files.atomic_write(self.paths.certificate, self.certificate.encode("ascii"), mode=0o644)
         pending = pkcs11_keys.find_key_pair(session, store.label("next"))
         if pending is not None:
             pkcs11_keys.relabel_key_pair(pending, store.label("current"))
-        if self.paths.certificate:
-            files.atomic_write(self.paths.certificate, self.certificate.encode("ascii"), mode=0o644)
 
     def show(self, diff: DiffState, observed: Observed, plan: Plan) -> None:
         super().show(diff, observed, plan)
