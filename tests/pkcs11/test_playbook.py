@@ -26,7 +26,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _pk
 from conftest import COLLECTION_ROOT, TOKEN_LABEL, USER_PIN
 
 BIN = Path(sys.executable).parent
-PLAYBOOKS = Path(__file__).parent / "playbooks"
+PLAYBOOKS = Path(__file__).parent / "plays"
 
 
 @pytest.fixture(scope="module")
