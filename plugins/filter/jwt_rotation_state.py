@@ -49,6 +49,8 @@ def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.
             "id": _get(application, "id", ""),
             "key_name": app.get("key_name") or app["name"] + "-signing",
             "key_path": _get(key, "private_key_path", "%s/%s.key" % (key_dir, app["name"])),
+            # key_backend=pkcs11: the label of the current key's object in the token (no secret).
+            "pkcs11_key_label": _get(key, "pkcs11_key_label", ""),
             "application_changed": bool(_get(app_result, "changed", False)),
             "key_changed": bool(_get(key, "changed", False)),
             "fingerprint": _get(key, "public_key_fingerprint", ""),
