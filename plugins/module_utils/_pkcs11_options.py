@@ -31,6 +31,8 @@ SERIAL_ENV = "IZUMA_PKCS11_SERIAL"
 PIN_ENV = "IZUMA_PKCS11_PIN"
 OPTION_NAMES = ("pkcs11_library", "pkcs11_token", "pkcs11_serial", "pkcs11_pin", "pkcs11_key_label")
 SOFTHSM_EXAMPLE = "/usr/lib/softhsm/libsofthsm2.so"
+# The options with an environment fallback, and its variable.
+_FALLBACKS = (("pkcs11_library", LIBRARY_ENV), ("pkcs11_token", TOKEN_ENV), ("pkcs11_serial", SERIAL_ENV), ("pkcs11_pin", PIN_ENV))
 
 
 def argument_spec(prefix: str = "") -> t.Dict[str, t.Dict[str, t.Any]]:
@@ -91,7 +93,9 @@ def pkcs11_source(params: t.Mapping[str, t.Any], prefix: str = "", label: t.Opti
 
     key_label = label if label is not None else option("pkcs11_key_label")
     if key_label is None:
-        extra = [prefix + name for name in ("pkcs11_library", "pkcs11_token", "pkcs11_serial", "pkcs11_pin") if params.get(prefix + name)]
+        # Only what the task itself gave: a module's argument spec fills the options from IZUMA_PKCS11_* too, and an
+        # environment that names a token (an AWX credential) must not fail every task that signs with a key file.
+        extra = [prefix + name for name, env in _FALLBACKS if params.get(prefix + name) and params.get(prefix + name) != environ.get(env)]
         if extra and label is None and prefix + "pkcs11_key_label" in params:
             raise IzumaKeyError("%s given without %spkcs11_key_label: give the label of the private key object in the token "
                                 "(izuma_verification_key returns it as pkcs11_key_label)" % (", ".join(extra), prefix))

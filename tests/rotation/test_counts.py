@@ -11,6 +11,9 @@ low-level command run outside a module, and every task result, per host and task
 from __future__ import annotations
 
 import collections
+import json
+import re
+from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
@@ -32,8 +35,9 @@ PER_HOST_TASKS = {
     "Reload the services that read the tokens",
     "Run the reload commands of the applications whose token changed",
 }
-# API requests of a converged run of the two applications: all of them lists.
-CONVERGED_REQUESTS = 6
+# API requests of a converged run: one list of each application's keys, and nothing else (the role knows the ids).
+CONVERGED_REQUESTS = len(APPLICATIONS)
+KEY_LIST = re.compile(r"^GET /v3/applications/[0-9a-f]{32}/verification-keys(\?.*)?$")
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +79,7 @@ def test_converged_run(fleet: Fleet) -> None:
     requests = api_requests(fleet)
     assert all(request.startswith("GET ") for request in requests), requests
     assert len(requests) == CONVERGED_REQUESTS, requests
+    assert all(KEY_LIST.match(request) for request in requests), requests
 
 
 def test_reissue(fleet: Fleet) -> None:
@@ -109,3 +114,74 @@ def test_rotation(fleet: Fleet) -> None:
     assert len(verifications) == len(HOSTS), verifications
     assert fleet.refused_hosts() == []
     assert all(len(fleet.keys(name)) == 1 for name in APPLICATIONS)
+
+
+def id_file(fleet: Fleet, name: str) -> Path:
+    """Where the role remembers an application's id."""
+    return fleet.key_dir / (name + ".application.json")
+
+
+def test_a_deleted_application_is_found_again_by_name(fleet: Fleet) -> None:
+    """The remembered id is gone (the application was deleted): the key list answers 404, and the same run creates the
+    application again by name, with a new key and new tokens, and remembers the new id; the next run is converged."""
+    old_id = fleet.application_id("count-gateway")
+    fleet.delete_application("count-gateway")
+    status, output = fleet.run("jwt_rotation.yml")
+    assert status == 0, output[-4000:]
+    assert "Traceback" not in output
+    new_id = fleet.application_id("count-gateway")
+    assert new_id != old_id
+    assert json.loads(id_file(fleet, "count-gateway").read_text(encoding="utf-8"))["id"] == new_id
+    assert len(fleet.keys("count-gateway")) == 1
+    assert fleet.refused_hosts() == []
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml")
+    assert status == 0, output[-4000:]
+    assert set(recap_changes(output).values()) == {0}
+    assert len(api_requests(fleet)) == CONVERGED_REQUESTS, api_requests(fleet)
+
+
+def test_check_applications_looks_each_application_up(fleet: Fleet) -> None:
+    """jwt_rotation_check_applications: every application is looked up by name and its groups checked; nothing changes."""
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "-e", "jwt_rotation_check_applications=true")
+    assert status == 0, output[-4000:]
+    assert set(recap_changes(output).values()) == {0}
+    requests = api_requests(fleet)
+    assert requests.count("GET /v3/applications") == len(APPLICATIONS), requests
+    assert sum(1 for request in requests if KEY_LIST.match(request)) == len(APPLICATIONS), requests
+    assert all(request.startswith("GET ") for request in requests), requests
+
+
+def with_ids(fleet: Fleet, tmp_path: Path, ids: Dict[str, str]) -> str:
+    """An extra-vars file: the fleet's applications, each with the id given."""
+    group_vars = json.loads((fleet.inventory / "group_vars" / "all.json").read_text(encoding="utf-8"))
+    applications = [dict(app, id=ids[app["name"]]) for app in group_vars["jwt_rotation_applications"]]
+    path = tmp_path / "ids.json"
+    path.write_text(json.dumps({"jwt_rotation_applications": applications}), encoding="utf-8")
+    return "@" + str(path)
+
+
+def test_given_ids_need_no_lookup_and_a_wrong_one_is_refused(fleet: Fleet, tmp_path: Path) -> None:
+    """Applications given with their id: no lookup and no id file even when none is remembered; an id that does not
+    exist fails with a message naming it, and the role does not create an application for it."""
+    for name in APPLICATIONS:
+        id_file(fleet, name).unlink()
+    ids = {name: fleet.application_id(name) for name in APPLICATIONS}
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "-e", with_ids(fleet, tmp_path, ids))
+    assert status == 0, output[-4000:]
+    assert set(recap_changes(output).values()) == {0}
+    assert len(api_requests(fleet)) == CONVERGED_REQUESTS, api_requests(fleet)
+    assert not any(id_file(fleet, name).exists() for name in APPLICATIONS)
+    wrong = dict(ids, **{"count-gateway": "0" * 32})
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "-e", with_ids(fleet, tmp_path, wrong))
+    assert status != 0
+    assert "There is no application with application_id " + "0" * 32 in output, output[-4000:]
+    assert "Traceback" not in output
+    assert [entry for entry in fleet.emulator.log() if entry["method"] != "GET"] == []
+    # Without the ids the role finds the applications by name again and remembers them.
+    status, output = fleet.run("jwt_rotation.yml")
+    assert status == 0, output[-4000:]
+    assert all(json.loads(id_file(fleet, name).read_text(encoding="utf-8"))["id"] == ids[name] for name in APPLICATIONS)
