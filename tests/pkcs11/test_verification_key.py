@@ -303,3 +303,28 @@ def assert_invariants(client: IzumaClient, app: t.Dict[str, t.Any], token: t.Any
     for item in uploaded:
         assert item["public_key_fingerprint"] in held, "an uploaded key lost its private key: %s" % item["name"]
     assert any(state.is_usable(item, times.utcnow()) for item in uploaded)
+
+
+def test_ownca_issues_the_token_keys_certificates(softhsm, token, client, app, tmp_path) -> None:
+    # The CA is given as content, so that no private key file is left (test_leftovers.py scans the run's files).
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils import _keys  # pylint: disable=import-outside-toplevel
+
+    ca_key = _keys.generate_private_key("EC", curve="P-384")
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "PKCS#11 test CA")])
+    start = times.utcnow() - datetime.timedelta(days=1)
+    ca = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=3650))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA384()))
+    options = dict(certificate_provider="ownca", ownca_content=ca.public_bytes(serialization.Encoding.PEM).decode(),
+                   ownca_privatekey_content=_keys.dump_private_key(ca_key).decode())
+    created = run(client, app, desired(softhsm, tmp_path, "ownca", **options))
+    rotated = run(client, app, desired(softhsm, tmp_path, "ownca", rotate=True, **options))
+    for result in (created, rotated):
+        cert = certs.load_certificate(result["verification_key"]["certificate"])
+        assert certs.issued_by(cert, ca) and not certs.issued_by(cert, cert)
+    held = in_token(token, "ownca")
+    assert rotated["verification_key"]["public_key_fingerprint"] == held["current"] != held["previous"]
+    assert run(client, app, desired(softhsm, tmp_path, "ownca", **options))["plan"] == []
