@@ -7,7 +7,9 @@
 """Verification keys: the naming conventions, the API's view, and ``observe`` (the only step that reads).
 
 The local side of one logical key ("telemetry") is a set of files next to
-``private_key_path``:
+``private_key_path`` (key_backend=file; with key_backend=pkcs11 the three
+private keys are key pairs in a PKCS#11 token instead, see
+``_verification_key_store`` and ``_verification_key_token``):
 
 * ``private_key_path``: the current signing key;
 * ``private_key_path.next``: a new key that is being rotated in (only while a

@@ -11,12 +11,15 @@
 * ``_verification_key_options``: the argument spec and the desired state (``Desired``);
 * ``_verification_key_state``: the file and name conventions, the API's view, and ``observe`` (the only reads);
 * ``_verification_key_planner`` and ``_verification_key_rotation``: the typed plan (nothing read from disk);
-* ``_verification_key_changes``: the typed changes, each applying itself.
+* ``_verification_key_changes``: the typed changes, each applying itself;
+* ``_verification_key_store`` and ``_verification_key_token``: where the private keys are (files, or key pairs in
+  a PKCS#11 token with key_backend=pkcs11), behind one interface.
 
-Every new private key is written to disk (``.next``, mode 0600) before its
-certificate is uploaded, and a key file is removed only after its key has
-been deleted from the API: whatever point a run is killed at, no private key
-of an uploaded key is lost, and the next run picks up where it stopped.
+Every new private key is stored (``.next``, mode 0600, or the token's
+``:next`` pair) before its certificate is uploaded, and a private key is
+removed only after its key has been deleted from the API: whatever point a
+run is killed at, no private key of an uploaded key is lost, and the next run
+picks up where it stopped.
 """
 
 from __future__ import annotations
