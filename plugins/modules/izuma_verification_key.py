@@ -388,7 +388,7 @@ key_backend:
 pkcs11_key_label:
   description:
     - The CKA_LABEL of the current key's private key object in the token; give it to
-      M(izuma.device_management.izuma_jwt) as O(izuma.device_management.izuma_jwt#action:pkcs11_key_label). Never a secret.
+      M(izuma.device_management.izuma_jwt) as O(izuma.device_management.izuma_jwt#module:pkcs11_key_label). Never a secret.
   returned: when O(key_backend=pkcs11) and O(state=present)
   type: str
   sample: "izuma:telemetry-signing:current"
