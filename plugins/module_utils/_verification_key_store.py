@@ -85,6 +85,10 @@ class KeyStore:
         """Where the key's private keys and certificates are after the plan, for the module's result."""
         raise NotImplementedError
 
+    def conceal(self, result: Any) -> Any:
+        """Check mode: hide what the result shows of new keys that only exist once the task runs (files: nothing)."""
+        return result
+
 
 class FileStore(KeyStore):
     """Private keys in PEM files: ``private_key_path`` and its ``.next`` and ``.previous`` (or private_key_content)."""

@@ -60,6 +60,8 @@ class TokenStore(KeyStore):
         self.want = want
         self.source = want.pkcs11_source()
         self._session: Any = None
+        # The public-key fingerprints of the stand-in keys planning used (see the module docstring).
+        self.standins: "set[str]" = set()
 
     @property
     def session(self) -> Any:
@@ -104,7 +106,21 @@ class TokenStore(KeyStore):
     def new_key(self, planning: Any) -> LocalKey:
         # A stand-in for planning and check mode only: the key that is uploaded is generated in the token.
         key = generate_like(planning.want)
+        self.standins.add(keys.public_key_fingerprint(key))
         return LocalKey("pending", self.label("next"), key, b"", keys.public_key_fingerprint(key))
+
+    def conceal(self, result: Any) -> Any:
+        """Check mode: the fingerprints of a stand-in key (and of its certificate) become None, as they are unknown."""
+        if isinstance(result, list):
+            return [self.conceal(item) for item in result]
+        if not isinstance(result, dict):
+            return result
+        concealed = {name: self.conceal(value) for name, value in result.items()}
+        if result.get("public_key_fingerprint") in self.standins:
+            concealed["public_key_fingerprint"] = None
+            if "certificate_fingerprint" in concealed:
+                concealed["certificate_fingerprint"] = None
+        return concealed
 
     def write_pending(self, planning: Any, pending: LocalKey, why: str) -> None:
         want = planning.want
@@ -244,6 +260,8 @@ class PromoteKeys(_TokenChange):
             diff["after"][previous] = self.before
         if self.paths.certificate:
             diff["after"][self.paths.certificate] = certificate_state(self.certificate, observed.now)
+            if self.after and self.after.get("public_key_fingerprint") in self.store.standins:
+                diff["after"][self.paths.certificate]["certificate_fingerprint"] = None
             if observed.certificate_source == self.paths.certificate and observed.certificate_pem:
                 diff["before"][self.paths.certificate] = certificate_state(observed.certificate_pem, observed.now)
 

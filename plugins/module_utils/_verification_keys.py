@@ -64,7 +64,7 @@ def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, a
     result = report(observed, want, the_plan, facts, after)
     if diff:
         result["diff"] = diff_of(observed, the_plan, after)
-    return result
+    return store.conceal(result) if check_mode else result
 
 
 def apply_plan(context: KeyContext, observed: Observed, want: Desired, the_plan: Plan,

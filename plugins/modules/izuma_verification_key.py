@@ -275,6 +275,8 @@ options:
         the objects labelled C(izuma:<name>:current), C(izuma:<name>:next) and C(izuma:<name>:previous) (RV(pkcs11_key_label)),
         promoted by relabelling. O(pkcs11_key_label), if given, must be the current label. Not with
         O(certificate_provider=external).
+      - In check mode nothing is generated, so the fingerprints of a key that a run would generate (and of its
+        certificate) are returned as V(null).
     type: str
     choices: [file, pkcs11]
     default: file

@@ -167,6 +167,12 @@ def test_check_mode_generates_no_object_and_changes_nothing(softhsm, token, clie
     rotation = run(client, app, desired(softhsm, tmp_path, "check", rotate=True), check=True)
     assert rotation["changed"] and kinds(rotation) == ["GenerateKey", "UpdateKey", "UploadKey", "PromoteKeys"]
     assert emulator.writes() == [] and in_token(token, "check") == held and snapshot(tmp_path) == before
+    # The new key's fingerprints are unknown until the token generates it: none is made up.
+    assert rotation["verification_key"]["public_key_fingerprint"] is None and rotation["public_key_fingerprint"] is None
+    assert rotation["diff"]["after"]["check"]["public_key_fingerprint"] is None
+    assert rotation["diff"]["after"]["check"]["certificate_fingerprint"] is None
+    assert rotation["diff"]["after"]["check-previous"]["public_key_fingerprint"] == held["current"]
+    assert rotation["diff"]["after"][str(tmp_path / "check.crt")]["certificate_fingerprint"] is None
 
 
 def test_diff_names_labels_and_fingerprints_never_key_material(softhsm, token, client, app, tmp_path) -> None:
