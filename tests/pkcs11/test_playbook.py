@@ -108,3 +108,49 @@ def test_a_wrong_pin_is_refused_clearly_and_changes_nothing(softhsm, token, emul
     assert "the PIN for the PKCS#11 token with label 'izuma-test' is wrong" in output and "nothing was changed" in output
     assert "not-the-pin-4711" not in output and "Traceback" not in output
     assert emulator.writes() == [] and labels(token, "wrong-pin") == [] and sorted(os.listdir(tmp_path)) == ["ansible-tmp"]
+
+
+KEY_PATH = r"^/v3/applications/[^/]+/verification-keys"
+
+
+@pytest.mark.parametrize("fault", [
+    pytest.param({"method": "DELETE", "path": KEY_PATH + "/", "hang": "after"}, id="after-make-room"),
+    pytest.param({"method": "PUT", "path": KEY_PATH + "/", "hang": "before"}, id="before-rename"),
+    pytest.param({"method": "PUT", "path": KEY_PATH + "/", "hang": "after"}, id="after-rename"),
+    pytest.param({"method": "POST", "path": KEY_PATH + "$", "hang": "after"}, id="after-upload"),
+])
+def test_a_rotation_whose_process_is_killed_converges_on_the_next_run(softhsm, token, emulator, tmp_path, fault) -> None:
+    # A real SIGKILL of the whole ansible-playbook session while the emulator holds one request: the killed worker
+    # held a logged-in session on the token and had generated the new pair.
+    from izuma_emulator.testing import kill_tree  # pylint: disable=import-outside-toplevel
+
+    runner = Runner(softhsm, emulator, tmp_path)
+    name = "sigkill-" + fault["method"].lower() + "-" + fault["hang"]
+    assert runner.run(vk_name=name)[0] == 0
+    assert runner.run(vk_name=name, vk_rotate=True, vk_grace_period=0)[0] == 0
+    emulator.faults(fault)
+    result = tmp_path / "killed.json"
+    extra = dict(vk_application_id=runner.application_id, vk_dir=str(tmp_path), vk_result=str(result), vk_name=name,
+                 vk_rotate=True, vk_grace_period=0)
+    with open(tmp_path / "killed.log", "w", encoding="utf-8") as log:
+        process = subprocess.Popen([str(BIN / "ansible-playbook"), "-i", "localhost,", str(PLAYBOOKS / "verification_key.yml"),
+                                    "-e", json.dumps(extra)], env=runner.env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            emulator.wait_until_hanging(timeout=120)
+        finally:
+            kill_tree(process)
+    emulator.clear_faults()
+    assert not result.exists(), "the run finished before it was killed"
+    # Killed at an API request, before the promotion: the new pair waits as :next, nothing was destroyed.
+    assert labels(token, name) == ["current", "next", "previous"]
+
+    # The scheduled run (no rotate) finishes the rotation; the one after it changes and writes nothing.
+    status, output, resumed = runner.run(vk_name=name, vk_grace_period=0)
+    assert status == 0, output
+    assert labels(token, name) in (["current", "previous"], ["current"]), labels(token, name)
+    fingerprint = _pkcs11_keys.find_key_pair(token, _pkcs11_keys.key_label(name)).describe()["public_key_fingerprint"]
+    assert resumed["verification_key"]["public_key_fingerprint"] == fingerprint
+    emulator.clear_log()
+    status, output, final = runner.run(vk_name=name, vk_retire_previous="never")
+    assert status == 0 and not final["changed"] and emulator.writes() == [], output
