@@ -30,7 +30,7 @@ help:
 	@echo "  make runner-test   the rotation playbook through ansible-runner with the AWX credential type"
 	@echo "  make kill-test     the role killed at every phase; the next run finishes the rotation"
 	@echo "  make role-test     the role in check mode and in serial batches; the audit playbook"
-	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once and lose nothing"
+	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once; izuma_jwt over ssh"
 	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
 	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2"
 	@echo "  make release-test  the 1.0.0 tarball: its files, galaxy-importer, antsibull-docs and antsibull-changelog lint"
@@ -158,9 +158,11 @@ role-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_modes.py
 
 # What the role costs per host, counted (module executions, per-host tasks, API requests), and the rotation split
-# into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused.
+# into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused; and
+# izuma_jwt over the ssh connection (an sshd of the test's own on 127.0.0.1; hack/install-sshd.sh installs it).
 fleet-test: tools-venv rotation-tree
-	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py
+	@hack/install-sshd.sh >/dev/null
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py tests/rotation/test_ssh.py
 
 # Not part of `make test`: the role against the same work in plain Ansible (interleaved, medians and ranges), the
 # converged token check against a bare stat, and fleet sizes of 20, 100 and 1,000 hosts, with a plot

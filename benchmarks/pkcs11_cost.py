@@ -19,7 +19,11 @@ For RS256 and PS256 (RSA 2048), RS256 (RSA 4096) and ES256 (P-256) it times, per
   found on the first call), then ``sign_jwt``;
 - ``pkcs11 find``: the same with ``find_key_pair`` on every call (C_FindObjects twice and the public key read
   again), to show what the pair cache saves;
-- ``pkcs11 adapter``: ``_tokens.sign_token`` (PyJWT) with the token-backed cryptography key object.
+- ``pkcs11 adapter``: ``_tokens.sign_token`` (PyJWT) with the token-backed cryptography key object;
+- ``lookup pem`` / ``lookup pkcs11``: the ``izuma.device_management.izuma_jwt`` lookup itself, loaded by Ansible's
+  plugin loader, with a PEM file key / the token key (``pkcs11_key_label``), one call per token with another subject
+  each time (so neither its call cache nor its token cache answers: every call signs);
+- ``lookup pkcs11 again``: the same lookup call repeated, as a template re-rendered (answered from its call cache).
 
 Runs are interleaved: each round times every variant once, in a rotated order, so that a slow spell of the machine
 spreads over all of them; the report gives the median and the range over the rounds, in microseconds per token.
@@ -28,6 +32,7 @@ spreads over all of them; the report gives the median and the range over the rou
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import statistics
@@ -49,6 +54,16 @@ def _collection_imports() -> t.Any:
     from ansible_collections.izuma.device_management.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
         _keys, _pkcs11, _pkcs11_keys, _pkcs11_signing, _tokens)
     return _keys, _pkcs11, _pkcs11_keys, _pkcs11_signing, _tokens
+
+
+def _lookup() -> t.Any:
+    """The izuma_jwt lookup as ansible-playbook gets it: Ansible's plugin loader, over the collection of this tree."""
+    from ansible.parsing.dataloader import DataLoader  # pylint: disable=import-outside-toplevel
+    from ansible.plugins.loader import lookup_loader  # pylint: disable=import-outside-toplevel
+
+    lookup = lookup_loader.get("izuma.device_management.izuma_jwt", loader=DataLoader(), templar=None)
+    assert lookup is not None, "the izuma_jwt lookup was not found: run from the tree make builds (make pkcs11-benchmark)"
+    return lookup
 
 
 def prepare_softhsm(root: str) -> str:
@@ -119,10 +134,30 @@ def variants(module: str, workdir: str, key_type: str, size: t.Optional[int], cu
         for number in range(n):
             _tokens.sign_token(adapter, algorithm, subject="host-%d" % number)
 
+    lookup = _lookup()
+    pkcs11_options = {"pkcs11_key_label": label, "pkcs11_library": module, "pkcs11_token": "bench", "pkcs11_pin": PIN,
+                      "algorithm": algorithm, "lifetime": 300}
+
+    # A subject never used before on every call, across rounds too: otherwise a later round is a cache hit.
+    subjects = itertools.count()
+
+    def lookup_pem(n: int) -> None:
+        for _number in range(n):
+            lookup.run([], {}, private_key_path=pem_path, algorithm=algorithm, lifetime=300, subject="host-%d" % next(subjects))
+
+    def lookup_pkcs11(n: int) -> None:
+        for _number in range(n):
+            lookup.run([], {}, subject="host-%d" % next(subjects), **pkcs11_options)
+
+    def lookup_pkcs11_again(n: int) -> None:
+        for _number in range(n):
+            lookup.run([], {}, subject="host-same", **pkcs11_options)
+
     # Reading an RSA PEM key costs tens of milliseconds (cryptography checks the key on load): fewer tokens for it.
     pem_reread.share = 20  # type: ignore[attr-defined]
     return {"pem pyjwt": pem_pyjwt, "pem reread": pem_reread, "raw pkcs11": raw_pkcs11, "pkcs11 jwt": pkcs11_jwt,
-            "pkcs11 lookup": pkcs11_lookup, "pkcs11 find": pkcs11_find, "pkcs11 adapter": pkcs11_adapter}
+            "pkcs11 lookup": pkcs11_lookup, "pkcs11 find": pkcs11_find, "pkcs11 adapter": pkcs11_adapter,
+            "lookup pem": lookup_pem, "lookup pkcs11": lookup_pkcs11, "lookup pkcs11 again": lookup_pkcs11_again}
 
 
 def measure(functions: t.Dict[str, t.Callable[[int], None]], rounds: int, tokens: int) -> t.Dict[str, t.List[float]]:
@@ -147,6 +182,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tokens", type=int, default=200, help="tokens per variant per round")
     args = parser.parse_args()
+    # Ansible's collection loader, before the first import of the collection, so that the lookup and the modules
+    # imported here are the same modules (the tree's ansible_collections directory, which PYTHONPATH also names).
+    from ansible.plugins.loader import init_plugin_loader  # pylint: disable=import-outside-toplevel
+    init_plugin_loader([os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_ROOT)))])
     root = os.path.abspath(os.environ.get("IZUMA_SOFTHSM_DIR") or tempfile.mkdtemp(prefix="izuma-softhsm-bench-"))
     module = prepare_softhsm(root)
     workdir = tempfile.mkdtemp(prefix="izuma-pkcs11-bench-")

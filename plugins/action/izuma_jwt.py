@@ -7,7 +7,8 @@ For each host:
 
 1. observe - validate the task (with the module's own argument spec,
    module_utils ``_jwt_options``), load the signing key (parsed once per
-   process by the key source, module_utils ``_key_source``) and check every
+   process by the key source, module_utils ``_key_source``; a key in a
+   PKCS#11 token signs there, after one login per process) and check every
    signing option, before any host is contacted; then read the deployed
    token, its mode, owner and group through the connection with one shell
    command (plugin_utils ``_deployed_token``: no module, no Python on the
@@ -44,6 +45,7 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_options as pkcs11_options
 from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_options import (
@@ -218,7 +220,10 @@ class ActionModule(ActionBase):
             raise IzumaError("renew_margin (%d seconds) must be zero or more and shorter than lifetime (%d seconds), or every run "
                              "would issue a new token" % (params["renew_margin"], params["lifetime"]))
         key_path = jwt_plugin.resolve_key_path(params["private_key_path"], task_vars, self._loader)
-        key = key_source.load_signing_key(key_path, params["private_key_content"], params["private_key_passphrase"])
+        # A key in a PKCS#11 token when pkcs11_key_label is given: logged in once per process, before any host is
+        # contacted, so that a wrong PIN fails the task with nothing written.
+        key = key_source.load_signing_key(key_path, params["private_key_content"], params["private_key_passphrase"],
+                                          pkcs11=pkcs11_options.pkcs11_source(params))
         options = jwt_plugin.sign_options(params.get)
         # Refuse bad options (algorithm, lifetime, reserved claims and headers) before any host is contacted.
         tokens.signing_request(key, **options)

@@ -48,6 +48,38 @@ options:
       - Passphrase of an encrypted authentication private key.
       - If not set, the E(IZUMA_PRIVATE_KEY_PASSPHRASE) environment variable is used.
     type: str
+  auth_pkcs11_key_label:
+    description:
+      - Sign the authentication JWT with this private key object (its CKA_LABEL) inside a PKCS#11 token instead of a
+        key file - a hardware security module, a cloud key service's PKCS#11 library or SoftHSM2. The key never
+        leaves the token; the module logs in once and signs its tokens there.
+      - Needs O(auth_application_id) and O(auth_pkcs11_library); mutually exclusive with O(auth_private_key_path) and
+        O(auth_private_key_content). M(izuma.device_management.izuma_jwt) describes the same options without the
+        C(auth_) prefix.
+      - Needs C(python-pkcs11) on the host where the module runs.
+    type: str
+  auth_pkcs11_library:
+    description:
+      - Path, on the host where the module runs, of the PKCS#11 module (the vendor's shared library) for
+        O(auth_pkcs11_key_label), for example C(/usr/lib/softhsm/libsofthsm2.so).
+      - If not set, the E(IZUMA_PKCS11_LIBRARY) environment variable is used.
+    type: path
+  auth_pkcs11_token:
+    description:
+      - The token that holds O(auth_pkcs11_key_label), by its label or an RFC 7512 C(pkcs11:) URI (without
+        C(pin-value)). If neither this nor O(auth_pkcs11_serial) is given, the library must have exactly one token.
+      - If not set, the E(IZUMA_PKCS11_TOKEN) environment variable is used.
+    type: str
+  auth_pkcs11_serial:
+    description:
+      - The serial number of that token, when labels are not unique.
+      - If not set, the E(IZUMA_PKCS11_SERIAL) environment variable is used.
+    type: str
+  auth_pkcs11_pin:
+    description:
+      - The token's user PIN. It is never logged, returned or written; a wrong PIN fails the task before any request.
+      - If not set, the E(IZUMA_PKCS11_PIN) environment variable is used.
+    type: str
   auth_jwt_algorithm:
     description:
       - JWS algorithm of the authentication JWT. By default RS256 for RSA keys, and ES256, ES384 or ES512 for EC keys
@@ -84,6 +116,7 @@ options:
 requirements:
   - requests
   - cryptography and PyJWT, for JWT authentication
+  - python-pkcs11 (0.10 or later), for JWT authentication with a key in a PKCS#11 token
 notes:
   - All modules that talk to the API belong to the action group C(izuma.device_management.izuma), so
     C(module_defaults) with C(group/izuma.device_management.izuma) sets these options once for a play.

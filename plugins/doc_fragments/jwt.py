@@ -24,17 +24,19 @@ options:
       - Path, on the controller, of the PEM private key (PKCS#8 or traditional, encrypted or not) that signs the token.
         It is the private key of a verification key uploaded to the application, and it never leaves the controller.
       - A relative path is relative to the playbook's directory (the role's, in a role); C(~) is expanded.
-      - One of O(private_key_path) and O(private_key_content) is required.
+      - One of O(private_key_path), O(private_key_content) and O(pkcs11_key_label) (a key in a PKCS#11 token) is
+        required.
     type: path
   private_key_content:
     description:
       - The PEM private key that signs the token, as content (for example from Ansible Vault).
-      - Mutually exclusive with O(private_key_path).
+      - Mutually exclusive with O(private_key_path) and O(pkcs11_key_label).
     type: str
   private_key_passphrase:
     description:
       - Passphrase of an encrypted private key. Giving one for a key that is not encrypted is an error, so that a key
         believed to be protected but stored in clear is noticed.
+      - Not for a PKCS#11 key, which the token protects with O(pkcs11_pin).
     type: str
   algorithm:
     description:

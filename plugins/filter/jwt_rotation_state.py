@@ -13,9 +13,12 @@ No token or key material passes through these filters: they read fingerprints, f
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ID_PATTERN
 
 # The variable each host registers with the results of its izuma_jwt task (one result per application).
 TOKEN_RESULTS_VAR = "_jwt_rotation_tokens"
@@ -30,26 +33,82 @@ def _get(mapping: t.Any, name: str, default: t.Any = None) -> t.Any:
     return default if value is None else value
 
 
+def jwt_rotation_ids(applications: t.List[t.Dict[str, t.Any]], saved: t.Dict[str, str],
+                     api_host: str) -> t.Dict[str, t.Dict[str, str]]:
+    """The application ids known before any request, by name: ``{"id": ..., "source": "given" or "remembered"}``.
+
+    An entry's own ``id`` is given; otherwise ``saved`` holds the text of the application's state file (written by
+    an earlier run, see ``jwt_rotation_id_record``), which counts only when it names this application on this API.
+    A file that cannot be read as such is ignored (the application is then found by name, and the file rewritten).
+    """
+    known = {}
+    for app in applications:
+        name = app["name"]
+        if app.get("id"):
+            known[name] = {"id": str(app["id"]), "source": "given"}
+            continue
+        try:
+            record = json.loads(saved.get(name) or "null")
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("name") == name and _same_host(record.get("api_host"), api_host) \
+                and ID_PATTERN.match(str(record.get("id", ""))):
+            known[name] = {"id": record["id"], "source": "remembered"}
+    return known
+
+
+def jwt_rotation_id_record(name: str, application_id: str, api_host: str) -> str:
+    """The text of an application's state file: its name, id and API host (no secret), as JSON."""
+    return json.dumps({"name": name, "id": application_id, "api_host": _normal_host(api_host)}, indent=2, sort_keys=True) + "\n"
+
+
+def _normal_host(api_host: t.Any) -> str:
+    return str(api_host or "").rstrip("/")
+
+
+def _same_host(saved: t.Any, api_host: t.Any) -> bool:
+    return _normal_host(saved) == _normal_host(api_host)
+
+
+def _last_run(first: t.List[t.Dict[str, t.Any]], later: t.Optional[t.List[t.Dict[str, t.Any]]]) -> t.List[t.Dict[str, t.Any]]:
+    """Per application, the result of the later loop where that item ran (was not skipped), else the first's."""
+    if not later:
+        return list(first)
+    if len(later) != len(first):
+        raise AnsibleFilterError("jwt_rotation_state: a later loop must have one result per application")
+    return [again if again and not _get(again, "skipped", False) else result for result, again in zip(first, later)]
+
+
 def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.List[t.Dict[str, t.Any]],
                        key_results: t.List[t.Dict[str, t.Any]], hosts: t.Dict[str, t.List[str]],
-                       key_dir: str, grace_period: int, check_mode: bool = False) -> t.Dict[str, t.Dict[str, t.Any]]:
+                       key_dir: str, grace_period: int, check_mode: bool = False,
+                       later_app_results: t.Optional[t.List[t.Dict[str, t.Any]]] = None,
+                       later_key_results: t.Optional[t.List[t.Dict[str, t.Any]]] = None) -> t.Dict[str, t.Dict[str, t.Any]]:
     """Each application's state after phase 1, by name: id, key, rotation flags, hosts; no key material.
 
     ``app_results`` and ``key_results`` are the loop results of izuma_application and izuma_verification_key, in the
     order of ``applications``; ``hosts`` maps each application to the inventory hosts its ``hosts`` patterns match.
+    The role skips izuma_application where it knows the id already; ``later_app_results`` and ``later_key_results``
+    are the results of the loops it runs again for some applications (a changed key, a remembered id that is gone):
+    where an item ran again, that result counts.
     """
     if len(app_results) != len(applications) or len(key_results) != len(applications):
         raise AnsibleFilterError("jwt_rotation_state: expected one application result and one key result per application")
+    changed = [bool(_get(first, "changed", False)) or bool(_get(again, "changed", False))
+               for first, again in zip(app_results, later_app_results or [{}] * len(app_results))]
     state = {}
-    for app, app_result, key in zip(applications, app_results, key_results):
+    for app, app_result, key, app_changed in zip(applications, _last_run(app_results, later_app_results),
+                                                 _last_run(key_results, later_key_results), changed):
         application = _get(app_result, "application", {})
         current = _get(key, "verification_key", {})
         rotated = bool(_get(key, "rotated", False))
+        # Where izuma_application did not run, the id is the one the key module worked with.
+        application_id = _get(application, "id", "") or ("" if _get(key, "failed", False) else _get(key, "application_id", ""))
         state[app["name"]] = {
-            "id": _get(application, "id", ""),
+            "id": application_id,
             "key_name": app.get("key_name") or app["name"] + "-signing",
             "key_path": _get(key, "private_key_path", "%s/%s.key" % (key_dir, app["name"])),
-            "application_changed": bool(_get(app_result, "changed", False)),
+            "application_changed": app_changed,
             "key_changed": bool(_get(key, "changed", False)),
             "fingerprint": _get(key, "public_key_fingerprint", ""),
             "expires_at": _get(key, "expires_at", ""),
@@ -62,7 +121,7 @@ def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.
             "previous_file": bool(_get(key, "previous_private_key_path", "")),
             "grace_period": int(app.get("grace_period", grace_period) if app.get("grace_period") is not None else grace_period),
             # In check mode an application or key still to be made has no key to sign with yet.
-            "pending": bool(check_mode) and (not _get(application, "id", "") or rotated or not _get(current, "id", "")),
+            "pending": bool(check_mode) and (not application_id or rotated or not _get(current, "id", "")),
             "hosts": list(hosts.get(app["name"], [])),
         }
     return state
@@ -210,6 +269,8 @@ class FilterModule:
         """Map filter names to functions."""
         return {
             "jwt_rotation_state": jwt_rotation_state,
+            "jwt_rotation_ids": jwt_rotation_ids,
+            "jwt_rotation_id_record": jwt_rotation_id_record,
             "jwt_rotation_host_applications": jwt_rotation_host_applications,
             "jwt_rotation_lifetimes": jwt_rotation_lifetimes,
             "jwt_rotation_retirement": jwt_rotation_retirement,

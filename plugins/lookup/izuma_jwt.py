@@ -64,6 +64,8 @@ options:
 extends_documentation_fragment:
   - izuma.device_management.jwt
   - izuma.device_management.jwt.plugins
+  - izuma.device_management.pkcs11
+  - izuma.device_management.pkcs11.plugins
 notes:
   - Like every lookup, this one runs on the controller and B(signs even in check mode); a token obtained in check mode is
     a real, usable token.
@@ -72,7 +74,9 @@ notes:
     with M(ansible.builtin.debug), and use C(no_log) on tasks that pass it on (M(ansible.builtin.uri) returns its
     request headers in its result).
   - The private key is read from the controller's file system; a relative O(private_key_path) is relative to the
-    playbook's directory.
+    playbook's directory. A key in a PKCS#11 token (O(pkcs11_key_label)) signs in the token on the controller; each
+    Ansible process logs in once and finds the key once, and the cache of whole calls keys them by a keyed hash of
+    all the options, the PIN included, never by the PIN itself.
 seealso:
   - module: izuma.device_management.izuma_jwt
   - plugin: izuma.device_management.jwt_claims
@@ -102,6 +106,11 @@ EXAMPLES = r"""
                 private_key_content=vault_gateway_key, algorithm='PS256') }}
   no_log: true
 
+- name: A token signed inside a PKCS#11 token (an HSM); library, token and PIN from IZUMA_PKCS11_* (an AWX credential)
+  ansible.builtin.set_fact:
+    hsm_token: "{{ lookup('izuma.device_management.izuma_jwt', pkcs11_key_label='izuma:telemetry-signing:current') }}"
+  no_log: true
+
 # With variables (izuma_jwt_private_key_path, izuma_jwt_algorithm, ...) or the environment
 # (IZUMA_PRIVATE_KEY_PATH, IZUMA_JWT_ALGORITHM, ...) the call needs no arguments:
 - name: Use the key configured for the play
@@ -125,6 +134,7 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_options as pkcs11_options
 from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
@@ -166,7 +176,13 @@ class LookupModule(LookupBase):
         """The tokens, the window in which the token cache would give the same ones again (None: no reuse), the key file and its identity."""
         option = self._options.get  # every option is resolved (see run): the plain dictionary, not get_option's checks
         path = jwt_plugin.resolve_key_path(option("private_key_path"), variables, self._loader)
-        key, identity = key_source.load_signing_key_identity(path, option("private_key_content"), option("private_key_passphrase"))
+        # A PKCS#11 key only when its label is given: a library or token configured for the play (ansible.cfg,
+        # IZUMA_PKCS11_*) does not turn a call with a key file into a PKCS#11 one, nor fail it.
+        pkcs11 = None
+        if option("pkcs11_key_label"):
+            pkcs11 = pkcs11_options.pkcs11_source({name: option(name) for name in pkcs11_options.OPTION_NAMES})
+        key, identity = key_source.load_signing_key_identity(path, option("private_key_content"), option("private_key_passphrase"),
+                                                             pkcs11=pkcs11)
         window = (float("-inf"), float("inf")) if option("reuse_tokens") else None
         results = []
         # query('...', names) passes the list as one term: one level of lists is flattened.

@@ -18,7 +18,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import (
+    OPTION_NAMES as PKCS11_OPTION_NAMES,
+    Pkcs11KeySource,
+    pkcs11_source,
+)
 
 DEFAULT_HOST = "https://api.us-east-1.mbedcloud.com"
 DEFAULT_TIMEOUT = 30.0
@@ -26,6 +31,8 @@ DEFAULT_RETRIES = 5
 # A Retry-After above this many seconds is cut down to it, so that a run never stalls for long.
 DEFAULT_RETRY_AFTER_CAP = 60.0
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+# The connection options of a key in a PKCS#11 token are the pkcs11_* options with this prefix.
+AUTH_PREFIX = "auth_"
 
 
 @dataclass
@@ -39,6 +46,12 @@ class ClientConfig:
     auth_private_key_content: Optional[str] = field(default=None, repr=False)
     auth_private_key_passphrase: Optional[str] = field(default=None, repr=False)
     auth_jwt_algorithm: Optional[str] = None
+    # A key in a PKCS#11 token that signs the authentication JWT (_pkcs11_options with the prefix auth_).
+    auth_pkcs11_library: Optional[str] = None
+    auth_pkcs11_token: Optional[str] = None
+    auth_pkcs11_serial: Optional[str] = None
+    auth_pkcs11_pin: Optional[str] = field(default=None, repr=False)
+    auth_pkcs11_key_label: Optional[str] = None
     validate_certs: bool = True
     ca_path: Optional[str] = None
     timeout: float = DEFAULT_TIMEOUT
@@ -51,7 +64,7 @@ class ClientConfig:
     OPTION_NAMES = (
         "api_host", "api_key", "auth_application_id", "auth_private_key_path", "auth_private_key_content",
         "auth_private_key_passphrase", "auth_jwt_algorithm", "validate_certs", "ca_path", "timeout", "retries",
-    )
+    ) + tuple(AUTH_PREFIX + name for name in PKCS11_OPTION_NAMES)
 
     @classmethod
     def from_options(cls, get: Callable[[str], Any], sources: Optional[Dict[str, str]] = None) -> "ClientConfig":
@@ -72,7 +85,7 @@ class ClientConfig:
         """``access_key`` or ``jwt``, chosen from the options given (an access key wins)."""
         if self.api_key:
             return "access_key"
-        if self.auth_application_id and (self.auth_private_key_path or self.auth_private_key_content):
+        if self.auth_application_id and (self.auth_private_key_path or self.auth_private_key_content or self.auth_pkcs11_key_label):
             return "jwt"
         return "none"
 
@@ -87,15 +100,28 @@ class ClientConfig:
             raise IzumaConfigError(
                 "No credentials for the Izuma API: set api_key (IZUMA_API_KEY) to an administrator access key, "
                 "or auth_application_id (IZUMA_APPLICATION_ID) with auth_private_key_path (IZUMA_PRIVATE_KEY_PATH) "
-                "or auth_private_key_content (IZUMA_PRIVATE_KEY) to authenticate with a JWT.")
-        if self.auth_private_key_path and self.auth_private_key_content:
-            raise IzumaConfigError("Give auth_private_key_path or auth_private_key_content, not both.")
+                "or auth_private_key_content (IZUMA_PRIVATE_KEY) or auth_pkcs11_key_label (a key in a PKCS#11 token) to "
+                "authenticate with a JWT.")
+        given = [name for name in ("auth_private_key_path", "auth_private_key_content", "auth_pkcs11_key_label") if getattr(self, name)]
+        if len(given) > 1:
+            raise IzumaConfigError("Give one of auth_private_key_path, auth_private_key_content and auth_pkcs11_key_label: %s were "
+                                   "given." % " and ".join(given))
+        if self.auth_method != "access_key":
+            try:
+                self.pkcs11_source()
+            except IzumaKeyError as exc:
+                raise IzumaConfigError(exc.message) from None
         if self.auth_application_id and not ID_PATTERN.match(self.auth_application_id):
             raise IzumaConfigError("auth_application_id must be an application id of 32 lowercase hex characters.")
         if self.timeout <= 0:
             raise IzumaConfigError("timeout must be a positive number of seconds.")
         if self.retries < 0:
             raise IzumaConfigError("retries must be zero or a positive number.")
+
+    def pkcs11_source(self) -> Optional[Pkcs11KeySource]:
+        """The PKCS#11 key that signs the authentication JWT (the ``auth_pkcs11_*`` options), or None."""
+        return pkcs11_source({name: getattr(self, name) for name in self.OPTION_NAMES if name.startswith(AUTH_PREFIX + "pkcs11_")},
+                             prefix=AUTH_PREFIX)
 
     def warnings(self) -> List[str]:
         """What the user should be told about this configuration: today, that TLS verification is off."""

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ID_PATTERN
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaMissingError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, Plan, UpdateChange, pick
 
 APPLICATIONS_PATH = "/v3/applications"
@@ -39,12 +39,12 @@ def check_application_id(application_id: str, option: str = "application_id") ->
         raise IzumaConfigError("%s must be 32 lowercase hexadecimal characters (got %r)." % (option, application_id))
 
 
-def missing_application(name: Optional[str] = None, application_id: Optional[str] = None) -> IzumaConfigError:
+def missing_application(name: Optional[str] = None, application_id: Optional[str] = None) -> IzumaMissingError:
     """The one error for an application that is not there, by id or by name."""
     if application_id:
-        return IzumaConfigError("There is no application with application_id %s: check the id, or give the application's "
-                                "name instead (izuma_application creates an application from its name)." % application_id)
-    return IzumaConfigError("There is no application named %r: check the name, or create it first (izuma_application)." % name)
+        return IzumaMissingError("There is no application with application_id %s: check the id, or give the application's "
+                                 "name instead (izuma_application creates an application from its name)." % application_id)
+    return IzumaMissingError("There is no application named %r: check the name, or create it first (izuma_application)." % name)
 
 
 def resolve_application(client: IzumaClient, name: Optional[str] = None, application_id: Optional[str] = None,
@@ -245,7 +245,9 @@ def converge(client: IzumaClient, params: Dict[str, Any], check_mode: bool, diff
     # A missing id is an error only when it would have to be updated; state=absent is then already true.
     observed = resolve_application(client, name=params.get("name"), application_id=application_id,
                                    required=bool(application_id) and params.get("state", "present") == "present")
-    groups = resolve_groups(client, params["groups"]) if params.get("groups") is not None else None
+    # Group names cost a list of the policy groups; only a present application has groups to compare or set.
+    present = params.get("state", "present") == "present"
+    groups = resolve_groups(client, params["groups"]) if params.get("groups") is not None and present else None
     desired = desired_fields(params.get("name"), params.get("description"), params.get("status"), groups)
     plan = plan_application(observed, desired, params.get("state", "present"))
     application = predicted_application(observed, plan) if check_mode else apply_application_plan(client, plan, observed)

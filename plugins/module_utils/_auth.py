@@ -36,7 +36,8 @@ class AccessKeyAuth:
 class JwtAuth:
     """JWT authentication: a short-lived token signed with the application's private key.
 
-    The key is read and parsed once; a token is reused until it comes within
+    The key is a PEM file, PEM content or a key in a PKCS#11 token (``auth_pkcs11_key_label``); it is read and
+    parsed (or found in the token, after one login) once; a token is reused until it comes within
     ``refresh_margin`` seconds of its expiry, then a new one is signed.
     """
 
@@ -57,7 +58,11 @@ class JwtAuth:
 
         config = self._config
         # The one key source of the collection, with its per-process cache: the same loader as the izuma_jwt plugins.
-        if config.auth_private_key_path:
+        pkcs11 = config.pkcs11_source()
+        if pkcs11 is not None:
+            # Signs in the token: one login per process (every module is a process of its own).
+            self._key = key_source.load_signing_key(pkcs11=pkcs11)
+        elif config.auth_private_key_path:
             self._key = key_source.SIGNING_KEY_CACHE.load_file(config.auth_private_key_path, config.auth_private_key_passphrase,
                                                                what="auth_private_key_path", source=config.auth_private_key_path)
         else:

@@ -45,6 +45,18 @@ class IzumaConfigError(IzumaError):
     """The options given do not make a usable configuration."""
 
 
+class IzumaMissingError(IzumaConfigError):
+    """The resource the task names (by id or by name) is not there: the API answered 404, or a list lacks it.
+
+    Its own type so that a module's failure can say so in a form a playbook can test (``error.type == 'not_found'``),
+    e.g. the jwt_rotation role, which then finds a deleted application again by name instead of failing.
+    """
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The error's details for a module result, in the shape of an API error's (nothing here is secret)."""
+        return {"status": 404, "type": "not_found", "message": self.message, "fields": [], "request_id": None}
+
+
 class IzumaApiError(IzumaError):
     """An API call failed: the HTTP status and the server's error envelope, never a secret."""
 

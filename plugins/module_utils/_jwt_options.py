@@ -23,18 +23,25 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api_confi
 
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import DEFAULT_LOCK_TIMEOUT
+from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_options as pkcs11_options
 
 # Options the host side uses: the file and its attributes (AnsibleModule's file arguments, add_file_common_args).
 # Everything else is read by the action plugin on the controller and never sent to the host.
 HOST_OPTIONS = ("dest", "follow", "lock_timeout", "directory_mode") + tuple(FILE_COMMON_ARGUMENTS)
 # Set by the action plugin only; a task that sets them is refused.
 INTERNAL_OPTIONS = ("_operation", "_token", "_expected")
-MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content"), ("jwt_id", "random_jwt_id")]
+# One key source: a PEM file, PEM content or a PKCS#11 key (whose PIN is pkcs11_pin, not a passphrase).
+MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content", "pkcs11_key_label"), ("private_key_passphrase", "pkcs11_key_label"),
+                      ("jwt_id", "random_jwt_id")]
 
 
 def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
-    """The options of izuma_jwt, without AnsibleModule's file arguments (``add_file_common_args`` adds them)."""
-    return dict(
+    """The options of izuma_jwt, without AnsibleModule's file arguments (``add_file_common_args`` adds them).
+
+    The PKCS#11 options (``_pkcs11_options``) are read by the action plugin on the controller, like the key options;
+    none of them is in HOST_OPTIONS, so the PIN never reaches a managed host.
+    """
+    spec = dict(
         dest=dict(type="path", required=True),
         private_key_path=dict(type="path"),
         private_key_content=dict(type="str", no_log=True),
@@ -72,6 +79,8 @@ def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
         _token=dict(type="str", no_log=True),
         _expected=dict(type="str"),
     )
+    spec.update(pkcs11_options.argument_spec())
+    return spec
 
 
 def task_argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:

@@ -9,8 +9,10 @@
 Everything that signs reaches its key here: the izuma_jwt action plugin and
 lookup on the controller, and the API client's JWT authentication inside
 modules on a managed host (so this lives in module_utils, not plugin_utils).
-Today a key lives in a PEM file or in PEM content; a new source (a PKCS#11
-object, say) is a new loader here, and nothing that signs changes.
+A key lives in a PEM file, in PEM content, or in a PKCS#11 token
+(``Pkcs11KeySource``, from ``_pkcs11_options``): the token's key comes back as
+a ``cryptography`` private key object whose ``sign()`` is done by the token, so
+nothing that signs knows which source it has.
 
 Keys are parsed once per process through ``SigningKeyCache`` (again only
 when the file changes): a lookup templated a thousand times, or a client
@@ -30,6 +32,7 @@ import typing as t
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files, _keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import Pkcs11KeySource
 
 try:
     from cryptography.hazmat.primitives import hashes
@@ -151,26 +154,73 @@ class SigningKeyCache:
             self._entries.clear()
 
 
+def load_pkcs11_key(source: Pkcs11KeySource) -> t.Any:
+    """Return the private key object ``source`` names, signing in its token; one login per process and token.
+
+    The session and the key pair found by label are kept for the process
+    (``_pkcs11.open_session``, ``_pkcs11_keys.cached_key_pair``), so a lookup
+    templated a thousand times logs in and finds its key once. Raises
+    IzumaKeyError (python-pkcs11 missing, library, token, PIN, no such key).
+    """
+    # Imported here: python-pkcs11 is needed only by those who use a token.
+    from ansible_collections.izuma.device_management.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
+        _pkcs11 as pkcs11_tokens,
+        _pkcs11_keys as pkcs11_keys,
+        _pkcs11_signing as pkcs11_signing,
+    )
+
+    ref = pkcs11_tokens.token_ref(source.token, source.serial)
+    session = pkcs11_tokens.open_session(source.library, ref, pkcs11_tokens.resolve_pin(source.pin, ref))
+    pair = pkcs11_keys.cached_key_pair(session, source.label)
+    if pair is None:
+        raise IzumaKeyError("%s has no private key labelled %r: check pkcs11_key_label (izuma_verification_key returns the "
+                            "label of the current key as pkcs11_key_label; pkcs11-tool --list-objects lists a token's keys)"
+                            % (session.describe(), source.label))
+    with _TOKEN_KEYS_LOCK:
+        known = _TOKEN_KEYS.get(id(pair))
+        if known is None or known[0] is not pair:
+            # The same key object for the same pair: the lookup's token cache knows a key by its object, and works out
+            # its fingerprint (a DER encoding and a hash) only for a key object it has not seen.
+            known = (pair, pkcs11_signing.private_key(pair))
+            _TOKEN_KEYS[id(pair)] = known
+            while len(_TOKEN_KEYS) > 32:
+                del _TOKEN_KEYS[next(iter(_TOKEN_KEYS))]
+    return known[1]
+
+
+# The token-backed key object of each key pair this process found (keeping the pair, so that its id stays its own).
+_TOKEN_KEYS = {}  # type: t.Dict[int, t.Tuple[t.Any, t.Any]]
+_TOKEN_KEYS_LOCK = threading.Lock()
+
+
 def load_signing_key(path: t.Optional[str] = None, content: t.Optional[t.Union[str, bytes]] = None,
-                     passphrase: t.Optional[t.Union[str, bytes]] = None, cache: t.Optional["SigningKeyCache"] = None) -> t.Any:
-    """Return the private key that signs tokens, from file ``path`` or PEM ``content``, parsed through ``cache``.
+                     passphrase: t.Optional[t.Union[str, bytes]] = None, cache: t.Optional["SigningKeyCache"] = None,
+                     pkcs11: t.Optional[Pkcs11KeySource] = None) -> t.Any:
+    """Return the private key that signs tokens: file ``path``, PEM ``content`` or the PKCS#11 key ``pkcs11``.
 
     ``cache`` defaults to the process-wide SIGNING_KEY_CACHE, so that a key is
     parsed once per process (and again only when its file changes). Raises an
-    IzumaError naming private_key_path or private_key_content and the fix.
+    IzumaError naming private_key_path, private_key_content or pkcs11_key_label and the fix.
     """
-    return load_signing_key_identity(path, content, passphrase, cache)[0]
+    return load_signing_key_identity(path, content, passphrase, cache, pkcs11)[0]
 
 
 def load_signing_key_identity(path: t.Optional[str] = None, content: t.Optional[t.Union[str, bytes]] = None,
-                              passphrase: t.Optional[t.Union[str, bytes]] = None, cache: t.Optional["SigningKeyCache"] = None
-                              ) -> t.Tuple[t.Any, t.Optional[t.Tuple[int, int, int, int]]]:
-    """``load_signing_key``, and the identity of the key file (None for content), for callers that cache on it."""
-    if path and content:
-        raise IzumaTokenError("give private_key_path or private_key_content, not both")
-    if not path and not content:
-        raise IzumaTokenError("a private key is needed to sign the token: give private_key_path (a PEM file on the controller) "
-                              "or private_key_content (PEM text, for example from Ansible Vault)")
+                              passphrase: t.Optional[t.Union[str, bytes]] = None, cache: t.Optional["SigningKeyCache"] = None,
+                              pkcs11: t.Optional[Pkcs11KeySource] = None) -> t.Tuple[t.Any, t.Optional[t.Tuple[int, int, int, int]]]:
+    """``load_signing_key``, and the identity of the key file (None for content or a token key), for callers that cache on it."""
+    given = [name for name, value in (("private_key_path", path), ("private_key_content", content), ("pkcs11_key_label", pkcs11))
+             if value]
+    if len(given) > 1:
+        raise IzumaTokenError("give one of private_key_path, private_key_content and pkcs11_key_label: %s were given, not both"
+                              % " and ".join(given) if len(given) == 2 else "give one of private_key_path, private_key_content and "
+                              "pkcs11_key_label, not all three")
+    if not given:
+        raise IzumaTokenError("a private key is needed to sign the token: give private_key_path (a PEM file on the controller), "
+                              "private_key_content (PEM text, for example from Ansible Vault) or pkcs11_key_label (a key in "
+                              "a PKCS#11 token, with pkcs11_library, pkcs11_token and pkcs11_pin)")
+    if pkcs11 is not None:
+        return load_pkcs11_key(pkcs11), None
     cache = SIGNING_KEY_CACHE if cache is None else cache
     if path:
         return cache.load_file_identity(path, passphrase=passphrase)

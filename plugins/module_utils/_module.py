@@ -25,9 +25,11 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api_confi
     DEFAULT_HOST,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    AUTH_PREFIX,
     ClientConfig,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError
+from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_options as pkcs11_options
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaMissingError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS
 
 
@@ -47,6 +49,7 @@ def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
         ca_path=dict(type="path", fallback=(env_fallback, ["IZUMA_CA_BUNDLE"])),
         timeout=dict(type="float", default=DEFAULT_TIMEOUT, fallback=(env_fallback, ["IZUMA_TIMEOUT"])),
         retries=dict(type="int", default=DEFAULT_RETRIES, fallback=(env_fallback, ["IZUMA_RETRIES"])),
+        **pkcs11_options.argument_spec(AUTH_PREFIX),
     )
 
 
@@ -79,7 +82,7 @@ class IzumaModule:
         _note_environment_sources(spec, self._sources)
         spec.update(argument_spec)
         mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
-        mutually_exclusive.append(("auth_private_key_path", "auth_private_key_content"))
+        mutually_exclusive.append(("auth_private_key_path", "auth_private_key_content", "auth_pkcs11_key_label"))
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode,
                                     mutually_exclusive=mutually_exclusive, **kwargs)
         self.params = self.module.params
@@ -111,7 +114,7 @@ class IzumaModule:
         """Call ``main(self)`` and exit with its result, or fail cleanly on an IzumaError."""
         try:
             result = main(self)
-        except IzumaApiError as exc:
+        except (IzumaApiError, IzumaMissingError) as exc:
             self.module.fail_json(msg=str(exc), error=exc.to_dict())
         except IzumaError as exc:
             self.module.fail_json(msg=str(exc))

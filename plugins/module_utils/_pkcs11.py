@@ -36,6 +36,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
+# The PIN's environment variable (AWX injects it from a credential), named once in _pkcs11_options.
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import PIN_ENV
 
 try:
     import pkcs11
@@ -51,10 +53,6 @@ PKCS11_MISSING_MESSAGE = (
     "the Python library 'python-pkcs11' is required on the host that runs this task to use a PKCS#11 key "
     "(install it with: pip install 'python-pkcs11>=0.10')"
 )
-# The environment variables a module or plugin falls back to (AWX injects them from a credential).
-PIN_ENV = "IZUMA_PKCS11_PIN"
-LIBRARY_ENV = "IZUMA_PKCS11_LIBRARY"
-TOKEN_ENV = "IZUMA_PKCS11_TOKEN"
 PIN_OPTION = "pkcs11_pin"
 
 # RFC 7512 path attributes this collection understands; anything else is refused, not ignored, so that a

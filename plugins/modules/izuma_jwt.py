@@ -16,8 +16,11 @@ description:
     the signed token travels, and it is written atomically with mode 0600 from the first instant (see O(mode)).
   - "Idempotent: a token already deployed is kept while it verifies with the current signing key, is valid for longer
     than O(renew_margin), and carries the requested claims, headers, algorithm and lifetime. Otherwise a new token is
-    issued. A scheduled run therefore re-issues tokens only when needed, and a new key at O(private_key_path) (a key
-    rotation) re-issues every token."
+    issued. A scheduled run therefore re-issues tokens only when needed, and a new key at O(private_key_path) or
+    under O(pkcs11_key_label) (a key rotation) re-issues every token."
+  - "The private key is a PEM file or content on the controller, or a key inside a PKCS#11 token (a hardware security
+    module, a cloud key service's PKCS#11 library, SoftHSM2) named by O(pkcs11_key_label) - the token signs, the key
+    never leaves it, and the PKCS#11 options and the PIN are used on the controller only, never sent to the hosts."
   - The deployed token is read back from the host to the controller to be checked there; it is never shown, logged or
     returned unless O(return_token=true).
   - Check mode and diff mode report the claims, expiry and signing key fingerprint of the token before and after,
@@ -159,6 +162,7 @@ options:
     type: str
 extends_documentation_fragment:
   - izuma.device_management.jwt
+  - izuma.device_management.pkcs11
   - ansible.builtin.files
   - ansible.builtin.action_common_attributes
   - action_common_attributes.files
@@ -189,7 +193,8 @@ attributes:
   vault:
     support: none
 notes:
-  - The managed hosts need only Python, and only to write; the controller needs C(cryptography) and C(PyJWT).
+  - The managed hosts need only Python, and only to write; the controller needs C(cryptography) and C(PyJWT), and
+    C(python-pkcs11) with the token's PKCS#11 library for a key in a PKCS#11 token.
   - The deployed token, its mode, owner and group are read through the connection with one POSIX shell command
     (C(ls) and C(cat), with become when the task uses it) and checked on the controller (signature, claims, expiry),
     so the controller sees the token in memory, as M(ansible.builtin.slurp) would; it is dropped from every result.
@@ -236,6 +241,16 @@ EXAMPLES = r"""
     claims:
       site: "{{ site_name }}"
     dest: /var/lib/gateway/izuma.jwt
+
+- name: Sign with a key inside a PKCS#11 token (an HSM); the token and PIN from IZUMA_PKCS11_* or the options
+  izuma.device_management.izuma_jwt:
+    pkcs11_library: /usr/lib/softhsm/libsofthsm2.so
+    pkcs11_token: izuma
+    pkcs11_pin: "{{ vault_hsm_pin }}"
+    pkcs11_key_label: izuma:telemetry-signing:current
+    algorithm: ES256
+    subject: "{{ inventory_hostname }}"
+    dest: /etc/telemetry/izuma.jwt
 
 - name: Show what would change (claims, expiry, key fingerprint; never the token)
   izuma.device_management.izuma_jwt:

@@ -507,6 +507,36 @@ previous_certificate_path:
   description: Where the previous key's certificate is kept after a rotation (C(<certificate_path>.previous)).
   returned: when O(certificate_path) is given
   type: str
+error:
+  description:
+    - Why the task failed, when an API request failed or the application is not there. For a missing application
+      (its id unknown to the API, or no application of that name) C(type) is V(not_found) and C(status) 404, so that
+      a playbook can tell it apart, e.g. to create the application and try again (the jwt_rotation role does).
+  returned: on failure, for an API error or a missing application
+  type: dict
+  contains:
+    status:
+      description: The HTTP status.
+      type: int
+    type:
+      description: The API's error type.
+      type: str
+    message:
+      description: The API's message.
+      type: str
+    fields:
+      description: The fields the API refused, each with C(name) and C(message).
+      type: list
+      elements: dict
+    request_id:
+      description: The API's request id, for support.
+      type: str
+  sample:
+    status: 404
+    type: not_found
+    message: "There is no application with application_id 016f0a6f2f8e4a6ee5a5e7c100000000: check the id, ..."
+    fields: []
+    request_id:
 """
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk

@@ -37,7 +37,8 @@ SHIPPED = [
     "plugins/modules/izuma_application.py", "plugins/filter/jwt_claims.py", "plugins/filter/jwt_claims.yml",
     "plugins/lookup/izuma_jwt.py", "plugins/action/izuma_jwt.py", "roles/jwt_rotation/meta/argument_specs.yml",
     "playbooks/jwt_setup.yml", "playbooks/jwt_rotation.yml", "playbooks/jwt_audit.yml",
-    "docs/quickstart.md", "extensions/awx/credential_type_izuma.yml", "extensions/awx/execution-environment.yml",
+    "docs/quickstart.md", "extensions/awx/credential_type_izuma.yml", "extensions/awx/credential_type_izuma_pkcs11.yml",
+    "extensions/awx/execution-environment.yml",
     "tests/emulator/izuma_emulator/__main__.py", "tests/unit/conftest.py",
 ]
 # What only a developer of this repository needs: nothing in the tarball starts with these.

@@ -49,6 +49,8 @@ def test_builder_context_pulls_the_collection_requirements(tmp_path: Path) -> No
     requirements = yaml.safe_load((context / "_build" / "requirements.yml").read_text(encoding="utf-8"))
     assert requirements["collections"][0]["name"].endswith(tarball.name)
     assert (context / "_build" / "collections" / tarball.name).is_file()
+    # python-pkcs11 (keys in an HSM) comes from the definition itself, not from the collection's requirements.txt.
+    assert "python-pkcs11>=0.10" in (context / "_build" / "requirements.txt").read_text(encoding="utf-8").splitlines()
     introspect = context / "_build" / "scripts" / "introspect.py"
     assert introspect.is_file()
 
@@ -65,3 +67,4 @@ def test_builder_context_pulls_the_collection_requirements(tmp_path: Path) -> No
     for package in ("cryptography", "PyJWT", "requests"):
         assert any(line.startswith(package) and "from collection izuma.device_management" in line for line in pip_lines), pip_lines
     assert "from collection izuma.device_management" in bindep_file.read_text(encoding="utf-8")
+    assert not any("pkcs11" in line for line in pip_lines), pip_lines

@@ -11,6 +11,9 @@ low-level command run outside a module, and every task result, per host and task
 from __future__ import annotations
 
 import collections
+import json
+import re
+from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
@@ -26,14 +29,19 @@ HOSTS = [host for hosts in APPLICATIONS.values() for host in hosts]
 CONVERGED_MODULE_RUNS = 0
 REISSUE_MODULE_RUNS = 1
 ROTATION_MODULE_RUNS = 1
-PER_HOST_TASKS = {
-    "Validating arguments against arg spec 'main' - Rotate the JWT credentials of a fleet without downtime",
-    "Sign each token on the controller, deploy it where needed, and verify it with the API",
+RELOAD_HANDLERS = {
     "Reload the services that read the tokens",
     "Run the reload commands of the applications whose token changed",
 }
-# API requests of a converged run of the two applications: all of them lists.
-CONVERGED_REQUESTS = 6
+PER_HOST_TASKS = {
+    "Validating arguments against arg spec 'main' - Rotate the JWT credentials of a fleet without downtime",
+    "Sign each token on the controller, deploy it where needed, and verify it with the API",
+    # The role's listener of the public topic: a meta task (no worker).
+    "Note the new token (the topic for the play's own handlers)",
+} | RELOAD_HANDLERS
+# API requests of a converged run: one list of each application's keys, and nothing else (the role knows the ids).
+CONVERGED_REQUESTS = len(APPLICATIONS)
+KEY_LIST = re.compile(r"^GET /v3/applications/[0-9a-f]{32}/verification-keys(\?.*)?$")
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +83,7 @@ def test_converged_run(fleet: Fleet) -> None:
     requests = api_requests(fleet)
     assert all(request.startswith("GET ") for request in requests), requests
     assert len(requests) == CONVERGED_REQUESTS, requests
+    assert all(KEY_LIST.match(request) for request in requests), requests
 
 
 def test_reissue(fleet: Fleet) -> None:
@@ -102,6 +111,8 @@ def test_rotation(fleet: Fleet) -> None:
     for host in HOSTS:
         assert sum(modules[host].values()) == ROTATION_MODULE_RUNS, (host, modules[host])
         assert set(tasks[host]) <= PER_HOST_TASKS, (host, tasks[host])
+        # No application reloads anything: the reload handlers run nowhere (not even to skip).
+        assert not set(tasks[host]) & RELOAD_HANDLERS, (host, tasks[host])
     # The controller's share does not grow with the fleet: at most one module execution per application per task.
     assert all(count <= len(APPLICATIONS) for count in controller(records).values()), controller(records)
     # One verification request per host, made from the controller with the host's token (JWT authentication).
@@ -109,3 +120,109 @@ def test_rotation(fleet: Fleet) -> None:
     assert len(verifications) == len(HOSTS), verifications
     assert fleet.refused_hosts() == []
     assert all(len(fleet.keys(name)) == 1 for name in APPLICATIONS)
+
+
+def id_file(fleet: Fleet, name: str) -> Path:
+    """Where the role remembers an application's id."""
+    return fleet.key_dir / (name + ".application.json")
+
+
+def test_a_deleted_application_is_found_again_by_name(fleet: Fleet) -> None:
+    """The remembered id is gone (the application was deleted): the key list answers 404, and the same run creates the
+    application again by name, with a new key and new tokens, and remembers the new id; the next run is converged."""
+    old_id = fleet.application_id("count-gateway")
+    fleet.delete_application("count-gateway")
+    status, output = fleet.run("jwt_rotation.yml")
+    assert status == 0, output[-4000:]
+    assert "Traceback" not in output
+    new_id = fleet.application_id("count-gateway")
+    assert new_id != old_id
+    assert json.loads(id_file(fleet, "count-gateway").read_text(encoding="utf-8"))["id"] == new_id
+    assert len(fleet.keys("count-gateway")) == 1
+    assert fleet.refused_hosts() == []
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml")
+    assert status == 0, output[-4000:]
+    assert set(recap_changes(output).values()) == {0}
+    assert len(api_requests(fleet)) == CONVERGED_REQUESTS, api_requests(fleet)
+
+
+def test_check_applications_looks_each_application_up(fleet: Fleet) -> None:
+    """jwt_rotation_check_applications: every application is looked up by name and its groups checked; nothing changes."""
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "-e", "jwt_rotation_check_applications=true")
+    assert status == 0, output[-4000:]
+    assert set(recap_changes(output).values()) == {0}
+    requests = api_requests(fleet)
+    assert requests.count("GET /v3/applications") == len(APPLICATIONS), requests
+    assert sum(1 for request in requests if KEY_LIST.match(request)) == len(APPLICATIONS), requests
+    assert all(request.startswith("GET ") for request in requests), requests
+
+
+def with_ids(fleet: Fleet, tmp_path: Path, ids: Dict[str, str]) -> str:
+    """An extra-vars file: the fleet's applications, each with the id given."""
+    group_vars = json.loads((fleet.inventory / "group_vars" / "all.json").read_text(encoding="utf-8"))
+    applications = [dict(app, id=ids[app["name"]]) for app in group_vars["jwt_rotation_applications"]]
+    path = tmp_path / "ids.json"
+    path.write_text(json.dumps({"jwt_rotation_applications": applications}), encoding="utf-8")
+    return "@" + str(path)
+
+
+def test_given_ids_need_no_lookup_and_a_wrong_one_is_refused(fleet: Fleet, tmp_path: Path) -> None:
+    """Applications given with their id: no lookup and no id file even when none is remembered; an id that does not
+    exist fails with a message naming it, and the role does not create an application for it."""
+    for name in APPLICATIONS:
+        id_file(fleet, name).unlink()
+    ids = {name: fleet.application_id(name) for name in APPLICATIONS}
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "-e", with_ids(fleet, tmp_path, ids))
+    assert status == 0, output[-4000:]
+    assert set(recap_changes(output).values()) == {0}
+    assert len(api_requests(fleet)) == CONVERGED_REQUESTS, api_requests(fleet)
+    assert not any(id_file(fleet, name).exists() for name in APPLICATIONS)
+    wrong = dict(ids, **{"count-gateway": "0" * 32})
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "-e", with_ids(fleet, tmp_path, wrong))
+    assert status != 0
+    assert "There is no application with application_id " + "0" * 32 in output, output[-4000:]
+    assert "Traceback" not in output
+    assert [entry for entry in fleet.emulator.log() if entry["method"] != "GET"] == []
+    # Without the ids the role finds the applications by name again and remembers them.
+    status, output = fleet.run("jwt_rotation.yml")
+    assert status == 0, output[-4000:]
+    assert all(json.loads(id_file(fleet, name).read_text(encoding="utf-8"))["id"] == ids[name] for name in APPLICATIONS)
+
+
+def handler_hosts(output: str, handler: str) -> List[str]:
+    """The hosts that reported a result for a handler, from the default callback's output."""
+    hosts, inside = [], False
+    for line in output.splitlines():
+        if line.startswith(("RUNNING HANDLER", "TASK", "PLAY")):
+            inside = line.startswith("RUNNING HANDLER") and handler in line
+        elif inside and line.split(":", 1)[0] in ("ok", "changed", "skipping", "failed"):
+            hosts.append(line.split("[", 1)[1].split("]", 1)[0])
+    return sorted(set(hosts))
+
+
+def test_reload_handlers_run_only_where_an_application_reloads(fleet: Fleet, tmp_path: Path) -> None:
+    """count-telemetry has a reload_command; the play hooks its own handler to the public topic. A rotation runs the
+    command on the telemetry hosts, the play's handler on every host, and no reload handler on the gateway hosts."""
+    group_vars = json.loads((fleet.inventory / "group_vars" / "all.json").read_text(encoding="utf-8"))
+    applications = [dict(app, reload_command=["touch", "{{ jwt_rotation_token_dir }}/reloaded"]) if app["name"] == "count-telemetry"
+                    else app for app in group_vars["jwt_rotation_applications"]]
+    extra = tmp_path / "reload.json"
+    extra.write_text(json.dumps({"jwt_rotation_applications": applications, "jwt_rotation_force": True}), encoding="utf-8")
+    playbook = tmp_path / "hooked.yml"
+    playbook.write_text(json.dumps([{
+        "hosts": "all", "gather_facts": False, "roles": [{"role": "izuma.device_management.jwt_rotation"}],
+        "handlers": [{"name": "Hooked by the play", "listen": "jwt_rotation token deployed",
+                      "ansible.builtin.file": {"path": "{{ jwt_rotation_token_dir }}/hooked", "state": "touch", "mode": "0600"}}],
+    }]), encoding="utf-8")
+    status, output = fleet.run_playbook_file(str(playbook), "-e", "@" + str(extra))
+    assert status == 0, output[-4000:]
+    hosts = fleet.workdir / "hosts"
+    assert sorted(host for host in HOSTS if (hosts / host / "reloaded").exists()) == sorted(APPLICATIONS["count-telemetry"])
+    assert all((hosts / host / "hooked").exists() for host in HOSTS)
+    assert handler_hosts(output, "Run the reload commands") == sorted(APPLICATIONS["count-telemetry"]), output[-4000:]
+    assert handler_hosts(output, "Reload the services") == sorted(APPLICATIONS["count-telemetry"]), output[-4000:]
+    assert fleet.refused_hosts() == []

@@ -28,6 +28,7 @@ from fleet import BIN, COLLECTION_ROOT, COLLECTIONS_PATH, Fleet, recap_changes
 
 APPLICATIONS = {"runner-telemetry": ["runner-c1", "runner-c2"], "runner-gateway": ["runner-g1", "runner-g2"]}
 CREDENTIAL_TYPE = COLLECTION_ROOT / "extensions" / "awx" / "credential_type_izuma.yml"
+PKCS11_CREDENTIAL_TYPE = COLLECTION_ROOT / "extensions" / "awx" / "credential_type_izuma_pkcs11.yml"
 JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 
 
@@ -138,3 +139,32 @@ def test_converged_job_with_the_access_key_credential(fleet: Fleet, automation: 
     assert (runner.status, runner.rc) == ("successful", 0), output[-6000:]
     assert set(recap_changes(output).values()) == {0}, output[-3000:]
     assert_no_secret(output + json.dumps(list(runner.events)), fleet.emulator.admin_key)
+
+
+def test_the_pkcs11_credential_type_injects_what_the_collection_reads(tmp_path: Path) -> None:
+    """The "Izuma PKCS#11 token" type: library, token, serial and a secret PIN, as the IZUMA_PKCS11_* fallbacks read them.
+
+    A job with it signs in SoftHSM2 in tests/pkcs11/test_awx_credential.py (python-pkcs11 is in that environment only).
+    """
+    credential_type = yaml.safe_load(PKCS11_CREDENTIAL_TYPE.read_text(encoding="utf-8"))
+    (tmp_path / "env").mkdir()
+    inputs = {"library": "/usr/lib/softhsm/libsofthsm2.so", "token": "pkcs11:token=izuma", "serial": "", "pin": "4711-secret"}
+    # The names plugins/module_utils/_pkcs11_options.py falls back to.
+    assert inject(credential_type, inputs, tmp_path) == {
+        "IZUMA_PKCS11_LIBRARY": inputs["library"], "IZUMA_PKCS11_TOKEN": inputs["token"], "IZUMA_PKCS11_SERIAL": "",
+        "IZUMA_PKCS11_PIN": "4711-secret"}
+    fields = {field["id"]: field for field in credential_type["inputs"]["fields"]}
+    assert [name for name, field in fields.items() if field.get("secret")] == ["pin"]
+    # No key label: the environment never turns a task that signs with a key file into a PKCS#11 one.
+    assert not any("LABEL" in name for name in credential_type["injectors"]["env"])
+
+
+def test_the_izuma_credential_injects_no_key_file_path_without_a_private_key(tmp_path: Path) -> None:
+    """An access key or a PKCS#11 key (auth_pkcs11_key_label) then needs no auth_private_key_path: it is empty."""
+    credential_type = yaml.safe_load(CREDENTIAL_TYPE.read_text(encoding="utf-8"))
+    (tmp_path / "env").mkdir()
+    inputs = {"api_host": "http://127.0.0.1:1", "api_key": "", "application_id": "0" * 32, "private_key": "",
+              "private_key_passphrase": ""}
+    assert inject(credential_type, inputs, tmp_path)["IZUMA_PRIVATE_KEY_PATH"] == ""
+    with_key = inject(credential_type, dict(inputs, private_key="-----BEGIN PRIVATE KEY-----\n"), tmp_path)
+    assert with_key["IZUMA_PRIVATE_KEY_PATH"] == str(tmp_path / "env" / "tmp-private_key")

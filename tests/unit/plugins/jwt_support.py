@@ -29,6 +29,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible.parsing.dataloader import DataLoader
 
 from ansible_collections.izuma.device_management.plugins.doc_fragments import jwt as jwt_fragment
+from ansible_collections.izuma.device_management.plugins.doc_fragments import pkcs11 as pkcs11_fragment
 from ansible_collections.izuma.device_management.plugins.modules import izuma_jwt as jwt_module
 
 # Which key signs with which algorithm.
@@ -105,7 +106,8 @@ def _lookup_definitions(lookup_plugin: t.Any) -> t.Dict[str, t.Any]:
     """The lookup's option definitions, as the plugin loader would build them from its documentation."""
     options = dict(yaml.safe_load(lookup_plugin.DOCUMENTATION)["options"])
     # Ansible's fragment merge: each fragment's option keys under the plugin's own (ansible.utils.plugin_docs).
-    for fragment in (jwt_fragment.ModuleDocFragment.DOCUMENTATION, jwt_fragment.ModuleDocFragment.PLUGINS):
+    for fragment in (jwt_fragment.ModuleDocFragment.DOCUMENTATION, jwt_fragment.ModuleDocFragment.PLUGINS,
+                     pkcs11_fragment.ModuleDocFragment.DOCUMENTATION, pkcs11_fragment.ModuleDocFragment.PLUGINS):
         for name, definition in yaml.safe_load(fragment)["options"].items():
             merged = dict(definition)
             merged.update(options.get(name, {}))

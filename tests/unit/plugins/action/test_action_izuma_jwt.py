@@ -61,7 +61,7 @@ class Deployer:
         def execute(module_name: str, module_args: t.Dict[str, t.Any], task_vars: t.Any) -> t.Dict[str, t.Any]:
             assert module_name == "izuma.device_management.izuma_jwt"
             # The host never receives a key option.
-            assert not {"private_key_path", "private_key_content", "private_key_passphrase"} & set(module_args)
+            assert not {"private_key_path", "private_key_content", "private_key_passphrase", "pkcs11_pin", "pkcs11_key_label"} & set(module_args)
             self.calls.append(module_args["_operation"])
             return run_module(module_args, check_mode=check_mode, diff=diff)
 
@@ -385,3 +385,46 @@ def test_a_token_another_run_wrote_meanwhile_is_looked_at_again_and_kept(host: D
     assert host.calls == ["inspect", "write", "inspect"]
     assert result["changed"] is False and result["renewed"] is False
     assert host.token() == other_token[0]
+
+
+# PKCS#11 options (the token itself is tested in tests/pkcs11, against SoftHSM2): what is refused before any token or
+# host is touched, and that an environment naming a token changes nothing for a task that signs with a key file.
+
+def test_a_pkcs11_key_and_a_key_file_are_refused_together(host: Deployer, ec_key_path: str) -> None:
+    message = refused(host, private_key_path=ec_key_path, pkcs11_key_label="izuma:k:current", pkcs11_library="/lib/p11.so")
+    assert "mutually exclusive" in message and "pkcs11_key_label" in message
+    message = refused(host, private_key_content=pem(private_key("P-256")).decode(), pkcs11_key_label="izuma:k:current")
+    assert "mutually exclusive" in message
+    assert "mutually exclusive" in refused(host, pkcs11_key_label="izuma:k:current", private_key_passphrase=PASSPHRASE)
+
+
+def test_pkcs11_options_without_a_key_label_are_refused(host: Deployer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IZUMA_PKCS11_TOKEN", raising=False)
+    message = refused(host, pkcs11_token="izuma", pkcs11_pin="4711-secret")
+    assert "pkcs11_token, pkcs11_pin given without pkcs11_key_label" in message and "4711-secret" not in message
+
+
+def test_a_pkcs11_key_needs_its_library(host: Deployer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IZUMA_PKCS11_LIBRARY", raising=False)
+    message = refused(host, pkcs11_key_label="izuma:k:current", pkcs11_pin="4711-secret")
+    assert "set pkcs11_library or the IZUMA_PKCS11_LIBRARY environment variable" in message and "4711-secret" not in message
+
+
+def test_an_environment_that_names_a_token_leaves_key_file_tasks_alone(host: Deployer, ec_key_path: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # As an AWX credential of the PKCS#11 credential type injects them, for every task of the job.
+    monkeypatch.setenv("IZUMA_PKCS11_LIBRARY", "/nonexistent/libp11.so")
+    monkeypatch.setenv("IZUMA_PKCS11_TOKEN", "izuma")
+    monkeypatch.setenv("IZUMA_PKCS11_PIN", "4711-secret")
+    result = host.run(private_key_path=ec_key_path, subject="host-1")
+    assert result["changed"] is True and not result.get("failed"), result
+    assert_no_secret(result, "4711-secret")
+
+
+def test_pkcs11_options_never_reach_the_host() -> None:
+    from ansible_collections.izuma.device_management.plugins.module_utils import _jwt_options as jwt_options, _pkcs11_options
+
+    spec = jwt_options.argument_spec()
+    assert set(_pkcs11_options.OPTION_NAMES) <= set(spec)
+    assert not set(_pkcs11_options.OPTION_NAMES) & set(jwt_options.HOST_OPTIONS)
+    assert spec["pkcs11_pin"]["no_log"] is True

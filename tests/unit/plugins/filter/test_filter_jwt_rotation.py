@@ -46,7 +46,8 @@ def token(name: str, fingerprint: str, verified: t.Optional[bool] = True, renewe
 def test_registered_and_documented() -> None:
     names = set(rotation.FilterModule().filters())
     assert names == {"jwt_rotation_state", "jwt_rotation_host_applications", "jwt_rotation_lifetimes",
-                     "jwt_rotation_retirement", "jwt_rotation_summary", "jwt_rotation_to_verify"}
+                     "jwt_rotation_retirement", "jwt_rotation_summary", "jwt_rotation_to_verify",
+                     "jwt_rotation_ids", "jwt_rotation_id_record"}
     for name in names:
         path = os.path.join(os.path.dirname(rotation.__file__), name + ".yml")
         with open(path, encoding="utf-8") as stream:
@@ -83,6 +84,54 @@ def test_state_in_check_mode_marks_keys_still_to_be_made() -> None:
 def test_state_refuses_mismatched_results() -> None:
     with pytest.raises(AnsibleFilterError, match="one application result and one key result"):
         rotation.jwt_rotation_state(APPS, APP_RESULTS[:1], [], HOSTS, "/keys", 86400)
+
+
+def test_state_without_the_application_module_takes_the_id_the_key_module_used() -> None:
+    skipped = [{"skipped": True}, {"skipped": True}]
+    keys = [key_result("f1" * 32, application_id="a" * 32), key_result("f2" * 32, application_id="b" * 32)]
+    result = rotation.jwt_rotation_state(APPS, skipped, keys, HOSTS, "/keys", 86400)
+    assert result["telemetry"]["id"] == "a" * 32 and result["gateway"]["id"] == "b" * 32
+    assert not result["telemetry"]["application_changed"]
+
+
+def test_state_prefers_the_later_loops_where_they_ran() -> None:
+    """gateway's remembered id was gone: its first key run failed (tolerated), the application was created again by
+    name and its key made; telemetry ran once."""
+    skipped = [{"skipped": True}, {"skipped": True}]
+    keys = [key_result("f1" * 32, application_id="a" * 32), {"failed": False, "msg": "There is no application",
+                                                             "error": {"type": "not_found"}}]
+    again_apps = [{"skipped": True}, {"application": {"id": "c" * 32}, "changed": True}]
+    again_keys = [{"skipped": True}, key_result("f3" * 32, rotated=True, application_id="c" * 32)]
+    result = rotation.jwt_rotation_state(APPS, skipped, keys, HOSTS, "/keys", 86400, False, again_apps, again_keys)
+    assert result["telemetry"]["id"] == "a" * 32 and result["telemetry"]["fingerprint"] == "f1" * 32
+    assert result["gateway"]["id"] == "c" * 32 and result["gateway"]["fingerprint"] == "f3" * 32
+    assert result["gateway"]["application_changed"] and result["gateway"]["rotated"]
+    # In check mode the application would be created: no id yet, so nothing to sign with.
+    result = rotation.jwt_rotation_state(APPS, skipped, keys, HOSTS, "/keys", 86400, True,
+                                         [{"skipped": True}, {"application": {"id": None}, "changed": True}], skipped)
+    assert result["gateway"]["id"] == "" and result["gateway"]["pending"]
+    with pytest.raises(AnsibleFilterError, match="one result per application"):
+        rotation.jwt_rotation_state(APPS, skipped, keys, HOSTS, "/keys", 86400, False, again_apps[:1], [])
+
+
+def test_ids_given_remembered_or_unknown() -> None:
+    apps = [{"name": "telemetry", "id": "a" * 32}, {"name": "gateway"}, {"name": "other"}, {"name": "broken"},
+            {"name": "elsewhere"}, {"name": "renamed"}]
+    saved = {
+        "telemetry": rotation.jwt_rotation_id_record("telemetry", "f" * 32, "https://api"),  # the given id wins
+        "gateway": rotation.jwt_rotation_id_record("gateway", "b" * 32, "https://api/"),
+        "broken": "{not json",
+        "elsewhere": rotation.jwt_rotation_id_record("elsewhere", "c" * 32, "https://staging"),
+        "renamed": rotation.jwt_rotation_id_record("old-name", "d" * 32, "https://api"),
+    }
+    assert rotation.jwt_rotation_ids(apps, saved, "https://api") == {
+        "telemetry": {"id": "a" * 32, "source": "given"}, "gateway": {"id": "b" * 32, "source": "remembered"}}
+    assert rotation.jwt_rotation_ids([{"name": "x"}], {"x": '{"name": "x", "id": "nope", "api_host": "h"}'}, "h") == {}
+
+
+def test_id_record_holds_no_more_than_name_id_and_host() -> None:
+    record = yaml.safe_load(rotation.jwt_rotation_id_record("gateway", "b" * 32, "https://api/"))
+    assert record == {"name": "gateway", "id": "b" * 32, "api_host": "https://api"}
 
 
 def test_host_applications() -> None:

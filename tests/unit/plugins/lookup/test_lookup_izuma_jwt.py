@@ -269,3 +269,29 @@ def test_no_call_cache_without_token_reuse(ec_key_path: str) -> None:
     lookup = make_lookup()
     seen = {lookup.run([], {}, private_key_path=ec_key_path, random_jwt_id=True, reuse_tokens=False)[0] for _index in range(3)}
     assert len(seen) == 3
+
+
+# PKCS#11 options (signing in a token is tested in tests/pkcs11, against SoftHSM2).
+
+def test_pkcs11_options_are_checked_before_any_token(ec_key_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("IZUMA_PKCS11_LIBRARY", "IZUMA_PKCS11_TOKEN", "IZUMA_PKCS11_PIN"):
+        monkeypatch.delenv(name, raising=False)
+    message = lookup_error(pkcs11_key_label="izuma:k:current", pkcs11_pin="4711-secret")
+    assert "set pkcs11_library or the IZUMA_PKCS11_LIBRARY environment variable" in message and "4711-secret" not in message
+    assert "not both" in lookup_error(private_key_path=ec_key_path, pkcs11_key_label="izuma:k:current", pkcs11_library="/lib/p11.so")
+
+
+def test_a_token_configured_for_the_play_leaves_key_file_calls_alone(ec_key_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As an AWX credential injects them, or ansible.cfg's [izuma_jwt] pkcs11_library and pkcs11_token would.
+    monkeypatch.setenv("IZUMA_PKCS11_LIBRARY", "/nonexistent/libp11.so")
+    monkeypatch.setenv("IZUMA_PKCS11_TOKEN", "izuma")
+    monkeypatch.setenv("IZUMA_PKCS11_PIN", "4711-secret")
+    token = make_lookup().run([], {"izuma_jwt_pkcs11_token": "other"}, private_key_path=ec_key_path)[0]
+    decode(token)
+
+
+def test_the_caches_never_hold_a_pin(ec_key_path: str) -> None:
+    lookup = make_lookup()
+    lookup.run([], {"izuma_jwt_pkcs11_pin": "4711-secret"}, private_key_path=ec_key_path)
+    kept = repr(jwt_plugin.CALL_CACHE._entries) + repr(jwt_plugin.TOKEN_CACHE._entries)  # pylint: disable=protected-access
+    assert "4711-secret" not in kept and jwt_plugin.CALL_CACHE._entries  # pylint: disable=protected-access

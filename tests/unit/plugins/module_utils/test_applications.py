@@ -195,6 +195,18 @@ def test_info_filters_and_a_missing_id_is_an_empty_answer() -> None:
     assert [a["id"] for a in applications.info(client, {"name": "telemetry"})["applications"]] == [APP_ID]
 
 
+def test_absent_lists_no_policy_groups() -> None:
+    client = FakeClient([app()])
+    result = applications.converge(client, {"name": "telemetry", "groups": ["Developers"], "state": "absent"}, True, False)
+    assert result["changed"] and all(not path.startswith("/v3/policy-groups") for _method, path in client.calls)
+
+
+def test_a_missing_application_can_be_told_apart() -> None:
+    error = applications.missing_application(application_id=APP_ID)
+    assert isinstance(error, IzumaConfigError)
+    assert error.to_dict()["status"] == 404 and error.to_dict()["type"] == "not_found"
+
+
 def test_an_api_error_is_not_turned_into_a_missing_application() -> None:
     class Failing(FakeClient):
         def get_or_none(self, path: str) -> t.Optional[t.Dict[str, t.Any]]:

@@ -91,7 +91,7 @@ def test_load_signing_key(tmp_path: t.Any, ec256: t.Any, to_pkcs8: t.Callable[..
     assert key_source.load_signing_key(str(path), passphrase="pw", cache=cache) is first and cache.misses == 1
     from_content = key_source.load_signing_key(content=to_pkcs8(ec256).decode(), cache=cache)
     assert from_content.private_numbers() == ec256.private_numbers()
-    with pytest.raises(IzumaTokenError, match="give private_key_path .* or private_key_content"):
+    with pytest.raises(IzumaTokenError, match="give private_key_path .*, private_key_content .* or pkcs11_key_label"):
         key_source.load_signing_key(cache=cache)
     with pytest.raises(IzumaTokenError, match="not both"):
         key_source.load_signing_key(str(path), "PEM", cache=cache)

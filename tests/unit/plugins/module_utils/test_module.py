@@ -64,3 +64,16 @@ def test_no_warning_while_verification_is_on(connection: Dict[str, Any], monkeyp
     assert run_info(connection, monkeypatch)[1] == []
     monkeypatch.setenv("IZUMA_VALIDATE_CERTS", "true")
     assert run_info(dict(connection, validate_certs=True), monkeypatch)[1] == []
+
+
+def test_a_missing_application_fails_with_an_error_a_playbook_can_test(connection: Dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jwt_rotation role tells a deleted application (error.type not_found) from other failures."""
+    from ansible_collections.izuma.device_management.plugins.modules import izuma_verification_key_info  # pylint: disable=import-outside-toplevel
+
+    stdout = io.StringIO()
+    with patch_module_args(dict(connection, application_id="0" * 32)), contextlib.redirect_stdout(stdout):
+        with pytest.raises(SystemExit):
+            izuma_verification_key_info.main()
+    result = json.loads(stdout.getvalue())
+    assert result["failed"] and "There is no application with application_id " + "0" * 32 in result["msg"]
+    assert result["error"]["type"] == "not_found" and result["error"]["status"] == 404

@@ -12,6 +12,7 @@ import yaml
 from ansible.plugins.doc_fragments.files import ModuleDocFragment as FilesFragment
 
 from ansible_collections.izuma.device_management.plugins.doc_fragments.jwt import ModuleDocFragment as JwtFragment
+from ansible_collections.izuma.device_management.plugins.doc_fragments.pkcs11 import ModuleDocFragment as Pkcs11Fragment
 from ansible_collections.izuma.device_management.plugins.lookup import izuma_jwt as lookup_plugin
 from ansible_collections.izuma.device_management.plugins.module_utils import _jwt_options as jwt_options
 from ansible_collections.izuma.device_management.plugins.modules import izuma_jwt as module
@@ -37,7 +38,7 @@ def spec_default(spec: t.Mapping[str, t.Any], name: str) -> t.Any:
 
 
 def test_module_documents_every_option_with_the_spec_default() -> None:
-    options = documented(module.DOCUMENTATION, JwtFragment.DOCUMENTATION, FilesFragment.DOCUMENTATION)
+    options = documented(module.DOCUMENTATION, JwtFragment.DOCUMENTATION, Pkcs11Fragment.DOCUMENTATION, FilesFragment.DOCUMENTATION)
     spec = jwt_options.task_argument_spec()
     assert set(options) == set(spec)
     for name, definition in options.items():

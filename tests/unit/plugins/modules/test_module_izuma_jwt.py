@@ -30,7 +30,7 @@ def test_algorithm_choices_are_the_token_librarys() -> None:
 
 def test_secret_options_are_no_log() -> None:
     spec = jwt_options.task_argument_spec()
-    assert {name for name, value in spec.items() if value.get("no_log")} == {"private_key_content", "private_key_passphrase", "_token"}
+    assert {name for name, value in spec.items() if value.get("no_log")} == {"private_key_content", "private_key_passphrase", "pkcs11_pin", "_token"}
 
 
 def test_refuses_to_run_without_the_action_plugin(tmp_path: t.Any) -> None:

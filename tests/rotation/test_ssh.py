@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: izuma.device_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""izuma_jwt over the ssh connection, against an sshd of the test's own on 127.0.0.1 (tests/rotation/sshd.py).
+
+The read of a deployed token through the connection (one shell command, no module) is what makes a converged host
+cost no module run; it must give the same answers over ssh as over the local connection, with and without
+pipelining: a host whose token is right costs one command and no module, a host that needs a write costs one module
+run, and a wrong mode alone is mended without a new token.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from fleet import BIN, CALLBACK_DIR, COLLECTIONS_PATH, run_command
+from sshd import Sshd
+
+HOSTS = ("ssh-a", "ssh-b")
+PLAYBOOK = """
+- name: Deploy a token over ssh
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Sign on the controller, deploy where needed
+      izuma.device_management.izuma_jwt:
+        private_key_path: "{{ key_path }}"
+        dest: "{{ token_dir }}/app.jwt"
+        mode: "0640"
+        subject: "{{ inventory_hostname }}"
+        lifetime: 3600
+        renew_margin: 600
+"""
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory) -> Iterator[Sshd]:
+    """One sshd for the module."""
+    server = Sshd(tmp_path_factory.mktemp("sshd")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def project(sshd: Sshd, tmp_path: Path) -> Path:
+    """An inventory of two hosts reached over ssh, a key on the controller, the playbook."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "signing.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+    (tmp_path / "signing.key").chmod(0o600)
+    variables = " ".join("%s=%s" % item for item in sshd.inventory_vars().items() if item[0] != "ansible_ssh_common_args")
+    lines = ["[all:vars]", "key_path=%s" % (tmp_path / "signing.key"),
+             "ansible_ssh_common_args='%s'" % sshd.inventory_vars()["ansible_ssh_common_args"], "[all]"]
+    for host in HOSTS:
+        (tmp_path / "hosts" / host).mkdir(parents=True)
+        lines.append("%s token_dir=%s %s" % (host, tmp_path / "hosts" / host, variables))
+    (tmp_path / "hosts.ini").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "deploy.yml").write_text(PLAYBOOK, encoding="utf-8")
+    return tmp_path
+
+
+def run(project: Path, sshd: Sshd, pipelining: bool) -> Tuple[Dict[str, collections.Counter], str]:
+    """Run the playbook with the module_runs callback: per host, a Counter of 'module' and 'command' events, and the output."""
+    log = project / "module-runs.jsonl"
+    if log.exists():
+        log.unlink()
+    env = dict(sshd.env(), ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING=str(pipelining),
+               ANSIBLE_CALLBACK_PLUGINS=str(CALLBACK_DIR), ANSIBLE_CALLBACKS_ENABLED="module_runs", IZUMA_MODULE_RUNS_LOG=str(log),
+               ANSIBLE_LOCAL_TEMP=str(project / "ansible-tmp"), ANSIBLE_HOST_KEY_CHECKING="false",
+               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
+    status, output = run_command([str(BIN / "ansible-playbook"), "-i", str(project / "hosts.ini"), str(project / "deploy.yml")], env)
+    assert status == 0, output[-4000:]
+    counts = {host: collections.Counter() for host in HOSTS}  # type: Dict[str, collections.Counter]
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    for record in records:
+        if record["event"] in ("module", "command") and record.get("host") in counts:
+            counts[record["host"]][record["event"]] += 1
+    return counts, output
+
+
+def token_of(project: Path, host: str) -> Tuple[str, int]:
+    """The token a host holds and its mode bits."""
+    path = project / "hosts" / host / "app.jwt"
+    return path.read_text(encoding="ascii").strip(), stat.S_IMODE(path.stat().st_mode)
+
+
+def changed_hosts(output: str) -> List[str]:
+    """The hosts the recap shows with changed=1 or more."""
+    return sorted(line.split()[0] for line in output.splitlines() if " changed=" in line and " changed=0 " not in line)
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["no-pipelining", "pipelining"])
+def test_izuma_jwt_over_ssh_reads_through_the_connection(project: Path, sshd: Sshd, pipelining: bool) -> None:
+    public = serialization.load_pem_private_key((project / "signing.key").read_bytes(), None).public_key()
+
+    # First run: a token to write on each host, one module run each.
+    counts, output = run(project, sshd, pipelining)
+    assert changed_hosts(output) == sorted(HOSTS), output[-3000:]
+    first = {}
+    for host in HOSTS:
+        assert counts[host]["module"] == 1, (host, counts[host])
+        token, mode = token_of(project, host)
+        assert mode == 0o640
+        assert jwt.decode(token, public, algorithms=["ES256"])["sub"] == host
+        first[host] = token
+
+    # Converged: one read through the connection per host, no module run, nothing written.
+    counts, output = run(project, sshd, pipelining)
+    assert changed_hosts(output) == [], output[-3000:]
+    for host in HOSTS:
+        assert counts[host] == collections.Counter(command=1), (host, counts[host])
+        assert token_of(project, host) == (first[host], 0o640)
+
+    # A wrong mode on one host: that host alone costs a module run, which mends the mode and keeps the token.
+    (project / "hosts" / HOSTS[0] / "app.jwt").chmod(0o644)
+    counts, output = run(project, sshd, pipelining)
+    assert changed_hosts(output) == [HOSTS[0]], output[-3000:]
+    assert counts[HOSTS[0]]["module"] == 1, counts[HOSTS[0]]
+    assert counts[HOSTS[1]]["module"] == 0, counts[HOSTS[1]]
+    assert token_of(project, HOSTS[0]) == (first[HOSTS[0]], 0o640)
