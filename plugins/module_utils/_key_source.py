@@ -171,7 +171,21 @@ def load_pkcs11_key(source: Pkcs11KeySource) -> t.Any:
         raise IzumaKeyError("%s has no private key labelled %r: check pkcs11_key_label (izuma_verification_key returns the "
                             "label of the current key as pkcs11_key_label; pkcs11-tool --list-objects lists a token's keys)"
                             % (session.describe(), source.label))
-    return pkcs11_signing.private_key(pair)
+    with _TOKEN_KEYS_LOCK:
+        known = _TOKEN_KEYS.get(id(pair))
+        if known is None or known[0] is not pair:
+            # The same key object for the same pair: the lookup's token cache knows a key by its object, and works out
+            # its fingerprint (a DER encoding and a hash) only for a key object it has not seen.
+            known = (pair, pkcs11_signing.private_key(pair))
+            _TOKEN_KEYS[id(pair)] = known
+            while len(_TOKEN_KEYS) > 32:
+                del _TOKEN_KEYS[next(iter(_TOKEN_KEYS))]
+    return known[1]
+
+
+# The token-backed key object of each key pair this process found (keeping the pair, so that its id stays its own).
+_TOKEN_KEYS = {}  # type: t.Dict[int, t.Tuple[t.Any, t.Any]]
+_TOKEN_KEYS_LOCK = threading.Lock()
 
 
 def load_signing_key(path: t.Optional[str] = None, content: t.Optional[t.Union[str, bytes]] = None,

@@ -99,7 +99,7 @@ def test_state_prefers_the_later_loops_where_they_ran() -> None:
     name and its key made; telemetry ran once."""
     skipped = [{"skipped": True}, {"skipped": True}]
     keys = [key_result("f1" * 32, application_id="a" * 32), {"failed": False, "msg": "There is no application",
-                                                              "error": {"type": "not_found"}}]
+                                                             "error": {"type": "not_found"}}]
     again_apps = [{"skipped": True}, {"application": {"id": "c" * 32}, "changed": True}]
     again_keys = [{"skipped": True}, key_result("f3" * 32, rotated=True, application_id="c" * 32)]
     result = rotation.jwt_rotation_state(APPS, skipped, keys, HOSTS, "/keys", 86400, False, again_apps, again_keys)
