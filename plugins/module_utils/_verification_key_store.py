@@ -25,6 +25,7 @@ import os
 from typing import Any, ContextManager, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
@@ -195,7 +196,9 @@ def _load_local(role: str, path: Optional[str], want: Desired) -> Optional[Local
     if not path or not os.path.exists(path):
         return None
     data = files.read_file(path, what="private key")
-    key = keys.load_private_key(data, want.private_key_passphrase, source=path)
+    # The key source's parse: without cryptography's RSA consistency checks (most of an RSA key's parse), proven by
+    # a sign-and-verify instead; a key that fails it is refused with the precise reason, as before.
+    key = key_source.parse_private_key(data, want.private_key_passphrase, source=path)
     return LocalKey(role=role, path=path, key=key, data=data, fingerprint=keys.public_key_fingerprint(key))
 
 

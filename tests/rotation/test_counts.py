@@ -29,12 +29,16 @@ HOSTS = [host for hosts in APPLICATIONS.values() for host in hosts]
 CONVERGED_MODULE_RUNS = 0
 REISSUE_MODULE_RUNS = 1
 ROTATION_MODULE_RUNS = 1
-PER_HOST_TASKS = {
-    "Validating arguments against arg spec 'main' - Rotate the JWT credentials of a fleet without downtime",
-    "Sign each token on the controller, deploy it where needed, and verify it with the API",
+RELOAD_HANDLERS = {
     "Reload the services that read the tokens",
     "Run the reload commands of the applications whose token changed",
 }
+PER_HOST_TASKS = {
+    "Validating arguments against arg spec 'main' - Rotate the JWT credentials of a fleet without downtime",
+    "Sign each token on the controller, deploy it where needed, and verify it with the API",
+    # The role's listener of the public topic: a meta task (no worker).
+    "Note the new token (the topic for the play's own handlers)",
+} | RELOAD_HANDLERS
 # API requests of a converged run: one list of each application's keys, and nothing else (the role knows the ids).
 CONVERGED_REQUESTS = len(APPLICATIONS)
 KEY_LIST = re.compile(r"^GET /v3/applications/[0-9a-f]{32}/verification-keys(\?.*)?$")
@@ -107,6 +111,8 @@ def test_rotation(fleet: Fleet) -> None:
     for host in HOSTS:
         assert sum(modules[host].values()) == ROTATION_MODULE_RUNS, (host, modules[host])
         assert set(tasks[host]) <= PER_HOST_TASKS, (host, tasks[host])
+        # No application reloads anything: the reload handlers run nowhere (not even to skip).
+        assert not set(tasks[host]) & RELOAD_HANDLERS, (host, tasks[host])
     # The controller's share does not grow with the fleet: at most one module execution per application per task.
     assert all(count <= len(APPLICATIONS) for count in controller(records).values()), controller(records)
     # One verification request per host, made from the controller with the host's token (JWT authentication).
@@ -185,3 +191,38 @@ def test_given_ids_need_no_lookup_and_a_wrong_one_is_refused(fleet: Fleet, tmp_p
     status, output = fleet.run("jwt_rotation.yml")
     assert status == 0, output[-4000:]
     assert all(json.loads(id_file(fleet, name).read_text(encoding="utf-8"))["id"] == ids[name] for name in APPLICATIONS)
+
+
+def handler_hosts(output: str, handler: str) -> List[str]:
+    """The hosts that reported a result for a handler, from the default callback's output."""
+    hosts, inside = [], False
+    for line in output.splitlines():
+        if line.startswith(("RUNNING HANDLER", "TASK", "PLAY")):
+            inside = line.startswith("RUNNING HANDLER") and handler in line
+        elif inside and line.split(":", 1)[0] in ("ok", "changed", "skipping", "failed"):
+            hosts.append(line.split("[", 1)[1].split("]", 1)[0])
+    return sorted(set(hosts))
+
+
+def test_reload_handlers_run_only_where_an_application_reloads(fleet: Fleet, tmp_path: Path) -> None:
+    """count-telemetry has a reload_command; the play hooks its own handler to the public topic. A rotation runs the
+    command on the telemetry hosts, the play's handler on every host, and no reload handler on the gateway hosts."""
+    group_vars = json.loads((fleet.inventory / "group_vars" / "all.json").read_text(encoding="utf-8"))
+    applications = [dict(app, reload_command=["touch", "{{ jwt_rotation_token_dir }}/reloaded"]) if app["name"] == "count-telemetry"
+                    else app for app in group_vars["jwt_rotation_applications"]]
+    extra = tmp_path / "reload.json"
+    extra.write_text(json.dumps({"jwt_rotation_applications": applications, "jwt_rotation_force": True}), encoding="utf-8")
+    playbook = tmp_path / "hooked.yml"
+    playbook.write_text(json.dumps([{
+        "hosts": "all", "gather_facts": False, "roles": [{"role": "izuma.device_management.jwt_rotation"}],
+        "handlers": [{"name": "Hooked by the play", "listen": "jwt_rotation token deployed",
+                      "ansible.builtin.file": {"path": "{{ jwt_rotation_token_dir }}/hooked", "state": "touch", "mode": "0600"}}],
+    }]), encoding="utf-8")
+    status, output = fleet.run_playbook_file(str(playbook), "-e", "@" + str(extra))
+    assert status == 0, output[-4000:]
+    hosts = fleet.workdir / "hosts"
+    assert sorted(host for host in HOSTS if (hosts / host / "reloaded").exists()) == sorted(APPLICATIONS["count-telemetry"])
+    assert all((hosts / host / "hooked").exists() for host in HOSTS)
+    assert handler_hosts(output, "Run the reload commands") == sorted(APPLICATIONS["count-telemetry"]), output[-4000:]
+    assert handler_hosts(output, "Reload the services") == sorted(APPLICATIONS["count-telemetry"]), output[-4000:]
+    assert fleet.refused_hosts() == []

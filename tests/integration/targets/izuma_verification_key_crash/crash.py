@@ -37,13 +37,14 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
-# The emulator's test helpers (kill_tree) live in the collection's tests/emulator.
+# The emulator's test helpers (kill_at_request) live in the collection's tests/emulator.
 sys.path.insert(0, os.path.join(os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0], "ansible_collections", "izuma",
                                 "device_management", "tests", "emulator"))
-from izuma_emulator.testing import kill_tree  # noqa: E402  pylint: disable=wrong-import-position
+from izuma_emulator.testing import RunningEmulator, kill_at_request  # noqa: E402  pylint: disable=wrong-import-position
 
 HOST = os.environ["IZUMA_API_HOST"].rstrip("/")
 ADMIN_KEY = os.environ["IZUMA_API_KEY"]
+EMULATOR = RunningEmulator(HOST, ADMIN_KEY)
 HERE = os.path.dirname(os.path.abspath(__file__))
 INVENTORY = sys.argv[1]
 WORK = os.path.join(sys.argv[2], "crash")
@@ -198,26 +199,11 @@ class Case:
                 # The held request is then refused: it is never carried out.
                 rules.append({"path": self.path_pattern,
                               "sequence": [{"pass": True}] * (self.nth - 1) + [{"status": 503, "message": "killed"}]})
-            call("POST", "/_emulator/faults", rules)
-            with open(os.path.join(self.directory, "killed.log"), "wb") as log:
-                process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
-                                           start_new_session=True)
-            try:
-                deadline = time.monotonic() + 60
-                while not any(self.application_id in hung["path"] for hung in call("GET", "/_emulator/status")["hung_requests"]):
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise Failure("%s: the playbook ended (or took too long) before request %d" % (self.label, self.nth))
-                    time.sleep(0.02)
-                kill_tree(process)
-                self.check("right after the kill")
-            finally:
-                if process.poll() is None:
-                    kill_tree(process)
-                call("POST", "/_emulator/release")
-                deadline = time.monotonic() + 30
-                while len(self.requests()) < self.nth and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                call("DELETE", "/_emulator/faults")
+            kill_at_request(EMULATOR, self.command(), rules, os.path.join(self.directory, "killed.log"),
+                            held=lambda hung: self.application_id in hung["path"],
+                            check=lambda: self.check("right after the kill"),
+                            settled=lambda: len(self.requests()) >= self.nth,
+                            too_late="%s: the playbook ended (or took too long) before request %d" % (self.label, self.nth))
         self.check("once the held request %s" % ("failed" if self.when == "before" else "was answered"))
 
     def converge(self) -> List[Dict[str, Any]]:
