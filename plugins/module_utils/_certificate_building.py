@@ -177,6 +177,7 @@ def create_certificate(key: KeyOrCert, common_name: str, valid_days: int, subjec
         )
     return cert
 
+
 def create_csr(key: PrivateKey, common_name: str, subject: t.Optional[t.Mapping[str, str]] = None) -> str:
     """A PEM certificate signing request for ``key``, with the subject new certificates get (for the user's CA)."""
     require_cryptography()

@@ -23,7 +23,8 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils._certificate_building import (  # noqa: F401 (re-exported)
+# Re-exported: callers make certificates through this module, as before the split.
+from ansible_collections.izuma.device_management.plugins.module_utils._certificate_building import (  # noqa: F401  pylint: disable=unused-import
     create_certificate,
     create_csr,
     create_self_signed_certificate,

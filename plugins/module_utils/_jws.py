@@ -34,6 +34,7 @@ try:
 except ImportError:
     pass  # _tokens.require_pyjwt says so before any use.
 
+
 class CompactJson:
     """``json.dumps(value, separators=(",", ":"), sort_keys=..., default=...)``, with the C encoder made once.
 

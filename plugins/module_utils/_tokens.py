@@ -29,8 +29,10 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _jw
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME, ES_CURVES, HARD_MAX_LIFETIME
 
+# PyJWT is what the tokens are checked against (and what _token_status decodes them with): required as before,
+# although _jws serializes the tokens it signs.
 try:
-    import jwt
+    import jwt  # noqa: F401  pylint: disable=unused-import
 except ImportError:
     HAS_PYJWT = False
     PYJWT_IMPORT_ERROR = traceback.format_exc()  # type: t.Optional[str]

@@ -30,6 +30,17 @@ _UNCHANGED = {"str": str, "string": str, "bool": bool, "boolean": bool, "list": 
 _AS_IS = (None, "", "raw")
 
 
+def _unchanged(value_type: t.Optional[str], value: t.Any) -> bool:
+    """True when ``ensure_type(value, value_type)`` would return ``value`` itself."""
+    if value_type in _AS_IS:
+        return True
+    if value_type in ("int", "integer"):
+        # Only a plain int is returned as it is (a bool, or an int subclass, becomes a new int).
+        return type(value) is int  # pylint: disable=unidiomatic-typecheck
+    unchanged = _UNCHANGED.get(value_type) if value_type is not None else None
+    return unchanged is not None and isinstance(value, unchanged)
+
+
 class _Layer:
     """What cannot change within a process for one plugin: definitions, fixed values, where variables come from."""
 
@@ -86,9 +97,7 @@ class OptionResolver:
                 given[option] = (value, "Direct")
         for option, (value, origin) in given.items():
             value_type = layer.types[option]
-            unchanged = _UNCHANGED.get(value_type) if value_type is not None else None
-            if value_type in _AS_IS or (unchanged is not None and isinstance(value, unchanged)) \
-                    or (value_type in ("int", "integer") and type(value) is int):  # pylint: disable=unidiomatic-typecheck
+            if _unchanged(value_type, value):
                 options[option] = value
                 continue
             try:

@@ -260,6 +260,27 @@ class RunningEmulator(EmulatorControl):
         self.ca_bundle = ca_bundle
 
 
+def run_to_end(command: list[str], log_path: str, label: str) -> str:
+    """Run ``command`` to its end with its output in ``log_path``; the output (AssertionError naming ``label`` and the
+    end of the output when it fails)."""
+    with open(log_path, "wb") as output:
+        code = subprocess.call(command, stdout=output, stderr=subprocess.STDOUT)
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        text = handle.read()
+    if code != 0:
+        raise AssertionError("%s failed (exit %d):\n%s" % (label, code, text[-3000:]))
+    return text
+
+
+def application_state(emulator: EmulatorControl, application_id: str) -> dict[str, Any]:
+    """One application from the emulator's state, with its keys (never counted by fault rules or the request log)."""
+    state: Any = emulator.state()
+    for application in state["applications"]:
+        if application["id"] == application_id:
+            return application
+    raise AssertionError("application %s is gone" % application_id)
+
+
 def wait_until_held(emulator: EmulatorControl, process: "subprocess.Popen[Any]",
                     held: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 60) -> bool:
     """Poll until the emulator holds a request (one that ``held`` accepts, if given): True; False when ``process``

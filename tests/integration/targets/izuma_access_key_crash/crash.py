@@ -29,7 +29,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 import time
 import urllib.error
@@ -39,7 +38,8 @@ from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.join(os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0], "ansible_collections", "izuma",
                                 "device_management", "tests", "emulator"))
-from izuma_emulator.testing import RunningEmulator, kill_at_request  # noqa: E402  pylint: disable=wrong-import-position
+from izuma_emulator.testing import (  # noqa: E402  pylint: disable=wrong-import-position
+    RunningEmulator, application_state, kill_at_request, run_to_end)
 
 HOST = os.environ["IZUMA_API_HOST"].rstrip("/")
 ADMIN_KEY = os.environ["IZUMA_API_KEY"]
@@ -108,20 +108,11 @@ class Case:
         """Run the task to its end; its output (raises when it fails)."""
         self.runs += 1
         log = os.path.join(self.directory, "run-%d.log" % self.runs)
-        with open(log, "wb") as output:
-            code = subprocess.call(self.command(), stdout=output, stderr=subprocess.STDOUT)
-        with open(log, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-        if code != 0:
-            raise Failure("%s: run %d failed (exit %d):\n%s" % (self.label, self.runs, code, text[-3000:]))
-        return text
+        return run_to_end(self.command(), log, "%s: run %d" % (self.label, self.runs))
 
     def keys(self) -> List[Dict[str, Any]]:
         """The application's access keys, from the emulator's state (never in the request log)."""
-        for application in call("GET", "/_emulator/state")["applications"]:
-            if application["id"] == self.application_id:
-                return application["access_keys"]
-        raise Failure("%s: the application is gone" % self.label)
+        return application_state(EMULATOR, self.application_id)["access_keys"]
 
     def secrets(self, where: str) -> List[str]:
         """The secrets on disk (checking that each file is 0600)."""

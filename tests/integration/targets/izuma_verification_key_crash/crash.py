@@ -40,7 +40,8 @@ from typing import Any, Dict, List, Optional
 # The emulator's test helpers (kill_at_request) live in the collection's tests/emulator.
 sys.path.insert(0, os.path.join(os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0], "ansible_collections", "izuma",
                                 "device_management", "tests", "emulator"))
-from izuma_emulator.testing import RunningEmulator, kill_at_request  # noqa: E402  pylint: disable=wrong-import-position
+from izuma_emulator.testing import (  # noqa: E402  pylint: disable=wrong-import-position
+    RunningEmulator, application_state, kill_at_request, run_to_end)
 
 HOST = os.environ["IZUMA_API_HOST"].rstrip("/")
 ADMIN_KEY = os.environ["IZUMA_API_KEY"]
@@ -137,20 +138,11 @@ class Case:
         """Run the rotation playbook to its end; its output (raises when it fails)."""
         self.runs += 1
         log = os.path.join(self.directory, "run-%d.log" % self.runs)
-        with open(log, "wb") as output:
-            code = subprocess.call(self.command(), stdout=output, stderr=subprocess.STDOUT)
-        with open(log, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-        if code != 0:
-            raise Failure("%s: run %d failed (exit %d):\n%s" % (self.label, self.runs, code, text[-3000:]))
-        return text
+        return run_to_end(self.command(), log, "%s: run %d" % (self.label, self.runs))
 
     def uploaded(self) -> List[Dict[str, Any]]:
         """The application's keys, from the emulator's state (never counted by fault rules or the request log)."""
-        for application in call("GET", "/_emulator/state")["applications"]:
-            if application["id"] == self.application_id:
-                return application["verification_keys"]
-        raise Failure("%s: the application is gone" % self.label)
+        return application_state(EMULATOR, self.application_id)["verification_keys"]
 
     def requests(self, since: int = 0) -> List[Dict[str, Any]]:
         """The API requests about this application's keys since the setup (or since log entry ``since``)."""

@@ -15,13 +15,13 @@ import pytest
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
-from ansible_collections.izuma.device_management.tests.unit.plugins.module_utils.emulated_runs import Killed, KillingSession, desired, kinds, remote, run, snapshot
+from ansible_collections.izuma.device_management.tests.unit.plugins.module_utils.emulated_runs import (
+    Killed, KillingSession, desired, kinds, remote, run, snapshot)
 
 DAY = 86400
 APPLICATION_NAME = "vk-test"  # the conftest app fixture's name
