@@ -227,8 +227,8 @@ class Desired:
     def pkcs11_source(self) -> _pkcs11_options.Pkcs11KeySource:
         """The token of key_backend=pkcs11, with the current key's label."""
         source = _pkcs11_options.pkcs11_source(vars(self), label=self.pkcs11_label("current"))
-        if source is None:  # pkcs11_source returns None only without a label, and one is given here
-            raise AssertionError("pkcs11_source gave no key source for a label")
+        if source is None:  # pragma: no cover - a label is given, so there is always a source
+            raise AssertionError("no PKCS#11 key source for a given label")
         return source
 
     @property
