@@ -98,10 +98,22 @@ class Planning:
             return None
         cert = certs.load_certificate(pem, source=self.obs.certificate_source)
         if not certs.certificate_matches_key(cert, local.key):
+            if self._left_by_a_promotion(cert, local):
+                return None
             raise IzumaKeyError("%s does not belong to the private key %s (their public keys differ): give the matching "
                                 "certificate, or remove the file to have a new one issued."
                                 % (self.obs.certificate_source, local.path or "private_key_content"))
         return certs.normalize_certificate_pem(pem, source=self.obs.certificate_source)
+
+    def _left_by_a_promotion(self, cert: Any, local: LocalKey) -> bool:
+        """Whether the certificate file is the replaced key's, as a promotion killed before it wrote the new one leaves it.
+
+        The new key was moved into place but its certificate not yet written: the file still certifies the key now kept
+        as ``.previous``. The planner then takes the uploaded certificate of the current key and writes it over the file.
+        """
+        previous = self.obs.previous
+        return (local.role == "current" and previous is not None and self.obs.certificate_source == str(self.obs.files.certificate)
+                and certs.certificate_matches_key(cert, previous.key))
 
     def given_content(self) -> bool:
         """True when the certificate is the task's certificate_content: uploaded as it is, never replaced by the module."""

@@ -9,11 +9,11 @@ import datetime
 import os
 import stat
 import threading
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
@@ -439,6 +439,61 @@ def test_a_rotation_killed_at_any_write_converges_when_run_again(tmp_path, emula
     assert sorted(uploaded) == ["signing", "signing-previous"]
     assert uploaded["signing"]["public_key_fingerprint"] == fingerprint_of(str(tmp_path / "signing.key"))
     assert uploaded["signing-previous"]["public_key_fingerprint"] == fingerprint_of(str(tmp_path / "signing.key.previous"))
+    assert not (tmp_path / "signing.key.next").exists()
+    assert run(admin_client, app, desired(tmp_path, grace_period=0, retire_previous="never"))["plan"] == []
+
+
+class FileKiller:
+    """'Kills the run' at the Nth local file write (atomic write, move, removal), before it or after it."""
+
+    def __init__(self, monkeypatch: Any, nth: Optional[int] = None, when: str = "before") -> None:
+        self.nth, self.when, self.names = nth, when, []  # type: Tuple[Optional[int], str, List[str]]
+        for name in ("atomic_write", "move_file", "remove_file"):
+            monkeypatch.setattr(files, name, self.wrap(name, getattr(files, name)))
+
+    def wrap(self, name: str, function: Any) -> Any:
+        def step(*args: Any, **kwargs: Any) -> Any:
+            self.names.append(name)
+            if len(self.names) == self.nth and self.when == "before":
+                raise Killed(name)
+            result = function(*args, **kwargs)
+            if len(self.names) == self.nth and self.when == "after":
+                raise Killed(name)
+            return result
+        return step
+
+
+# The local writes of a rotation with a certificate file: the new key, the old key kept as .previous with its
+# certificate, the new key moved into place, its certificate.
+FILE_STEPS = ["atomic_write", "atomic_write", "atomic_write", "move_file", "atomic_write"]
+
+
+def test_the_file_steps_of_a_rotation_are_the_ones_the_kill_test_kills_at(tmp_path, emulator, admin_client, app, monkeypatch) -> None:
+    rotate_once(tmp_path, admin_client, app, grace_period=0, retire_previous="never")
+    with monkeypatch.context() as patch:
+        killer = FileKiller(patch)
+        run(admin_client, app, desired(tmp_path, rotate=True, retire_previous="now"))
+    assert killer.names == FILE_STEPS
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("nth", range(1, len(FILE_STEPS) + 1))
+def test_a_rotation_killed_at_any_file_write_converges_when_run_again(tmp_path, emulator, admin_client, app, monkeypatch, nth,
+                                                                       when) -> None:
+    rotate_once(tmp_path, admin_client, app, grace_period=0, retire_previous="never")
+    with monkeypatch.context() as patch:
+        FileKiller(patch, nth, when)
+        with pytest.raises(Killed):
+            run(admin_client, app, desired(tmp_path, rotate=True, retire_previous="now"))
+    assert_invariants(admin_client, app, tmp_path)
+    # The next scheduled run (no rotate) finishes what the killed run started.
+    run(admin_client, app, desired(tmp_path, grace_period=0))
+    assert_invariants(admin_client, app, tmp_path)
+    uploaded = remote(admin_client, app)
+    current = fingerprint_of(str(tmp_path / "signing.key"))
+    assert uploaded["signing"]["public_key_fingerprint"] == current
+    certificate = certs.load_certificate((tmp_path / "signing.crt").read_text())
+    assert certs.certificate_matches_key(certificate, keys.load_private_key((tmp_path / "signing.key").read_bytes()))
     assert not (tmp_path / "signing.key.next").exists()
     assert run(admin_client, app, desired(tmp_path, grace_period=0, retire_previous="never"))["plan"] == []
 
