@@ -227,7 +227,8 @@ class Desired:
     def pkcs11_source(self) -> _pkcs11_options.Pkcs11KeySource:
         """The token of key_backend=pkcs11, with the current key's label."""
         source = _pkcs11_options.pkcs11_source(vars(self), label=self.pkcs11_label("current"))
-        assert source is not None
+        if source is None:  # pragma: no cover - a label is given, so there is always a source
+            raise AssertionError("no PKCS#11 key source for a given label")
         return source
 
     @property
