@@ -209,6 +209,9 @@ def load_signing_key_identity(path: t.Optional[str] = None, content: t.Optional[
                               passphrase: t.Optional[t.Union[str, bytes]] = None, cache: t.Optional["SigningKeyCache"] = None,
                               pkcs11: t.Optional[Pkcs11KeySource] = None) -> t.Tuple[t.Any, t.Optional[t.Tuple[int, int, int, int]]]:
     """``load_signing_key``, and the identity of the key file (None for content or a token key), for callers that cache on it."""
+    cache = SIGNING_KEY_CACHE if cache is None else cache
+    if path and not content and not pkcs11:
+        return cache.load_file_identity(path, passphrase=passphrase)  # the usual case, first: a lookup's every call
     given = [name for name, value in (("private_key_path", path), ("private_key_content", content), ("pkcs11_key_label", pkcs11))
              if value]
     if len(given) > 1:
@@ -221,7 +224,6 @@ def load_signing_key_identity(path: t.Optional[str] = None, content: t.Optional[
                               "a PKCS#11 token, with pkcs11_library, pkcs11_token and pkcs11_pin)")
     if pkcs11 is not None:
         return load_pkcs11_key(pkcs11), None
-    cache = SIGNING_KEY_CACHE if cache is None else cache
     if path:
         return cache.load_file_identity(path, passphrase=passphrase)
     return cache.load_content(t.cast(t.Union[str, bytes], content), passphrase=passphrase, source="private_key_content"), None

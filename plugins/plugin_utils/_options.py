@@ -30,21 +30,10 @@ _UNCHANGED = {"str": str, "string": str, "bool": bool, "boolean": bool, "list": 
 _AS_IS = (None, "", "raw")
 
 
-def _unchanged(value_type: t.Optional[str], value: t.Any) -> bool:
-    """True when ``ensure_type(value, value_type)`` would return ``value`` itself."""
-    if value_type in _AS_IS:
-        return True
-    if value_type in ("int", "integer"):
-        # Only a plain int is returned as it is (a bool, or an int subclass, becomes a new int).
-        return type(value) is int  # pylint: disable=unidiomatic-typecheck
-    unchanged = _UNCHANGED.get(value_type) if value_type is not None else None
-    return unchanged is not None and isinstance(value, unchanged)
-
-
 class _Layer:
     """What cannot change within a process for one plugin: definitions, fixed values, where variables come from."""
 
-    __slots__ = ("definitions", "values", "variable_names", "from_variables", "types")
+    __slots__ = ("definitions", "values", "variable_names", "from_variables", "types", "plain")
 
     def __init__(self, definitions: t.Dict[str, t.Any], values: t.Dict[str, t.Any]) -> None:
         self.definitions = definitions
@@ -54,6 +43,10 @@ class _Layer:
                                for option, definition in definitions.items() if definition.get("vars")]
         self.variable_names = [name for _option, names in self.from_variables for name in reversed(names)]
         self.types = {option: (definition.get("type") or "").lower() or None for option, definition in definitions.items()}
+        # Per option, the Python type of the values ensure_type returns as they are (object: any value; None: none). An
+        # int option keeps only a plain int (a bool or an int subclass becomes a new int), checked by class in resolve.
+        self.plain = {option: object if value_type in _AS_IS else int if value_type in ("int", "integer") else _UNCHANGED.get(value_type)
+                      for option, value_type in self.types.items()}
 
 
 class OptionResolver:
@@ -96,12 +89,12 @@ class OptionResolver:
             if value is not None and option in layer.types:
                 given[option] = (value, "Direct")
         for option, (value, origin) in given.items():
-            value_type = layer.types[option]
-            if _unchanged(value_type, value):
+            plain = layer.plain[option]
+            if plain is object or (value.__class__ is int if plain is int else plain is not None and isinstance(value, plain)):
                 options[option] = value
                 continue
             try:
-                options[option] = ensure_type(value, value_type, origin=origin)
+                options[option] = ensure_type(value, layer.types[option], origin=origin)
             except ValueError as exc:
                 raise AnsibleOptionsError("Config %s from %r has an invalid value." % (option, origin)) from exc
         return options
