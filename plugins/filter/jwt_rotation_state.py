@@ -97,8 +97,8 @@ def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.
     changed = [bool(_get(first, "changed", False)) or bool(_get(again, "changed", False))
                for first, again in zip(app_results, later_app_results or [{}] * len(app_results))]
     state = {}
-    for app, app_result, key, app_changed in zip(applications, _last_run(app_results, later_app_results),
-                                                  _last_run(key_results, later_key_results), changed):
+    merged = zip(applications, _last_run(app_results, later_app_results), _last_run(key_results, later_key_results), changed)
+    for app, app_result, key, app_changed in merged:
         application = _get(app_result, "application", {})
         current = _get(key, "verification_key", {})
         rotated = bool(_get(key, "rotated", False))

@@ -43,7 +43,7 @@ def missing_application(name: Optional[str] = None, application_id: Optional[str
     """The one error for an application that is not there, by id or by name."""
     if application_id:
         return IzumaMissingError("There is no application with application_id %s: check the id, or give the application's "
-                                "name instead (izuma_application creates an application from its name)." % application_id)
+                                 "name instead (izuma_application creates an application from its name)." % application_id)
     return IzumaMissingError("There is no application named %r: check the name, or create it first (izuma_application)." % name)
 
 
