@@ -33,6 +33,7 @@ help:
 	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once; izuma_jwt over ssh"
 	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
 	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2"
+	@echo "  make hsm-demo      a verification key inside a SoftHSM2 token, end to end (docs/hsm.md)"
 	@echo "  make release-test  the 1.0.0 tarball: its files, galaxy-importer, antsibull-docs and antsibull-changelog lint"
 	@echo "  make docs-test     the command blocks of README.md and docs/ run in a fresh copy, as a newcomer would"
 	@echo "  make install-test  the tarball installed into a separate project runs the quick start on 2.19 and 2.21"
@@ -283,7 +284,7 @@ SOFTHSM_DIR := $(abspath $(BUILD)/softhsm)
 PKCS11_COLLECTIONS := $(abspath $(BUILD)/pkcs11/collections)
 PKCS11_TREE := $(PKCS11_COLLECTIONS)/ansible_collections/izuma/device_management
 
-.PHONY: pkcs11-venv softhsm pkcs11-test pkcs11-benchmark
+.PHONY: pkcs11-venv softhsm pkcs11-test pkcs11-benchmark hsm-demo
 
 $(VENV_PKCS11)/.installed: requirements/pkcs11.txt
 	$(call need_python,$(PY311),3.11)
@@ -303,6 +304,10 @@ pkcs11-test: pkcs11-venv softhsm
 	mkdir -p $(BUILD)/pkcs11/tmp
 	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(SOFTHSM_DIR) TMPDIR=$(abspath $(BUILD)/pkcs11/tmp) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
 		$(abspath $(VENV_PKCS11))/bin/python -m pytest -q -p no:cacheprovider tests/pkcs11
+
+# docs/hsm.md's quick start: playbooks/hsm.yml against SoftHSM2 and the emulator (hack/hsm-demo.sh), in build/hsm-demo.
+hsm-demo: pkcs11-venv softhsm
+	@PATH="$(abspath $(VENV_PKCS11))/bin:$$PATH" hack/hsm-demo.sh
 
 # Not part of `make test`: per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11.
 pkcs11-benchmark: pkcs11-venv softhsm

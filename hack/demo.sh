@@ -25,16 +25,9 @@ ansible-galaxy collection build --force --output-path "$work" . >/dev/null
 ansible-galaxy collection install --force -p "$work/collections" "$work"/izuma-device_management-*.tar.gz >/dev/null
 
 say "Starting the local Izuma Device Management API emulator"
-PYTHONPATH="$root/tests/emulator" python -m izuma_emulator --port 0 --ready-file "$work/emulator.json" \
-    > "$work/emulator.log" 2>&1 &
-emulator_pid=$!
-trap 'kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [ -s "$work/emulator.json" ] && break; sleep 0.1; done
-[ -s "$work/emulator.json" ] || { cat "$work/emulator.log"; echo "The emulator did not start." >&2; exit 1; }
-field() { python -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]] or "")' "$work/emulator.json" "$1"; }
-IZUMA_API_HOST=$(field url)
-IZUMA_API_KEY=$(field admin_key)
-export IZUMA_API_HOST IZUMA_API_KEY
+# shellcheck source=hack/start-emulator.sh
+source "$root/hack/start-emulator.sh"
+start_emulator "$work"
 echo "Emulator at $IZUMA_API_HOST (an administrator access key was generated for this run)."
 
 # How long the previous key stays uploaded after a rotation: an hour here (a day or more in real life), at least the

@@ -97,8 +97,8 @@ def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.
     changed = [bool(_get(first, "changed", False)) or bool(_get(again, "changed", False))
                for first, again in zip(app_results, later_app_results or [{}] * len(app_results))]
     state = {}
-    merged = zip(applications, _last_run(app_results, later_app_results), _last_run(key_results, later_key_results), changed)
-    for app, app_result, key, app_changed in merged:
+    runs = zip(applications, _last_run(app_results, later_app_results), _last_run(key_results, later_key_results), changed)
+    for app, app_result, key, app_changed in runs:
         application = _get(app_result, "application", {})
         current = _get(key, "verification_key", {})
         rotated = bool(_get(key, "rotated", False))
@@ -108,6 +108,8 @@ def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.
             "id": application_id,
             "key_name": app.get("key_name") or app["name"] + "-signing",
             "key_path": _get(key, "private_key_path", "%s/%s.key" % (key_dir, app["name"])),
+            # key_backend=pkcs11: the label of the current key's object in the token (no secret).
+            "pkcs11_key_label": _get(key, "pkcs11_key_label", ""),
             "application_changed": app_changed,
             "key_changed": bool(_get(key, "changed", False)),
             "fingerprint": _get(key, "public_key_fingerprint", ""),

@@ -157,35 +157,36 @@ class LookupModule(LookupBase):
             # The same call again (a template re-rendered, a loop) is answered from the call cache: see CallCache.
             call = jwt_plugin.CALL_CACHE.key(self._load_name, terms, kwargs, variables.get("role_path"),
                                              self._loader.get_basedir() if self._loader else None,
-                                             [variables.get(name) for name in options.LOOKUP_OPTIONS.variable_names(self._load_name)])
+                                             list(map(variables.get, options.LOOKUP_OPTIONS.variable_names(self._load_name))))
             answer = jwt_plugin.CALL_CACHE.get(call, time.time())
             if answer is not None:
                 return answer
         # As set_options(var_options=variables, direct=kwargs), with the environment and ansible.cfg read once per process.
         self._options = options.LOOKUP_OPTIONS.resolve(self._load_name, variables, kwargs)
         try:
-            results, window, key_path = self._tokens(terms, variables)
+            results, window, key_path, identity = self._tokens(terms, variables)
         except IzumaError as exc:
             raise AnsibleLookupError("izuma_jwt: %s" % exc.message) from None
         if call is not None and window is not None:
-            jwt_plugin.CALL_CACHE.put(call, results, window, key_path)
+            jwt_plugin.CALL_CACHE.put(call, results, window, key_path, identity)
         return results
 
     def _tokens(self, terms: t.List[t.Any], variables: t.Dict[str, t.Any]
-                ) -> t.Tuple[t.List[str], t.Optional[t.Tuple[float, float]], t.Optional[str]]:
-        """The tokens, the window in which the token cache would give the same ones again (None: no reuse), the key file."""
-        path = jwt_plugin.resolve_key_path(self.get_option("private_key_path"), variables, self._loader)
+                ) -> t.Tuple[t.List[str], t.Optional[t.Tuple[float, float]], t.Optional[str], t.Optional[t.Tuple[int, ...]]]:
+        """The tokens, the window in which the token cache would give the same ones again (None: no reuse), the key file and its identity."""
+        option = self._options.get  # every option is resolved (see run): the plain dictionary, not get_option's checks
+        path = jwt_plugin.resolve_key_path(option("private_key_path"), variables, self._loader)
         # A PKCS#11 key only when its label is given: a library or token configured for the play (ansible.cfg,
         # IZUMA_PKCS11_*) does not turn a call with a key file into a PKCS#11 one, nor fail it.
         pkcs11 = None
-        if self.get_option("pkcs11_key_label"):
-            pkcs11 = pkcs11_options.pkcs11_source({name: self.get_option(name) for name in pkcs11_options.OPTION_NAMES})
-        key = key_source.load_signing_key(path, self.get_option("private_key_content"), self.get_option("private_key_passphrase"),
-                                          pkcs11=pkcs11)
-        window = (float("-inf"), float("inf")) if self.get_option("reuse_tokens") else None
+        if option("pkcs11_key_label"):
+            pkcs11 = pkcs11_options.pkcs11_source({name: option(name) for name in pkcs11_options.OPTION_NAMES})
+        key, identity = key_source.load_signing_key_identity(path, option("private_key_content"), option("private_key_passphrase"),
+                                                             pkcs11=pkcs11)
+        window = (float("-inf"), float("inf")) if option("reuse_tokens") else None
         results = []
         # query('...', names) passes the list as one term: one level of lists is flattened.
-        for term in self._flatten(terms) or [None]:
+        for term in (self._flatten(terms) if terms else None) or [None]:
             sign = jwt_plugin.sign_options(self._getter(term))
             if window is not None:
                 hits = jwt_plugin.TOKEN_CACHE.hits
@@ -202,18 +203,19 @@ class LookupModule(LookupBase):
                 display.vvv("izuma_jwt: %s (%s, key %s, expires %s)"
                             % (how, algorithm, keys.public_key_fingerprint(key)[:16], times.to_rfc3339(claims["exp"])))
             results.append(token)
-        return results, window, path
+        return results, window, path, identity
 
     def _getter(self, term: t.Any) -> t.Callable[[str], t.Any]:
         """An option getter for one term: the term's overrides, then the lookup's options."""
+        option = self._options.get
         if term is None:
-            return self.get_option
+            return option
         if isinstance(term, str):
-            return lambda name: term if name == "subject" else self.get_option(name)
+            return lambda name: term if name == "subject" else option(name)
         if isinstance(term, dict):
             unknown = sorted(str(name) for name in term if name not in TERM_OPTIONS)
             if unknown:
                 raise IzumaError("a mapping term may set only signing options (%s), not %s"
                                  % (", ".join(sorted(TERM_OPTIONS)), ", ".join(unknown)))
-            return lambda name: term[name] if name in term else self.get_option(name)
+            return lambda name: term[name] if name in term else option(name)
         raise IzumaError("each term must be a string (the sub claim) or a mapping of signing options, got %s" % type(term).__name__)

@@ -25,6 +25,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api impor
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._times import parse_rfc3339
 
 # What results and diffs show of a key; never ``key`` (outside the create response it is only the public part, but
 # nothing that looks like a key is shown).
@@ -64,10 +65,8 @@ def list_keys(client: IzumaClient, application_id: str) -> List[Dict[str, Any]]:
 
 
 def parse_time(value: Optional[str]) -> Optional[datetime.datetime]:
-    """An API timestamp as an aware datetime (None stays None)."""
-    if not value:
-        return None
-    return datetime.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    """An API timestamp as an aware UTC datetime (``_times.parse_rfc3339``); None or empty stays None."""
+    return parse_rfc3339(value) if value else None
 
 
 def days_since(value: Optional[str], now: datetime.datetime) -> Optional[int]:

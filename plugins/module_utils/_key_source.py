@@ -121,6 +121,11 @@ class SigningKeyCache:
         ``what`` names the file in messages about reading it (e.g. the option that gave the path), ``source``
         the key in messages about parsing it (default: "private key file <path>").
         """
+        return self.load_file_identity(path, passphrase=passphrase, what=what, source=source, **load_options)[0]
+
+    def load_file_identity(self, path: str, passphrase: t.Optional[t.Union[str, bytes]] = None, what: str = "private key",
+                           source: t.Optional[str] = None, **load_options: t.Any) -> t.Tuple[t.Any, t.Tuple[int, int, int, int]]:
+        """``load_file``, and the identity (device, inode, size, mtime) of the file the key was read from, from one stat."""
         try:
             # Links followed: the device and inode name the file itself, whatever path leads to it.
             info = os.stat(path)
@@ -130,11 +135,11 @@ class SigningKeyCache:
         if info is None:
             _files.read_file(path, what=what)
             raise IzumaKeyError("private key file %s cannot be read" % path)
-        cache_key = ("file", info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, self._passphrase_tag(passphrase),
-                     tuple(sorted(load_options.items())))
-        label = "private key file %s" % path if source is None else source
+        identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        cache_key = ("file",) + identity + (self._passphrase_tag(passphrase), tuple(sorted(load_options.items())) if load_options else ())
         return self._get(cache_key, lambda: parse_private_key(_files.read_file(path, what=what), passphrase=passphrase,
-                                                              source=label, **load_options))
+                                                              source="private key file %s" % path if source is None else source,
+                                                              **load_options)), identity
 
     def load_content(self, content: t.Union[str, bytes], passphrase: t.Optional[t.Union[str, bytes]] = None,
                      source: str = "private_key_content", **load_options: t.Any) -> t.Any:
@@ -171,7 +176,21 @@ def load_pkcs11_key(source: Pkcs11KeySource) -> t.Any:
         raise IzumaKeyError("%s has no private key labelled %r: check pkcs11_key_label (izuma_verification_key returns the "
                             "label of the current key as pkcs11_key_label; pkcs11-tool --list-objects lists a token's keys)"
                             % (session.describe(), source.label))
-    return pkcs11_signing.private_key(pair)
+    with _TOKEN_KEYS_LOCK:
+        known = _TOKEN_KEYS.get(id(pair))
+        if known is None or known[0] is not pair:
+            # The same key object for the same pair: the lookup's token cache knows a key by its object, and works out
+            # its fingerprint (a DER encoding and a hash) only for a key object it has not seen.
+            known = (pair, pkcs11_signing.private_key(pair))
+            _TOKEN_KEYS[id(pair)] = known
+            while len(_TOKEN_KEYS) > 32:
+                del _TOKEN_KEYS[next(iter(_TOKEN_KEYS))]
+    return known[1]
+
+
+# The token-backed key object of each key pair this process found (keeping the pair, so that its id stays its own).
+_TOKEN_KEYS = {}  # type: t.Dict[int, t.Tuple[t.Any, t.Any]]
+_TOKEN_KEYS_LOCK = threading.Lock()
 
 
 def load_signing_key(path: t.Optional[str] = None, content: t.Optional[t.Union[str, bytes]] = None,
@@ -183,6 +202,13 @@ def load_signing_key(path: t.Optional[str] = None, content: t.Optional[t.Union[s
     parsed once per process (and again only when its file changes). Raises an
     IzumaError naming private_key_path, private_key_content or pkcs11_key_label and the fix.
     """
+    return load_signing_key_identity(path, content, passphrase, cache, pkcs11)[0]
+
+
+def load_signing_key_identity(path: t.Optional[str] = None, content: t.Optional[t.Union[str, bytes]] = None,
+                              passphrase: t.Optional[t.Union[str, bytes]] = None, cache: t.Optional["SigningKeyCache"] = None,
+                              pkcs11: t.Optional[Pkcs11KeySource] = None) -> t.Tuple[t.Any, t.Optional[t.Tuple[int, int, int, int]]]:
+    """``load_signing_key``, and the identity of the key file (None for content or a token key), for callers that cache on it."""
     given = [name for name, value in (("private_key_path", path), ("private_key_content", content), ("pkcs11_key_label", pkcs11))
              if value]
     if len(given) > 1:
@@ -194,11 +220,11 @@ def load_signing_key(path: t.Optional[str] = None, content: t.Optional[t.Union[s
                               "private_key_content (PEM text, for example from Ansible Vault) or pkcs11_key_label (a key in "
                               "a PKCS#11 token, with pkcs11_library, pkcs11_token and pkcs11_pin)")
     if pkcs11 is not None:
-        return load_pkcs11_key(pkcs11)
+        return load_pkcs11_key(pkcs11), None
     cache = SIGNING_KEY_CACHE if cache is None else cache
     if path:
-        return cache.load_file(path, passphrase=passphrase)
-    return cache.load_content(t.cast(t.Union[str, bytes], content), passphrase=passphrase, source="private_key_content")
+        return cache.load_file_identity(path, passphrase=passphrase)
+    return cache.load_content(t.cast(t.Union[str, bytes], content), passphrase=passphrase, source="private_key_content"), None
 
 
 # Shared by everything that signs in one process (an Ansible worker runs one task for one host).

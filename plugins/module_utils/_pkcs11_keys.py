@@ -268,3 +268,36 @@ def destroy_key_pair(token: TokenSession, label: str) -> bool:
 def list_key_labels(token: TokenSession, prefix: str = LABEL_PREFIX + ":") -> t.List[str]:
     """Return the sorted labels of the private keys in the token that start with ``prefix``."""
     return sorted({str(obj.label) for obj in _objects(token, ObjectClass.PRIVATE_KEY) if str(obj.label).startswith(prefix)})
+
+
+def straighten_key_pairs(token: TokenSession, labels: t.Sequence[str]) -> int:
+    """Repair what an interrupted relabel or destroy of the pairs labelled ``labels`` left; return the repairs made.
+
+    ``relabel_key_pair`` writes the private key's label first and ``destroy_key_pair`` destroys the private key
+    first, so a process killed in between leaves a public key whose label is not its private key's (relabelled
+    to it again) or a public key without a private key (destroyed: it is public, and the uploaded certificate holds
+    it anyway). Call it before generating or relabelling under these labels, so that neither is refused.
+    """
+    owners = {}  # type: t.Dict[bytes, str]
+    for label in labels:
+        for private in _objects(token, ObjectClass.PRIVATE_KEY, label=label):
+            owners[bytes(private.id)] = label
+    repairs = 0
+    try:
+        for label in labels:
+            for public in _objects(token, ObjectClass.PUBLIC_KEY, label=label):
+                owner = owners.get(bytes(public.id))
+                if owner == label or (owner is None and _objects(token, ObjectClass.PRIVATE_KEY, id=bytes(public.id))):
+                    continue  # whole, or the public half of a pair that is not one of these labels' (left alone)
+                with token.lock:
+                    if owner is None:
+                        public.destroy()
+                    else:
+                        public[Attribute.LABEL] = owner
+                repairs += 1
+    except pkcs11_errors.PKCS11Error as exc:
+        raise IzumaPkcs11Error("%s refused to repair the key objects labelled %s (%s)"
+                               % (token.describe(), ", ".join(labels), type(exc).__name__)) from None
+    for label in labels:
+        forget_key_pair(token, label)
+    return repairs

@@ -45,10 +45,11 @@ def argument_spec(prefix: str = "") -> t.Dict[str, t.Dict[str, t.Any]]:
 
     return {
         prefix + "pkcs11_library": dict(type="path", fallback=(env_fallback, [LIBRARY_ENV])),
-        prefix + "pkcs11_token": dict(type="str", fallback=(env_fallback, [TOKEN_ENV])),
+        # Not secrets (a token label or URI, a key label), though their names say "token" and "key".
+        prefix + "pkcs11_token": dict(type="str", no_log=False, fallback=(env_fallback, [TOKEN_ENV])),
         prefix + "pkcs11_serial": dict(type="str", fallback=(env_fallback, [SERIAL_ENV])),
         prefix + "pkcs11_pin": dict(type="str", no_log=True, fallback=(env_fallback, [PIN_ENV])),
-        prefix + "pkcs11_key_label": dict(type="str"),
+        prefix + "pkcs11_key_label": dict(type="str", no_log=False),
     }
 
 

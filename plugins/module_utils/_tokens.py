@@ -25,18 +25,21 @@ import traceback
 import typing as t
 import uuid
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _jws, _keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME, ES_CURVES, HARD_MAX_LIFETIME
 
+# PyJWT is what the tokens are checked against (and what _token_status decodes them with): required as before,
+# although _jws serializes the tokens it signs.
 try:
-    import jwt
+    import jwt  # noqa: F401  pylint: disable=unused-import
 except ImportError:
     HAS_PYJWT = False
     PYJWT_IMPORT_ERROR = traceback.format_exc()  # type: t.Optional[str]
 else:
     HAS_PYJWT = True
     PYJWT_IMPORT_ERROR = None
+
 
 # Claims the signer sets from its own options (lifetime, not_before_skew), never from user claims.
 RESERVED_CLAIMS = ("exp", "iat", "nbf")
@@ -48,6 +51,7 @@ KID_LENGTH = 32
 # The sign_token keywords that shape the claims (the rest shape the headers, or pick the algorithm).
 CLAIM_OPTIONS = ("lifetime", "claims", "issuer", "subject", "audience", "jwt_id", "not_before_skew", "max_lifetime")
 HEADER_OPTIONS = ("headers", "key_id")
+_OPTION_NAMES = frozenset(CLAIM_OPTIONS + HEADER_OPTIONS + ("algorithm",))
 
 PYJWT_MISSING_MESSAGE = "the Python library 'PyJWT' is required on the host that runs this task (install it with: pip install 'PyJWT>=2.6')"
 
@@ -60,29 +64,48 @@ def require_pyjwt() -> None:
         raise IzumaTokenError(_keys.CRYPTOGRAPHY_MISSING_MESSAGE, import_error=_keys.CRYPTOGRAPHY_IMPORT_ERROR)
 
 
-# Key descriptions by id() of the key object, computed once per key: a lookup signs many tokens with one parsed key.
-# The key is kept with its description so that its id cannot be reused by another object.
-_DESCRIPTIONS = {}  # type: t.Dict[int, t.Tuple[t.Any, t.Dict[str, t.Any]]]
-_MAX_DESCRIPTIONS = 64
+class _KeyFacts:
+    """What never changes for one key object: its description, fingerprint, fitting algorithms and signers."""
+
+    __slots__ = ("key", "description", "fingerprint", "fitting", "signers")
+
+    def __init__(self, key: t.Any, description: t.Dict[str, t.Any]) -> None:
+        self.key = key  # kept, so that its id() cannot be reused by another object while the facts are known
+        self.description = description
+        self.fingerprint = None  # type: t.Optional[str]
+        self.fitting = set()  # type: t.Set[str]
+        self.signers = {}  # type: t.Dict[str, t.Callable[[bytes], bytes]]
 
 
-def _describe(key: t.Any) -> t.Dict[str, t.Any]:
-    known = _DESCRIPTIONS.get(id(key))
-    if known is not None and known[0] is key:
-        return known[1]
+# Key facts by id() of the key object, computed once per key: a lookup signs many tokens with one parsed key.
+_FACTS = {}  # type: t.Dict[int, _KeyFacts]
+_MAX_FACTS = 64
+
+
+def _facts(key: t.Any) -> _KeyFacts:
+    known = _FACTS.get(id(key))
+    if known is not None and known.key is key:
+        return known
     try:
         description = _keys.key_description(key)
     except IzumaKeyError as exc:
         raise IzumaTokenError(exc.message) from None
-    if len(_DESCRIPTIONS) >= _MAX_DESCRIPTIONS:
-        _DESCRIPTIONS.clear()
-    _DESCRIPTIONS[id(key)] = (key, description)
-    return description
+    if len(_FACTS) >= _MAX_FACTS:
+        _FACTS.clear()
+    _FACTS[id(key)] = facts = _KeyFacts(key, description)
+    return facts
+
+
+def _describe(key: t.Any) -> t.Dict[str, t.Any]:
+    return _facts(key).description
 
 
 def kid_for_key(key: t.Any) -> str:
     """Return the ``kid`` this library puts in a token signed with ``key`` when asked: the first 32 hex digits of its public key fingerprint."""
-    return _keys.public_key_fingerprint(key)[:KID_LENGTH]
+    facts = _facts(key)
+    if facts.fingerprint is None:
+        facts.fingerprint = _keys.public_key_fingerprint(key)
+    return facts.fingerprint[:KID_LENGTH]
 
 
 def default_algorithm(key: t.Any) -> str:
@@ -107,6 +130,8 @@ def check_algorithm(algorithm: str, key: t.Any) -> None:
     """
     if not isinstance(algorithm, str) or not algorithm:
         raise IzumaTokenError("the JWT algorithm must be a non-empty string, one of %s" % ", ".join(ALGORITHMS))
+    if algorithm in ALGORITHMS and algorithm in _facts(key).fitting:
+        return  # checked before for this key object: neither can have changed
     if algorithm not in ALGORITHMS:
         if algorithm.lower() == "none":
             reason = "unsigned tokens (alg none) are rejected by Izuma Device Management"
@@ -125,11 +150,12 @@ def check_algorithm(algorithm: str, key: t.Any) -> None:
         if desc["key_size"] < _keys.MIN_RSA_BITS:
             raise IzumaTokenError("JWT algorithm %s needs an RSA key of at least %d bits, but the key has %d bits: use a new RSA key of 2048, 3072 or 4096 bits"
                                   % (algorithm, _keys.MIN_RSA_BITS, desc["key_size"]))
-        return
-    wanted = ES_CURVES[algorithm]
-    if desc["algorithm"] != "EC" or desc["curve"] != wanted:
-        raise IzumaTokenError("JWT algorithm %s needs an EC key on %s, but the key is %s: use %s, or a key on %s"
-                              % (algorithm, wanted, _label(desc), _suggest(desc), wanted))
+    else:
+        wanted = ES_CURVES[algorithm]
+        if desc["algorithm"] != "EC" or desc["curve"] != wanted:
+            raise IzumaTokenError("JWT algorithm %s needs an EC key on %s, but the key is %s: use %s, or a key on %s"
+                                  % (algorithm, wanted, _label(desc), _suggest(desc), wanted))
+    _facts(key).fitting.add(algorithm)
 
 
 def _label(desc: t.Dict[str, t.Any]) -> str:
@@ -186,8 +212,9 @@ def build_claims(lifetime: int = 300, claims: t.Optional[t.Mapping[str, t.Any]] 
     if lifetime > HARD_MAX_LIFETIME:
         raise IzumaTokenError("lifetime %d seconds is longer than any token may live, %d seconds (10 years): give a lifetime of at most "
                               "max_lifetime, which defaults to %d seconds (one year)" % (lifetime, HARD_MAX_LIFETIME, DEFAULT_MAX_LIFETIME))
-    user_claims = _checked_mapping("claim", claims, RESERVED_CLAIMS, "claims may not set %s: exp and iat come from lifetime, nbf "
-                                   "from not_before_skew; remove %s from claims")
+    # No claims (the usual case) need no checks: the copy and the JSON check are for a mapping with something in it.
+    user_claims = {} if claims is None or claims == {} else _checked_mapping(
+        "claim", claims, RESERVED_CLAIMS, "claims may not set %s: exp and iat come from lifetime, nbf from not_before_skew; remove %s from claims")
     named = {"iss": ("issuer", issuer), "sub": ("subject", subject), "aud": ("audience", audience)}
     if jwt_id is not None and jwt_id is not False:
         named["jti"] = ("jwt_id", uuid.uuid4().hex if jwt_id is True else jwt_id)
@@ -227,6 +254,8 @@ def _checked_mapping(kind: str, values: t.Optional[t.Mapping[str, t.Any]], reser
 
 def build_headers(key: t.Any, headers: t.Optional[t.Mapping[str, t.Any]] = None, key_id: t.Optional[t.Union[str, bool]] = None) -> t.Dict[str, t.Any]:
     """Return the extra JOSE headers ``sign_token`` would use, after refusing reserved ones (see sign_token)."""
+    if (headers is None or headers == {}) and (key_id is None or key_id is False):
+        return {}
     result = _checked_mapping("header", headers, RESERVED_HEADERS, "headers may not set %s: the algorithm comes from the algorithm "
                               "option, and key location headers (jku, jwk, x5u, x5c) and crit would change how the token is "
                               "verified; remove %s from headers (kid and typ are allowed)")
@@ -251,17 +280,17 @@ def signing_request(key: t.Any, now: t.Optional[float] = None, **options: t.Any)
     expiry, and callers use it to refuse bad options before anything else
     happens. Raises IzumaTokenError naming the option and the fix.
     """
-    unknown = sorted(set(options) - set(CLAIM_OPTIONS) - set(HEADER_OPTIONS) - {"algorithm"})
-    if unknown:
-        raise IzumaTokenError("unknown token option(s): %s" % ", ".join(unknown))
+    if not _OPTION_NAMES.issuperset(options):
+        raise IzumaTokenError("unknown token option(s): %s" % ", ".join(sorted(set(options) - _OPTION_NAMES)))
     if not hasattr(key, "private_bytes"):
         raise IzumaTokenError("a private key is needed to sign a token, got %s" % type(key).__name__)
-    algorithm = options.get("algorithm")
+    claim_options = dict(options)
+    algorithm = claim_options.pop("algorithm", None)
     algorithm = default_algorithm(key) if algorithm is None else algorithm
     check_algorithm(algorithm, key)
-    claims = build_claims(now=now, **{name: options[name] for name in CLAIM_OPTIONS if name in options})
-    headers = build_headers(key, **{name: options[name] for name in HEADER_OPTIONS if name in options})
-    return {"algorithm": algorithm, "claims": claims, "headers": headers}
+    headers, key_id = claim_options.pop("headers", None), claim_options.pop("key_id", None)
+    claims = build_claims(now=now, **claim_options)
+    return {"algorithm": algorithm, "claims": claims, "headers": build_headers(key, headers, key_id)}
 
 
 def sign_token(key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[float] = None, **options: t.Any) -> str:
@@ -287,9 +316,8 @@ def sign_token(key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[fl
     require_pyjwt()
     request = signing_request(key, now=now, algorithm=algorithm, **options)
     try:
-        token = jwt.encode(request["claims"], key, algorithm=request["algorithm"], headers=request["headers"] or None)
+        return _jws.encode_token(key, request["algorithm"], request["claims"], request["headers"], _facts(key).signers)
     except Exception as exc:  # pylint: disable=broad-except
-        # PyJWT raises several unrelated types here; none of their text is shown, as it could quote the key.
+        # PyJWT and the key raise several unrelated types here; none of their text is shown, as it could quote the key.
         raise IzumaTokenError("the token could not be signed with %s (%s): check that the key and algorithm match"
                               % (request["algorithm"], type(exc).__name__)) from None
-    return token if isinstance(token, str) else token.decode("ascii")

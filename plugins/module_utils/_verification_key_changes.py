@@ -14,7 +14,7 @@ safety: a new private key is written before its upload, and a key file is remove
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
@@ -44,10 +44,15 @@ class KeyContext:
     application_id: str
     # The private key file this run wrote for an upload; removed again if the server refuses the upload.
     written_pending: Optional[str] = None
+    # Undoes the new key a key store made for an upload (a PKCS#11 token's generated pair), if the server refuses it.
+    discard: Optional[Callable[[], Any]] = None
 
 
 class KeyChange(Change):
     """A change of a verification-key plan; by default it leaves the key list alone and shows its before and after."""
+
+    # True for a change after which the rest of the plan is made again (a key the token generated is known only then).
+    barrier = False
 
     def settle(self, items: KeyItems, result: Any) -> None:
         """Update the application's keys (by id) with this change's result (None in check mode)."""
@@ -131,8 +136,11 @@ class UploadKey(_ApiChange):
             created = context.client.create(keys_path(context.application_id), self.body, read_back=read_back)
         except IzumaApiError as exc:
             # The server refused the upload: nothing was uploaded, so the key written for it goes too.
-            if context.written_pending and exc.status is not None and 400 <= exc.status < 500:
-                files.remove_file(context.written_pending)
+            if exc.status is not None and 400 <= exc.status < 500:
+                if context.written_pending:
+                    files.remove_file(context.written_pending)
+                if context.discard is not None:
+                    context.discard()
             if (exc.status == 409 or exc.type == "duplicate") and any(
                     isinstance(field, dict) and field.get("name") == "name" for field in exc.fields):
                 # The name was free when this run looked: a run elsewhere (another controller, whose lock this host

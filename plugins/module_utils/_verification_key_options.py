@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_keys, _pkcs11_options
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 
 MAX_NAME_CHARS = 100
@@ -58,6 +59,8 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     ownca_privatekey_path=dict(type="path"),
     ownca_privatekey_content=dict(type="str", no_log=True),
     ownca_privatekey_passphrase=dict(type="str", no_log=True),
+    key_backend=dict(type="str", choices=["file", "pkcs11"], default="file"),
+    **_pkcs11_options.argument_spec(),
 )
 REQUIRED_ONE_OF = [("application", "application_id")]
 MUTUALLY_EXCLUSIVE = [("application", "application_id"), ("private_key_path", "private_key_content"),
@@ -65,6 +68,8 @@ MUTUALLY_EXCLUSIVE = [("application", "application_id"), ("private_key_path", "p
                       ("ownca_privatekey_path", "ownca_privatekey_content")]
 # The options of certificate_provider=ownca (the CA that issues the certificates).
 OWNCA_OPTIONS = ("ownca_path", "ownca_content", "ownca_privatekey_path", "ownca_privatekey_content", "ownca_privatekey_passphrase")
+# The options that only a key in a file (key_backend=file) takes.
+FILE_KEY_OPTIONS = ("private_key_path", "private_key_content", "private_key_passphrase")
 # Where the module's options are named differently in the core.
 _RENAMED = {"names": "extra_names"}
 
@@ -113,6 +118,12 @@ class Desired:
     ownca_privatekey_path: Optional[str] = None
     ownca_privatekey_content: Optional[str] = field(default=None, repr=False)
     ownca_privatekey_passphrase: Optional[str] = field(default=None, repr=False)
+    key_backend: str = default("key_backend")
+    pkcs11_library: Optional[str] = None
+    pkcs11_token: Optional[str] = None
+    pkcs11_serial: Optional[str] = None
+    pkcs11_pin: Optional[str] = field(default=None, repr=False)
+    pkcs11_key_label: Optional[str] = None
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> "Desired":
@@ -137,7 +148,11 @@ class Desired:
                                    % (self.name + self.previous_suffix, MAX_NAME_CHARS))
         if self.description is not None and len(self.description) > MAX_DESCRIPTION_CHARS:
             raise IzumaConfigError("description must be at most %d characters (got %d)." % (MAX_DESCRIPTION_CHARS, len(self.description)))
-        if self.state == "present" and not (self.private_key_path or self.private_key_content):
+        if self.key_backend == "pkcs11":
+            self.validate_pkcs11()
+        elif self.pkcs11_key_label:
+            raise IzumaConfigError("pkcs11_key_label is for a key in a PKCS#11 token: set key_backend=pkcs11, or remove pkcs11_key_label.")
+        elif self.state == "present" and not (self.private_key_path or self.private_key_content):
             raise IzumaConfigError("Give private_key_path (where the private key is, or is to be created) or private_key_content.")
         if self.lock_timeout < 0:
             raise IzumaConfigError("lock_timeout must be zero or more seconds (got %d)." % self.lock_timeout)
@@ -149,7 +164,7 @@ class Desired:
         if self.rotate_before_days is not None and self.rotate_before_days >= self.valid_days:
             raise IzumaConfigError("rotate_before_days (%d) must be shorter than valid_days (%d), or every run would rotate."
                                    % (self.rotate_before_days, self.valid_days))
-        if self.rotation_asked and not self.private_key_path:
+        if self.rotation_asked and not self.private_key_path and self.key_backend == "file":
             raise IzumaConfigError("Rotation writes a new private key, so it needs private_key_path (not private_key_content).")
         if self.rotation_asked and self.certificate_content:
             raise IzumaConfigError("Rotation makes a new key pair, which certificate_content cannot belong to: use "
@@ -184,6 +199,37 @@ class Desired:
                 os.path.abspath(path) for path in (self.certificate_path or "", self.private_key_path or "") if path):
             raise IzumaConfigError("csr_path must be a file of its own, not certificate_path or private_key_path: give "
                                    "another path, or leave csr_path out to use <certificate_path>.csr.")
+
+    def validate_pkcs11(self) -> None:
+        """key_backend=pkcs11: the token is named, and no option of a key file is given."""
+        given = [option for option in FILE_KEY_OPTIONS if getattr(self, option)]
+        if given:
+            raise IzumaConfigError("%s is for key_backend=file; with key_backend=pkcs11 the private keys are objects in the token, "
+                                   "labelled from name: remove %s." % (given[0], ", ".join(given)))
+        if not self.pkcs11_library:
+            raise IzumaConfigError("key_backend=pkcs11 needs the PKCS#11 library: set pkcs11_library or the %s environment "
+                                   "variable (for SoftHSM2: %s)." % (_pkcs11_options.LIBRARY_ENV, _pkcs11_options.SOFTHSM_EXAMPLE))
+        if self.pkcs11_key_label and self.pkcs11_key_label != self.pkcs11_label("current"):
+            raise IzumaConfigError("pkcs11_key_label is %r, but izuma_verification_key labels the current key of '%s' %r (from "
+                                   "name): remove pkcs11_key_label, or give that label." % (
+                                       self.pkcs11_key_label, self.name, self.pkcs11_label("current")))
+        if self.certificate_provider == "external":
+            raise IzumaConfigError("certificate_provider=external is not available with key_backend=pkcs11: use selfsigned "
+                                   "(the token signs the certificate) or ownca.")
+        if self.certificate_content and self.rotation_asked:
+            raise IzumaConfigError("Rotation makes a new key pair, which certificate_content cannot belong to: use "
+                                   "certificate_path (each new certificate is written there) or leave it out.")
+
+    def pkcs11_label(self, generation: str) -> str:
+        """The CKA_LABEL of a generation (current, next, previous) of this key in the token."""
+        return _pkcs11_keys.key_label(self.name, generation)
+
+    def pkcs11_source(self) -> _pkcs11_options.Pkcs11KeySource:
+        """The token of key_backend=pkcs11, with the current key's label."""
+        source = _pkcs11_options.pkcs11_source(vars(self), label=self.pkcs11_label("current"))
+        if source is None:  # pragma: no cover - a label is given, so there is always a source
+            raise AssertionError("no PKCS#11 key source for a given label")
+        return source
 
     @property
     def rotation_asked(self) -> bool:

@@ -25,7 +25,6 @@ from ansible_collections.izuma.device_management.plugins.module_utils._verificat
     rotate,
     rotation_reason,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import RemoveFile, WritePendingKey
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import LocalKey, Observed
 
 
@@ -55,17 +54,17 @@ def plan_present(planning: Planning) -> None:
         if external and pending_remote is None and issuing.external_certificate(planning, obs.pending) is None:
             # The new key waits for its certificate from the user's CA.
             await_certificate(planning, obs.pending, current_remote, previous_remote,
-                              why="%s is on disk without a certificate" % obs.pending.path)
+                              why="%s without a certificate" % planning.store.held(obs.pending))
             return
         # A rotation (or first creation) was interrupted: finish it with the key already on disk.
         rotate(planning, obs.pending, pending_remote, current_remote, previous_remote, resume=True,
-               why="finish what a run left unfinished (%s is on disk)" % obs.pending.path)
+               why=obs.pending_why or "finish what a run left unfinished (%s)" % planning.store.held(obs.pending))
     elif obs.current is None:
         holder = obs.by_name(want.name)
         if holder is not None:
             raise missing_key_error(want, holder)
         pending = planning.new_key()
-        planning.write_pending_key(pending, why="there is no private key at %s" % want.private_key_path)
+        planning.write_pending_key(pending, why="there is no private key at %s" % (want.private_key_path or want.pkcs11_label("current")))
         if external:
             await_certificate(planning, pending, None, previous_remote, why="create the key")
             return
@@ -125,13 +124,10 @@ def repair(planning: Planning, holder: Dict[str, Any], leftover: LocalKey, previ
     sentence = ("the key '%s' in the application belongs to the private key in %s, and %s holds a key that was never "
                 "uploaded: the uploaded key's private key is put back at %s, the other one kept at %s"
                 % (holder["name"], leftover.path, obs.current.path, obs.files.private_key, obs.files.previous))
-    pending = LocalKey("pending", obs.files.pending, leftover.key, leftover.data, leftover.fingerprint)
-    planning.plan.add(WritePendingKey(str(pending.path), leftover.data, 0o600, why="repair: " + sentence,
-                                      after={"public_key_fingerprint": pending.fingerprint, "mode": "0600"}))
+    pending = planning.store.restore_pending(planning, leftover, why="repair: " + sentence)
     rotate(planning, pending, holder, None, previous_remote if previous_remote is not holder else None, resume=True,
            why="repair")
-    if leftover.path not in (obs.files.previous, obs.files.pending):
-        planning.plan.add(RemoveFile(str(leftover.path), why="repair: its key is now at %s" % obs.files.private_key))
+    planning.store.drop_leftover(planning, leftover)
     planning.facts["rotated"] = False
     planning.facts["repaired"] = sentence
     planning.warn("Repaired: " + sentence + ".")
@@ -315,13 +311,10 @@ def check_given_content(planning: Planning, pem: str, uploaded: bool) -> None:
 
 def plan_absent(planning: Planning) -> None:
     """Delete the named keys (and this key's previous generation); remove local files only when asked."""
-    want, paths = planning.want, planning.obs.files
+    want = planning.want
     names = [want.name, want.previous_name] + list(want.extra_names)
     for item in planning.obs.remote:
         if item.get("name") in names:
             planning.delete(item, "state=absent")
-    if want.remove_files and want.private_key_path:
-        for path in (paths.private_key, paths.pending, paths.previous):
-            planning.remove_file(path, "state=absent with remove_files")
-        for path in (paths.certificate, paths.previous_certificate, paths.csr):
-            planning.remove_file(path, "state=absent with remove_files")
+    if want.remove_files:
+        planning.store.remove_all(planning, "state=absent with remove_files")

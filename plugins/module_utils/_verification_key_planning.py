@@ -15,18 +15,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_issuing as issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import (
     DeleteKey,
-    PromoteFiles,
     RemoveFile,
     UpdateKey,
     UploadKey,
     WriteCertificate,
-    WritePendingKey,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
@@ -53,14 +51,14 @@ class Planning:
 
     # certificates ----------------------------------------------------------------------------------------
 
+    @property
+    def store(self) -> Any:
+        """Where the private keys are: files or a PKCS#11 token (``_verification_key_store``)."""
+        return self.obs.store
+
     def new_key(self) -> LocalKey:
-        """A new private key for ``.next``, in memory."""
-        want = self.want
-        if want.key_type == "RSA":
-            key = keys.generate_private_key("RSA", size=want.key_size or 2048)
-        else:
-            key = keys.generate_private_key("EC", curve=want.curve or "P-256")
-        return LocalKey("pending", self.obs.files.pending, key, b"", keys.public_key_fingerprint(key))
+        """A new private key for the pending generation, as planning sees it (the key store makes it)."""
+        return self.store.new_key(self)
 
     def new_certificate(self, key: Any) -> str:
         """A new certificate for ``key``, as PEM: self-signed, or issued by the CA of certificate_provider=ownca."""
@@ -125,10 +123,8 @@ class Planning:
     # changes ---------------------------------------------------------------------------------------------
 
     def write_pending_key(self, pending: LocalKey, why: str) -> None:
-        """Write a new private key as ``.next`` (mode 0600), before anything is uploaded."""
-        data = keys.dump_private_key(pending.key, self.want.private_key_passphrase)
-        self.plan.add(WritePendingKey(str(pending.path), data, 0o600, why=why,
-                                      after={"public_key_fingerprint": pending.fingerprint, "mode": "0600"}))
+        """Store a new private key as the pending generation (a 0600 ``.next`` file, or a token object), before any upload."""
+        self.store.write_pending(self, pending, why)
 
     def upload(self, name: str, pem: str, why: str) -> None:
         """Upload a certificate as the key ``name``."""
@@ -180,8 +176,11 @@ class Planning:
             # the uploaded one.
             previous_certificate = (certs.normalize_certificate_pem(current_remote["certificate"]).encode("ascii")
                                     if current_remote else None)
-        self.plan.add(PromoteFiles(self.obs.files, self.obs.current, pending.fingerprint, new_pem,
-                                   previous_certificate, why=why))
+        self.store.promote(self, pending, new_pem, previous_certificate, why)
+
+    def remove_private_key(self, local: Optional[LocalKey], why: str) -> None:
+        """Remove one generation's private key (the key store's way), once no uploaded key needs it."""
+        self.store.remove_key(self, local, why)
 
     def remove_file(self, path: Optional[str], why: str) -> None:
         """Remove a file that existed when the run observed it."""
@@ -199,7 +198,8 @@ def missing_key_error(want: Desired, item: Dict[str, Any]) -> IzumaKeyError:
         "belong to the private key %s. This module never replaces or deletes a key it cannot account for. Give that "
         "key's private key (private_key_path or private_key_content), choose another name, or delete the uploaded key "
         "first (state=absent)." % (item["name"], item["id"], item.get("certificate_fingerprint"),
-                                   want.private_key_path or "private_key_content"))
+                                   want.private_key_path or (want.pkcs11_label("current") if want.key_backend == "pkcs11"
+                                                             else "private_key_content")))
 
 
 def slots_error(planning: Planning, needed_for: str, blocking: List[Dict[str, Any]],

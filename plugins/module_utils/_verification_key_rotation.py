@@ -81,7 +81,7 @@ def make_room(planning: Planning, previous_remote: Item, current_remote: Item, p
                                % (purpose, previous_remote["name"]))
     planning.delete(previous_remote, "make room for the new key (two keys at most)")
     if want.remove_previous_private_key and obs.previous is not None:
-        planning.remove_file(obs.previous.path, "its key was retired")
+        planning.remove_private_key(obs.previous, "its key was retired")
 
 
 def rotate(planning: Planning, pending: LocalKey, pending_remote: Item, current_remote: Item, previous_remote: Item,
@@ -110,7 +110,7 @@ def rotate(planning: Planning, pending: LocalKey, pending_remote: Item, current_
         new_pem = certs.normalize_certificate_pem(pending_remote["certificate"])
         if pending_remote["name"] != want.name:
             planning.update(pending_remote, {"name": want.name}, why="%s: the new key takes the name" % why)
-    planning.promote(pending, new_pem, why="%s: the new key becomes the signing key at %s" % (why, want.private_key_path),
+    planning.promote(pending, new_pem, why="%s: the new key becomes the signing key at %s" % (why, want.private_key_path or want.pkcs11_label("current")),
                      current_remote=current_remote)
 
 
@@ -128,5 +128,5 @@ def retire(planning: Planning, previous_remote: Item, current_remote: Dict[str, 
             return
         planning.delete(previous_remote, "retired after the grace period" if want.retire_previous == "auto" else "retired on request")
     if want.remove_previous_private_key and obs.previous is not None and (previous_remote is not None or want.retire_previous != "never"):
-        planning.remove_file(obs.previous.path, "its key is no longer uploaded")
+        planning.remove_private_key(obs.previous, "its key is no longer uploaded")
         planning.remove_file(obs.files.previous_certificate, "its key is no longer uploaded")

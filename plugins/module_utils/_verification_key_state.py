@@ -7,7 +7,9 @@
 """Verification keys: the naming conventions, the API's view, and ``observe`` (the only step that reads).
 
 The local side of one logical key ("telemetry") is a set of files next to
-``private_key_path``:
+``private_key_path`` (key_backend=file; with key_backend=pkcs11 the three
+private keys are key pairs in a PKCS#11 token instead, see
+``_verification_key_store`` and ``_verification_key_token``):
 
 * ``private_key_path``: the current signing key;
 * ``private_key_path.next``: a new key that is being rotated in (only while a
@@ -29,10 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_provider as provider
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
@@ -183,6 +184,10 @@ class Observed:
     # certificate_provider=ownca: the CA that issues the certificates; external: the request file as it is on disk.
     authority: Optional[provider.CertificateAuthority] = None
     csr_data: Optional[bytes] = field(default=None, repr=False)
+    # Where the private keys are (``_verification_key_store``: files, or a PKCS#11 token).
+    store: Any = None
+    # Why the pending key was made, when this run made it (a token key is generated, then the plan is made again).
+    pending_why: Optional[str] = None
 
     def exists(self, path: Optional[str]) -> bool:
         """Whether one of the key's files existed when the run observed it."""
@@ -214,47 +219,22 @@ class Observed:
         return None
 
 
-def _load_local(role: str, path: Optional[str], want: Desired) -> Optional[LocalKey]:
-    if not path or not os.path.exists(path):
-        return None
-    data = files.read_file(path, what="private key")
-    # The key source's parse: without cryptography's RSA consistency checks (most of an RSA key's parse), proven by
-    # a sign-and-verify instead; a key that fails it is refused with the precise reason, as before.
-    key = key_source.parse_private_key(data, want.private_key_passphrase, source=path)
-    return LocalKey(role=role, path=path, key=key, data=data, fingerprint=keys.public_key_fingerprint(key))
+def _store_for(want: Desired) -> Any:
+    # Imported here: the key stores make changes, which know the state.
+    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_store import (  # pylint: disable=import-outside-toplevel
+        store_for,
+    )
+    return store_for(want)
 
 
-def _leftovers(path: str, want: Desired) -> List[LocalKey]:
-    """Private keys in the temporary files of atomic writes of ``path`` or its ``.next`` (``.<name>*.tmp``)."""
-    directory, base = os.path.split(os.path.abspath(path))
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        if name.startswith("." + base) and name.endswith(".tmp"):
-            try:
-                found.append(_load_local("leftover", os.path.join(directory, name), want))
-            except IzumaError:
-                continue  # a partial write, or not a key: nothing to recover from it
-    return [local for local in found if local is not None]
-
-
-def observe(client: IzumaClient, application_id: str, want: Desired, now: Optional[datetime.datetime] = None) -> Observed:
-    """Read the uploaded keys (one list, all pages) and the local key and certificate files."""
+def observe(client: IzumaClient, application_id: str, want: Desired, now: Optional[datetime.datetime] = None,
+            store: Any = None) -> Observed:
+    """Read the uploaded keys (one list, all pages), the private keys (the key store's) and the certificate files."""
     paths = KeyFiles.of(want)
     observed = Observed(application_id=application_id, remote=list_keys(client, application_id), now=now or times.utcnow(),
                         files=paths, existing=frozenset(path for path in paths.all() if os.path.exists(path)))
-    if want.private_key_content:
-        key = keys.load_private_key(want.private_key_content, want.private_key_passphrase, source="private_key_content")
-        data = want.private_key_content.encode("utf-8")
-        observed.current = LocalKey("current", None, key, data, keys.public_key_fingerprint(key))
-    elif want.private_key_path:
-        observed.current = _load_local("current", paths.private_key, want)
-        observed.pending = _load_local("pending", paths.pending, want)
-        observed.previous = _load_local("previous", paths.previous, want)
-        observed.leftovers = _leftovers(str(paths.private_key), want)
+    observed.store = store if store is not None else _store_for(want)
+    observed.store.observe_keys(observed, want)
     if want.certificate_content:
         observed.certificate_pem, observed.certificate_source = want.certificate_content, "certificate_content"
     elif observed.exists(paths.certificate):

@@ -11,31 +11,31 @@
 * ``_verification_key_options``: the argument spec and the desired state (``Desired``);
 * ``_verification_key_state``: the file and name conventions, the API's view, and ``observe`` (the only reads);
 * ``_verification_key_planner`` and ``_verification_key_rotation``: the typed plan (nothing read from disk);
-* ``_verification_key_changes``: the typed changes, each applying itself.
+* ``_verification_key_changes``: the typed changes, each applying itself;
+* ``_verification_key_store`` and ``_verification_key_token``: where the private keys are (files, or key pairs in
+  a PKCS#11 token with key_backend=pkcs11), behind one interface.
 
-Every new private key is written to disk (``.next``, mode 0600) before its
-certificate is uploaded, and a key file is removed only after its key has
-been deleted from the API: whatever point a run is killed at, no private key
-of an uploaded key is lost, and the next run picks up where it stopped.
+Every new private key is stored (``.next``, mode 0600, or the token's
+``:next`` pair) before its certificate is uploaded, and a private key is
+removed only after its key has been deleted from the API: whatever point a
+run is killed at, no private key of an uploaded key is lost, and the next run
+picks up where it stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import list_applications, resolve_application
-from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import (
-    KeyContext,
-    PromoteFiles,
-    RemoveFile,
-)
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import KeyContext
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_planner import plan
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_store import store_for
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
     Observed,
     days_left,
@@ -51,23 +51,48 @@ def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, a
              application_id: Optional[str] = None, now: Optional[datetime.datetime] = None) -> Dict[str, Any]:
     """Bring the key to the desired state (or, in check mode, say how); return the module's result."""
     found = resolve_application(client, name=application, application_id=application_id, fetch=False)
+    store = store_for(want)
     # One run at a time per key on this host, from observe to the last write: a run that waited observes what the
     # other one did. Check mode writes nothing, not even a lock file.
-    lock = _lock(want) if want.private_key_path and not check_mode else contextlib.nullcontext("")
-    with lock:
-        observed = observe(client, str(found["id"] if found else ""), want, now=now or times.utcnow())
+    with store.lock(want) if not check_mode else contextlib.nullcontext(""):
+        observed = observe(client, str(found["id"] if found else ""), want, now=now or times.utcnow(), store=store)
         the_plan, facts = plan(observed, want)
-        results = None if check_mode else the_plan.apply(KeyContext(client, observed.application_id))
+        results = None
+        if not check_mode:
+            the_plan, facts, results = apply_plan(KeyContext(client, observed.application_id), observed, want, the_plan, facts)
     after = outcome(observed, the_plan, results)
     result = report(observed, want, the_plan, facts, after)
     if diff:
         result["diff"] = diff_of(observed, the_plan, after)
-    return result
+    return store.conceal(result) if check_mode else result
 
 
-def _lock(want: Desired) -> Any:
-    return exclusive_lock(str(want.private_key_path), timeout=want.lock_timeout, option="lock_timeout",
-                          what="the key '%s' (%s)" % (want.name, want.private_key_path))
+def apply_plan(context: KeyContext, observed: Observed, want: Desired, the_plan: Plan,
+               facts: Dict[str, Any]) -> Tuple[Plan, Dict[str, Any], List[Any]]:
+    """Apply the plan; return the changes applied, the facts and their results.
+
+    A key that a PKCS#11 token generates is known only once it exists: the plan stops after that change (a
+    ``barrier``), the store reads the new key, and the rest is planned again from it, exactly as the next run would
+    plan it if this one were killed there. The uploaded keys are not read again: generating a key does not touch them.
+    """
+    applied: List[Any] = []
+    done = Plan()
+    for _round in range(2):
+        barrier = next((index for index, change in enumerate(the_plan) if getattr(change, "barrier", False)), None)
+        head = the_plan.changes if barrier is None else the_plan.changes[:barrier + 1]
+        applied.extend(Plan(head).apply(context))
+        for change in head:
+            done.add(change)
+        if barrier is None:
+            return done, facts, applied
+        again = dataclasses.replace(observed, pending_why=head[-1].why)
+        again.store.observe_keys(again, want)
+        the_plan, more = plan(again, want)
+        more["rotated"] = bool(facts.get("rotated") or more.get("rotated"))
+        if facts.get("rotation_reason"):
+            more.setdefault("rotation_reason", facts["rotation_reason"])
+        facts = more
+    raise AssertionError("a plan made after a key was generated generates another")  # pragma: no cover
 
 
 def outcome(observed: Observed, the_plan: Plan, results: Optional[List[Any]]) -> List[Dict[str, Any]]:
@@ -104,6 +129,7 @@ def report(observed: Observed, want: Desired, the_plan: Plan, facts: Dict[str, A
         verification_key=current or {}, previous_verification_key=previous or {},
         rotated=bool(facts.get("rotated") and the_plan.changed), renewed=bool(facts.get("renewed")),
         name=want.name, previous_name=want.previous_name, warnings=list(facts.get("warnings", [])),
+        key_backend=want.key_backend,
     )
     if facts.get("rotation_reason"):
         result["rotation_reason"] = facts["rotation_reason"]
@@ -119,7 +145,7 @@ def report(observed: Observed, want: Desired, the_plan: Plan, facts: Dict[str, A
         result.update(failed=True, msg=facts["blocked"])
     # After this run, a rotation is under way while the previous generation is still uploaded.
     result["rotation_under_way"] = bool(previous)
-    result.update(_paths(observed, the_plan))
+    result.update(observed.store.result(observed, the_plan))
     if current:
         result.update(
             public_key_fingerprint=current.get("public_key_fingerprint"),
@@ -128,25 +154,6 @@ def report(observed: Observed, want: Desired, the_plan: Plan, facts: Dict[str, A
             days_left=days_left(current, observed.now),
             usable=is_usable(current, observed.now),
         )
-    return result
-
-
-def _paths(observed: Observed, the_plan: Plan) -> Dict[str, str]:
-    """The key's file paths that exist after the plan (or always, for the current key and certificate)."""
-    paths = observed.files
-    removed = {change.path for change in the_plan if isinstance(change, RemoveFile)}
-    promoted = [change for change in the_plan if isinstance(change, PromoteFiles)]
-    result: Dict[str, str] = {}
-    if paths.private_key:
-        result["private_key_path"] = paths.private_key
-        result["pending_private_key_path"] = str(paths.pending)
-        if (observed.exists(paths.previous) or any(change.before for change in promoted)) and paths.previous not in removed:
-            result["previous_private_key_path"] = str(paths.previous)
-    if paths.certificate:
-        result["certificate_path"] = paths.certificate
-        result["previous_certificate_path"] = str(paths.previous_certificate)
-    if paths.csr:
-        result["csr_path"] = paths.csr
     return result
 
 

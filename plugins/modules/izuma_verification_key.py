@@ -70,7 +70,8 @@ options:
       - Its directory must exist; the module creates no directories (give the directory a restrictive mode such as 0700
         with M(ansible.builtin.file) first).
       - Next to it live C(<path>.next) during a rotation and C(<path>.previous) after one.
-      - Required unless O(private_key_content) is given; rotation always needs it.
+      - Required unless O(private_key_content) is given or O(key_backend=pkcs11); rotation with key files always needs it.
+      - Not with O(key_backend=pkcs11), whose private keys are objects in the token.
     type: path
   private_key_content:
     description:
@@ -156,7 +157,9 @@ options:
     choices: [auto, now, never]
     default: auto
   remove_previous_private_key:
-    description: Also remove C(<private_key_path>.previous) once its key is no longer uploaded.
+    description:
+      - Also remove C(<private_key_path>.previous) once its key is no longer uploaded.
+      - With O(key_backend=pkcs11), destroy the token's C(izuma:<name>:previous) key pair instead.
     type: bool
     default: false
   previous_suffix:
@@ -172,13 +175,17 @@ options:
     description:
       - With O(state=absent), also remove the local private key files (current, next, previous) and certificate files
         (and, with O(certificate_provider=external), the certificate signing request at O(csr_path)).
+      - With O(key_backend=pkcs11), destroy the key pairs in the token (C(izuma:<name>:current), C(:next), C(:previous))
+        instead of private key files, after the keys are deleted from the application.
     type: bool
     default: false
   lock_timeout:
     description:
-      - Seconds to wait for another run of a task on the same O(private_key_path) on this host (a cron job beside a manual
-        run, two AWX jobs or job slices on one node) before failing.
-      - The run holds an exclusive lock on C(<private_key_path>.lock) (mode 0600, removed when the run ends) from the
+      - Seconds to wait for another run of a task on the same O(private_key_path) (or, with O(key_backend=pkcs11), the
+        same key in the same token) on this host (a cron job beside a manual run, two AWX jobs or job slices on one node)
+        before failing.
+      - The run holds an exclusive lock on C(<private_key_path>.lock) (with O(key_backend=pkcs11), C(<certificate_path>.lock),
+        or without O(certificate_path) a lock file in the temporary directory) (mode 0600, removed when the run ends) from the
         moment it reads the application's keys until its last write, so that a run that waited sees what the other one did.
       - Runs on different hosts cannot share the lock; there the API's unique key names keep the outcome clean (one run
         fails with a clear message, nothing is lost, the next run converges). Check mode takes no lock.
@@ -258,9 +265,26 @@ options:
       - With O(certificate_provider=ownca), the passphrase of the CA's private key.
     type: str
     version_added: 1.0.0
+  key_backend:
+    description:
+      - Where the private keys are. V(file) - PEM files at O(private_key_path) (or O(private_key_content)).
+      - V(pkcs11) - key pairs generated inside a PKCS#11 token (a hardware security module, a cloud key service's PKCS#11
+        library, SoftHSM2) as sensitive, non-extractable objects that can only sign; the token is named by O(pkcs11_library),
+        O(pkcs11_token) or O(pkcs11_serial), and O(pkcs11_pin) (or the E(IZUMA_PKCS11_*) environment variables). The token
+        signs each self-signed certificate; no private key is ever on disk. The current, next and previous generations are
+        the objects labelled C(izuma:<name>:current), C(izuma:<name>:next) and C(izuma:<name>:previous) (RV(pkcs11_key_label)),
+        promoted by relabelling. O(pkcs11_key_label), if given, must be the current label. Not with
+        O(certificate_provider=external).
+      - In check mode nothing is generated, so the fingerprints of a key that a run would generate (and of its
+        certificate) are returned as V(null).
+    type: str
+    choices: [file, pkcs11]
+    default: file
+    version_added: 1.0.0
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
+  - izuma.device_management.pkcs11
 attributes:
   check_mode:
     support: full
@@ -338,9 +362,43 @@ EXAMPLES = r"""
     private_key_path: /etc/izuma/telemetry.key
     remove_files: true
     state: absent
+
+- name: A key inside a PKCS#11 token (HSM, cloud KMS, SoftHSM2); the PIN comes from IZUMA_PKCS11_PIN
+  izuma.device_management.izuma_verification_key:
+    application: telemetry
+    name: telemetry-hsm
+    key_backend: pkcs11
+    pkcs11_library: /usr/lib/softhsm/libsofthsm2.so
+    pkcs11_token: izuma
+    key_type: EC
+    curve: P-384
+    certificate_path: /etc/izuma/telemetry-hsm.crt
+    rotate_after_days: 90
+  register: hsm_key
+
+- name: Sign a token with it (the key never leaves the token)
+  ansible.builtin.debug:
+    msg: "{{ lookup('izuma.device_management.izuma_jwt', pkcs11_key_label=hsm_key.pkcs11_key_label, lifetime=300) }}"
 """
 
 RETURN = r"""
+key_backend:
+  description: Where the private keys are (O(key_backend)).
+  returned: always
+  type: str
+  sample: pkcs11
+pkcs11_key_label:
+  description:
+    - The CKA_LABEL of the current key's private key object in the token; give it to
+      M(izuma.device_management.izuma_jwt) as O(izuma.device_management.izuma_jwt#module:pkcs11_key_label). Never a secret.
+  returned: when O(key_backend=pkcs11) and O(state=present)
+  type: str
+  sample: "izuma:telemetry-signing:current"
+previous_pkcs11_key_label:
+  description: The label of the previous key's object in the token, while it is there.
+  returned: when O(key_backend=pkcs11) and the token holds the previous key after the run
+  type: str
+  sample: "izuma:telemetry-signing:previous"
 verification_key:
   description:
     - The current key as the API returns it (certificate included), plus C(public_key_fingerprint); in check mode, as it
@@ -554,7 +612,7 @@ def converge(izuma: IzumaModule) -> dict:
 
 def main() -> None:
     """Module entry point."""
-    izuma = IzumaModule(argument_spec=options.ARGUMENT_SPEC, required_one_of=options.REQUIRED_ONE_OF,
+    izuma = IzumaModule(argument_spec=dict(options.ARGUMENT_SPEC), required_one_of=options.REQUIRED_ONE_OF,
                         mutually_exclusive=options.MUTUALLY_EXCLUSIVE)
     izuma.require(HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR)
     izuma.run(converge)

@@ -22,14 +22,12 @@ client's JWT authentication on managed hosts uses too.
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
 import os
 import threading
 import time
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _jws as jws, _keys as keys, _tokens as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 
 
@@ -42,10 +40,22 @@ def resolve_key_path(path: t.Optional[str], variables: t.Mapping[str, t.Any], lo
     """
     if not path:
         return None
-    path = os.path.expanduser(str(path))
-    if os.path.isabs(path) or loader is None:
-        return path
-    return os.path.join(variables.get("role_path") or loader.get_basedir(), path)
+    base = None if loader is None else variables.get("role_path") or loader.get_basedir()
+    # A lookup resolves the same path on every call: the answer is kept, as it depends on nothing else (a path
+    # with ~ depends on HOME too, and is resolved each time).
+    known = _KEY_PATHS.get((path, base))
+    if known is None:
+        known = os.path.expanduser(str(path))
+        if not os.path.isabs(known) and base is not None:
+            known = os.path.join(base, known)
+        if not str(path).startswith("~"):
+            if len(_KEY_PATHS) >= 256:
+                _KEY_PATHS.clear()
+            _KEY_PATHS[(path, base)] = known
+    return known
+
+
+_KEY_PATHS = {}  # type: t.Dict[t.Tuple[t.Any, t.Optional[str]], str]
 
 
 # Plugin option names that sign_options() turns into sign_token keywords.
@@ -111,7 +121,7 @@ class TokenCache:
         self.min_remaining_seconds = min_remaining_seconds
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._entries = {}  # type: t.Dict[str, t.Tuple[str, int, int]]
+        self._entries = {}  # type: t.Dict[t.Tuple[str, str, str], t.Tuple[str, int, int]]
         # Public key fingerprints by id() of the key object, computed once per key (a DER encoding and a hash each
         # time would cost as much as the lookup itself); the key is kept so that its id cannot be reused.
         self._fingerprints = {}  # type: t.Dict[int, t.Tuple[t.Any, str]]
@@ -119,8 +129,7 @@ class TokenCache:
         self.misses = 0
 
     def _fingerprint(self, key: t.Any) -> str:
-        with self._lock:
-            known = self._fingerprints.get(id(key))
+        known = self._fingerprints.get(id(key))  # one dictionary read is atomic: no lock needed to read
         if known is not None and known[0] is key:
             return known[1]
         fingerprint = keys.public_key_fingerprint(key)
@@ -142,19 +151,19 @@ class TokenCache:
         """``get_or_sign``, and the window ``(from, until)`` in which this cache would hand out the same token again."""
         algorithm = tokens.default_algorithm(key) if algorithm is None else algorithm
         try:
-            options = json.dumps(sign_options, sort_keys=True, separators=(",", ":"))
+            options = _CANONICAL_JSON.encode(sign_options)
         except (TypeError, ValueError):
             raise IzumaTokenError("token options must be JSON values (strings, numbers, booleans, lists, mappings)") from None
-        cache_key = "%s|%s|%s" % (self._fingerprint(key), algorithm, options)
+        cache_key = (self._fingerprint(key), algorithm, options)
         current = time.time() if now is None else now
-        with self._lock:
-            entry = self._entries.get(cache_key)
-            if entry is not None:
-                token, issued, expires = entry
-                start, until = self._window(issued, expires)
-                if start <= current < until:
+        entry = self._entries.get(cache_key)  # one dictionary read is atomic: the lock guards the writes
+        if entry is not None:
+            token, issued, expires = entry
+            start, until = self._window(issued, expires)
+            if start <= current < until:
+                with self._lock:
                     self.hits += 1
-                    return token, start, until
+                return token, start, until
         token = tokens.sign_token(key, algorithm=algorithm, now=current, **sign_options)
         # sign_token sets iat to int(now) and exp to iat + lifetime (checked there); no need to decode the token again.
         issued = int(current)
@@ -192,13 +201,14 @@ class CallCache:
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._secret = os.urandom(32)
-        self._entries = {}  # type: t.Dict[str, t.Tuple[t.List[str], float, float, t.Optional[t.Tuple[str, t.Tuple[int, ...]]]]]
+        self._entries = {}  # type: t.Dict[str, t.Tuple[t.Tuple[str, ...], float, float, t.Optional[t.Tuple[str, t.Tuple[int, ...]]]]]
         self.hits = 0
 
     def key(self, *parts: t.Any) -> str:
         """The digest of a call made of ``parts`` (JSON values; anything else counts by its repr)."""
-        data = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=repr).encode("utf-8", "surrogatepass")
-        return hmac.new(self._secret, data, hashlib.sha256).hexdigest()
+        data = _CALL_JSON.encode(parts).encode("utf-8", "surrogatepass")
+        # BLAKE2b with a key is a MAC (RFC 7693), in one call: cheaper than HMAC-SHA256 for the same purpose.
+        return hashlib.blake2b(data, key=self._secret, digest_size=32).hexdigest()
 
     def get(self, call: str, now: float) -> t.Optional[t.List[str]]:
         """The answer kept for ``call``, while its window is open and its key file unchanged; else None."""
@@ -213,17 +223,23 @@ class CallCache:
             self.hits += 1
         return list(results)
 
-    def put(self, call: str, results: t.List[str], window: t.Tuple[float, float], key_path: t.Optional[str]) -> None:
-        """Keep ``results`` for ``call`` within ``window``, as long as the key file at ``key_path`` (if any) is the same."""
+    def put(self, call: str, results: t.List[str], window: t.Tuple[float, float], key_path: t.Optional[str],
+            identity: t.Optional[t.Tuple[int, ...]] = None) -> None:
+        """Keep ``results`` for ``call`` within ``window``, as long as the key file at ``key_path`` (if any) is the same.
+
+        ``identity`` is the file's identity when the key was read (``file_identity``), if the caller has it.
+        """
         key_file = None
         if key_path:
-            identity = file_identity(key_path)
+            identity = file_identity(key_path) if identity is None else identity
             if identity is None:
                 return
             key_file = (key_path, identity)
         with self._lock:
             self._entries.pop(call, None)
-            self._entries[call] = (list(results), window[0], window[1], key_file)
+            # A tuple, not a list: a tuple of strings is not tracked by the garbage collector, which a long-lived entry
+            # per call would otherwise make run full collections over the whole process (a few microseconds per call).
+            self._entries[call] = (tuple(results), window[0], window[1], key_file)
             while len(self._entries) > self.max_entries:
                 del self._entries[next(iter(self._entries))]
 
@@ -241,6 +257,10 @@ def file_identity(path: str) -> t.Optional[t.Tuple[int, ...]]:
         return None
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
+
+# Made once (json.dumps makes its encoder on every call, a third of the cost of encoding a few options).
+_CANONICAL_JSON = jws.CompactJson(sort_keys=True)
+_CALL_JSON = jws.CompactJson(sort_keys=True, default=repr)
 
 # Shared by the plugins of one process (an Ansible worker runs one task for one host).
 TOKEN_CACHE = TokenCache()

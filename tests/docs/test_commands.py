@@ -5,8 +5,8 @@
 
 A fresh copy of the repository (the files git tracks or would track, nothing built) in a temporary folder, a
 clean environment (no make variables, no virtual environment on PATH, a home folder of its own), and then every
-``sh`` block of README.md, docs/quickstart.md and docs/emulator.md, line by line and in order, as written:
-``make demo`` first, as the quick start says, exports carried from one line to the next as in one terminal. A line
+``sh`` block of README.md, docs/quickstart.md, docs/emulator.md, docs/awx.md and docs/hsm.md, line by line and in
+order, as written: ``make demo`` first, as the quick start says, exports carried from one line to the next as in one terminal. A line
 that starts a server in the foreground (``make emulator``) runs in the background, as in "another terminal", until
 the document's next server or its end. Every ``yaml`` block that is a play runs twice against an emulator (as
 the docs say, the second run changes nothing); a fragment of a play is checked against the options it names.
@@ -35,13 +35,14 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = ["README.md", "docs/quickstart.md", "docs/emulator.md", "docs/awx.md"]
+DOCUMENTS = ["README.md", "docs/quickstart.md", "docs/emulator.md", "docs/awx.md", "docs/hsm.md"]
 # Lines that are not run, and why (each must still be in the documents: a stale entry fails the test).
 NOT_RUN = {
     "make test": "the suite that runs this test",
     "pip install ansible-builder==3.2.0": "docs/awx.md's image build: no container engine here (make ee-test covers create)",
     "ansible-builder build -f extensions/awx/execution-environment.yml -t registry.example.com/izuma-ee:1": "no container engine",
     "podman push registry.example.com/izuma-ee:1": "no registry",
+    "read -rsp 'PIN of the token: ' IZUMA_PKCS11_PIN && export IZUMA_PKCS11_PIN": "reads the PIN from a terminal (make hsm-demo gives one)",
 }
 SERVERS = ("make emulator",)
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
@@ -187,7 +188,7 @@ def test_make_demo_tells_the_story_in_plain_text(demo: str) -> None:
     assert "four times" in quickstart and "twice" not in quickstart.split("## 2.")[0]
 
 
-@pytest.mark.parametrize("document", ["README.md", "docs/quickstart.md", "docs/emulator.md", "docs/awx.md"])
+@pytest.mark.parametrize("document", ["README.md", "docs/quickstart.md", "docs/emulator.md", "docs/awx.md", "docs/hsm.md"])
 def test_the_command_blocks_run_as_written(newcomer: Newcomer, demo: str, document: str) -> None:
     ran: t.List[t.Tuple[str, str]] = []
     try:

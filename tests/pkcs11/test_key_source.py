@@ -58,3 +58,12 @@ def test_pkcs11_source_takes_the_environment_fallbacks_and_names_what_is_missing
         pkcs11_source({"auth_pkcs11_key_label": "x"}, prefix="auth_", environ={})
     with pytest.raises(IzumaKeyError, match="pkcs11_token given without pkcs11_key_label"):
         pkcs11_source({"pkcs11_token": "t1", "pkcs11_key_label": None}, environ={})
+
+
+def test_the_same_pair_gives_the_same_key_object(softhsm, pairs) -> None:
+    # The lookup's token cache knows a key by its object: a new object per call would make it work out the key's
+    # fingerprint again on every call.
+    spec = ("EC", None, "P-256")
+    first = _key_source.load_signing_key(pkcs11=_source(softhsm, spec))
+    assert _key_source.load_signing_key(pkcs11=_source(softhsm, spec)) is first
+    assert _key_source.load_signing_key(pkcs11=_source(softhsm, ("RSA", 2048, None))) is not first

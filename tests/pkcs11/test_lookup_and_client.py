@@ -45,9 +45,9 @@ def test_lookup_tokens_call_the_api_and_verify_with_the_certificate(softhsm, pai
     tasks = []
     for spec, algorithm in CASES:
         application_id = applications[spec][0]
-        tasks.append({"name": "Tokens %s" % algorithm, "no_log": True, "ansible.builtin.set_fact": {
-            "tokens_%s" % algorithm: "{{ query('izuma.device_management.izuma_jwt', 'a', 'b', 'a', pkcs11_key_label='%s', "
-                                      "algorithm='%s', lifetime=300) }}" % (label(spec), algorithm)}})
+        query = ("{{ query('izuma.device_management.izuma_jwt', 'a', 'b', 'a', pkcs11_key_label='%s', algorithm='%s', "
+                 "lifetime=300) }}" % (label(spec), algorithm))
+        tasks.append({"name": "Tokens %s" % algorithm, "no_log": True, "ansible.builtin.set_fact": {"tokens_%s" % algorithm: query}})
         tasks.append({"name": "Call %s" % algorithm, "no_log": True, "ansible.builtin.uri": {
             "url": "%s/v3/applications/%s" % (api.url, application_id), "use_proxy": False,
             "headers": {"Authorization": "Bearer {{ tokens_%s[0] }}" % algorithm, "X-Application-ID": application_id}}})

@@ -29,7 +29,7 @@ if COLLECTION_ROOT.parent.parent.name != "ansible_collections":
     raise RuntimeError("Run these tests in a collection tree (hack/build-tree.sh DIR), not in the work tree: %s" % COLLECTION_ROOT)
 sys.path.insert(0, str(COLLECTION_ROOT / "tests" / "emulator"))
 
-from izuma_emulator.testing import kill_tree  # noqa: E402  pylint: disable=wrong-import-position
+from izuma_emulator.testing import kill_tree, wait_until_held  # noqa: E402  pylint: disable=wrong-import-position
 COLLECTIONS_PATH = str(COLLECTION_ROOT.parents[2])
 BIN = Path(sys.executable).parent
 # The test callback that counts module executions per host and task (callback/module_runs.py).
@@ -235,12 +235,6 @@ def wait_for_output(predicate: Callable[[str], bool], timeout: float = 120) -> C
 def wait_for_hang(emulator, timeout: float = 120) -> Callable[[subprocess.Popen, Path], None]:
     """A ``wait`` for Fleet.run_and_kill: until the emulator holds a request that a hang fault caught."""
     def wait(process: subprocess.Popen, log: Path) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if emulator.status()["hanging"]:
-                return
-            if process.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError("no request hung before the playbook ended:\n" + log.read_text(encoding="utf-8")[-4000:])
+        if not wait_until_held(emulator, process, timeout=timeout):
+            raise AssertionError("no request hung before the playbook ended:\n" + log.read_text(encoding="utf-8")[-4000:])
     return wait

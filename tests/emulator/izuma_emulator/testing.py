@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -249,6 +249,83 @@ def start_in_thread(tls: bool = False, admin_key: str | None = None, settings: S
 
 
 # -- killing a client -------------------------------------------------------------------------------------------
+
+
+class RunningEmulator(EmulatorControl):
+    """An emulator someone else started (an integration target's setup_emulator), reached by its URL."""
+
+    def __init__(self, url: str, admin_key: str = "", ca_bundle: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.admin_key = admin_key
+        self.ca_bundle = ca_bundle
+
+
+def run_to_end(command: list[str], log_path: str, label: str) -> str:
+    """Run ``command`` to its end with its output in ``log_path``; the output (AssertionError naming ``label`` and the
+    end of the output when it fails)."""
+    with open(log_path, "wb") as output:
+        code = subprocess.call(command, stdout=output, stderr=subprocess.STDOUT)
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        text = handle.read()
+    if code != 0:
+        raise AssertionError("%s failed (exit %d):\n%s" % (label, code, text[-3000:]))
+    return text
+
+
+def application_state(emulator: EmulatorControl, application_id: str) -> dict[str, Any]:
+    """One application from the emulator's state, with its keys (never counted by fault rules or the request log)."""
+    state: Any = emulator.state()
+    for application in state["applications"]:
+        if application["id"] == application_id:
+            return application
+    raise AssertionError("application %s is gone" % application_id)
+
+
+def wait_until_held(emulator: EmulatorControl, process: "subprocess.Popen[Any]",
+                    held: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 60) -> bool:
+    """Poll until the emulator holds a request (one that ``held`` accepts, if given): True; False when ``process``
+    ends first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(held is None or held(hung) for hung in emulator.status()["hung_requests"]):
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def kill_at_request(emulator: EmulatorControl, command: list[str], rules: list[dict[str, Any]], log_path: str,
+                    held: Callable[[dict[str, Any]], bool] | None = None, check: Callable[[], None] | None = None,
+                    settled: Callable[[], bool] | None = None, too_late: str = "the command ended before the request was held",
+                    timeout: float = 60) -> None:
+    """Kill ``command`` while the emulator holds one of its requests, as a crash at that request would.
+
+    Adds the fault ``rules`` (one of them a ``hang``), starts ``command`` in a session of its own with its output in
+    ``log_path``, waits until the emulator holds a request that ``held`` accepts (AssertionError ``too_late`` if the
+    command ends or ``timeout`` passes first), kills the command and everything it started (``kill_tree``) and calls
+    ``check()``: the state right after the kill. Whatever happens, the command is then gone, the held request is let
+    go (carried out or refused, as the rules say), ``settled()`` is polled for up to 30 seconds (for example until
+    the request log shows the request) and the faults are cleared.
+    """
+    emulator.faults(rules)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
+                                   start_new_session=True)
+    try:
+        if not wait_until_held(emulator, process, held, timeout):
+            raise AssertionError(too_late)
+        kill_tree(process)
+        if check is not None:
+            check()
+    finally:
+        if process.poll() is None:
+            kill_tree(process)
+        emulator.release()
+        deadline = time.monotonic() + 30
+        while settled is not None and not settled() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        emulator.clear_faults()
 
 
 def process_tree(root: int) -> list[int]:

@@ -29,7 +29,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 import time
 import urllib.error
@@ -39,10 +38,12 @@ from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.join(os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0], "ansible_collections", "izuma",
                                 "device_management", "tests", "emulator"))
-from izuma_emulator.testing import kill_tree  # noqa: E402  pylint: disable=wrong-import-position
+from izuma_emulator.testing import (  # noqa: E402  pylint: disable=wrong-import-position
+    RunningEmulator, application_state, kill_at_request, run_to_end)
 
 HOST = os.environ["IZUMA_API_HOST"].rstrip("/")
 ADMIN_KEY = os.environ["IZUMA_API_KEY"]
+EMULATOR = RunningEmulator(HOST, ADMIN_KEY)
 HERE = os.path.dirname(os.path.abspath(__file__))
 INVENTORY = sys.argv[1]
 WORK = os.path.join(sys.argv[2], "access-key-crash")
@@ -107,20 +108,11 @@ class Case:
         """Run the task to its end; its output (raises when it fails)."""
         self.runs += 1
         log = os.path.join(self.directory, "run-%d.log" % self.runs)
-        with open(log, "wb") as output:
-            code = subprocess.call(self.command(), stdout=output, stderr=subprocess.STDOUT)
-        with open(log, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-        if code != 0:
-            raise Failure("%s: run %d failed (exit %d):\n%s" % (self.label, self.runs, code, text[-3000:]))
-        return text
+        return run_to_end(self.command(), log, "%s: run %d" % (self.label, self.runs))
 
     def keys(self) -> List[Dict[str, Any]]:
         """The application's access keys, from the emulator's state (never in the request log)."""
-        for application in call("GET", "/_emulator/state")["applications"]:
-            if application["id"] == self.application_id:
-                return application["access_keys"]
-        raise Failure("%s: the application is gone" % self.label)
+        return application_state(EMULATOR, self.application_id)["access_keys"]
 
     def secrets(self, where: str) -> List[str]:
         """The secrets on disk (checking that each file is 0600)."""
@@ -169,26 +161,11 @@ class Case:
         rules: List[Dict[str, Any]] = [{"path": pattern, "hang": self.when, "nth": self.nth, "max_seconds": 60}]
         if self.when == "before":
             rules.append({"path": pattern, "sequence": [{"pass": True}] * (self.nth - 1) + [{"status": 503, "message": "killed"}]})
-        call("POST", "/_emulator/faults", rules)
-        with open(os.path.join(self.directory, "killed.log"), "wb") as log:
-            process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
-                                       start_new_session=True)
-        try:
-            deadline = time.monotonic() + 60
-            while not any(self.application_id in hung["path"] for hung in call("GET", "/_emulator/status")["hung_requests"]):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise Failure("%s: the playbook ended (or took too long) before request %d" % (self.label, self.nth))
-                time.sleep(0.02)
-            kill_tree(process)
-            self.check_after_kill("right after the kill")
-        finally:
-            if process.poll() is None:
-                kill_tree(process)
-            call("POST", "/_emulator/release")
-            deadline = time.monotonic() + 30
-            while len(self.requests()) < self.nth and time.monotonic() < deadline:
-                time.sleep(0.02)
-            call("DELETE", "/_emulator/faults")
+        kill_at_request(EMULATOR, self.command(), rules, os.path.join(self.directory, "killed.log"),
+                        held=lambda hung: self.application_id in hung["path"],
+                        check=lambda: self.check_after_kill("right after the kill"),
+                        settled=lambda: len(self.requests()) >= self.nth,
+                        too_late="%s: the playbook ended (or took too long) before request %d" % (self.label, self.nth))
         self.check_after_kill("once the held request %s" % ("failed" if self.when == "before" else "was answered"))
 
     def converge(self) -> List[Dict[str, Any]]:

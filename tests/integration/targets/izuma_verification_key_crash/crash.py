@@ -37,13 +37,15 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
-# The emulator's test helpers (kill_tree) live in the collection's tests/emulator.
+# The emulator's test helpers (kill_at_request) live in the collection's tests/emulator.
 sys.path.insert(0, os.path.join(os.environ["ANSIBLE_COLLECTIONS_PATH"].split(":")[0], "ansible_collections", "izuma",
                                 "device_management", "tests", "emulator"))
-from izuma_emulator.testing import kill_tree  # noqa: E402  pylint: disable=wrong-import-position
+from izuma_emulator.testing import (  # noqa: E402  pylint: disable=wrong-import-position
+    RunningEmulator, application_state, kill_at_request, run_to_end)
 
 HOST = os.environ["IZUMA_API_HOST"].rstrip("/")
 ADMIN_KEY = os.environ["IZUMA_API_KEY"]
+EMULATOR = RunningEmulator(HOST, ADMIN_KEY)
 HERE = os.path.dirname(os.path.abspath(__file__))
 INVENTORY = sys.argv[1]
 WORK = os.path.join(sys.argv[2], "crash")
@@ -136,20 +138,11 @@ class Case:
         """Run the rotation playbook to its end; its output (raises when it fails)."""
         self.runs += 1
         log = os.path.join(self.directory, "run-%d.log" % self.runs)
-        with open(log, "wb") as output:
-            code = subprocess.call(self.command(), stdout=output, stderr=subprocess.STDOUT)
-        with open(log, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-        if code != 0:
-            raise Failure("%s: run %d failed (exit %d):\n%s" % (self.label, self.runs, code, text[-3000:]))
-        return text
+        return run_to_end(self.command(), log, "%s: run %d" % (self.label, self.runs))
 
     def uploaded(self) -> List[Dict[str, Any]]:
         """The application's keys, from the emulator's state (never counted by fault rules or the request log)."""
-        for application in call("GET", "/_emulator/state")["applications"]:
-            if application["id"] == self.application_id:
-                return application["verification_keys"]
-        raise Failure("%s: the application is gone" % self.label)
+        return application_state(EMULATOR, self.application_id)["verification_keys"]
 
     def requests(self, since: int = 0) -> List[Dict[str, Any]]:
         """The API requests about this application's keys since the setup (or since log entry ``since``)."""
@@ -198,26 +191,11 @@ class Case:
                 # The held request is then refused: it is never carried out.
                 rules.append({"path": self.path_pattern,
                               "sequence": [{"pass": True}] * (self.nth - 1) + [{"status": 503, "message": "killed"}]})
-            call("POST", "/_emulator/faults", rules)
-            with open(os.path.join(self.directory, "killed.log"), "wb") as log:
-                process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
-                                           start_new_session=True)
-            try:
-                deadline = time.monotonic() + 60
-                while not any(self.application_id in hung["path"] for hung in call("GET", "/_emulator/status")["hung_requests"]):
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise Failure("%s: the playbook ended (or took too long) before request %d" % (self.label, self.nth))
-                    time.sleep(0.02)
-                kill_tree(process)
-                self.check("right after the kill")
-            finally:
-                if process.poll() is None:
-                    kill_tree(process)
-                call("POST", "/_emulator/release")
-                deadline = time.monotonic() + 30
-                while len(self.requests()) < self.nth and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                call("DELETE", "/_emulator/faults")
+            kill_at_request(EMULATOR, self.command(), rules, os.path.join(self.directory, "killed.log"),
+                            held=lambda hung: self.application_id in hung["path"],
+                            check=lambda: self.check("right after the kill"),
+                            settled=lambda: len(self.requests()) >= self.nth,
+                            too_late="%s: the playbook ended (or took too long) before request %d" % (self.label, self.nth))
         self.check("once the held request %s" % ("failed" if self.when == "before" else "was answered"))
 
     def converge(self) -> List[Dict[str, Any]]:

@@ -98,8 +98,8 @@ def test_state_prefers_the_later_loops_where_they_ran() -> None:
     """gateway's remembered id was gone: its first key run failed (tolerated), the application was created again by
     name and its key made; telemetry ran once."""
     skipped = [{"skipped": True}, {"skipped": True}]
-    gone = {"failed": False, "msg": "There is no application", "error": {"type": "not_found"}}
-    keys = [key_result("f1" * 32, application_id="a" * 32), gone]
+    keys = [key_result("f1" * 32, application_id="a" * 32), {"failed": False, "msg": "There is no application",
+                                                             "error": {"type": "not_found"}}]
     again_apps = [{"skipped": True}, {"application": {"id": "c" * 32}, "changed": True}]
     again_keys = [{"skipped": True}, key_result("f3" * 32, rotated=True, application_id="c" * 32)]
     result = rotation.jwt_rotation_state(APPS, skipped, keys, HOSTS, "/keys", 86400, False, again_apps, again_keys)

@@ -135,3 +135,9 @@ def pkcs8(key: t.Any, passphrase: t.Optional[bytes] = None) -> bytes:
 @pytest.fixture(scope="session")
 def to_pkcs8() -> t.Callable[..., bytes]:
     return pkcs8
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, admin_client: t.Any) -> t.Dict[str, t.Any]:
+    """A fresh application in the emulator, named by the test module's APPLICATION_NAME."""
+    return admin_client.create("/v3/applications", {"name": getattr(request.module, "APPLICATION_NAME", "test-application")})

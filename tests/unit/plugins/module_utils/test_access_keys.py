@@ -19,38 +19,10 @@ from ansible_collections.izuma.device_management.plugins.module_utils._access_ke
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaError
+from ansible_collections.izuma.device_management.tests.unit.plugins.module_utils.emulated_runs import Killed, KillingSession, kinds
 
 DAY = 86400
-
-
-class Killed(BaseException):
-    """Stands for the process being killed: not an Exception, so nothing in the core catches it."""
-
-
-class KillingSession:
-    """Wraps a requests session and 'kills the run' at the Nth write request, before sending it or after its answer."""
-
-    def __init__(self, inner: Any, nth_write: int, when: str) -> None:
-        self.inner, self.nth_write, self.when, self.writes = inner, nth_write, when, 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        if method != "GET":
-            self.writes += 1
-            if self.writes == self.nth_write and self.when == "before":
-                raise Killed()
-        response = self.inner.request(method, url, **kwargs)
-        if method != "GET" and self.writes == self.nth_write and self.when == "after":
-            raise Killed()
-        return response
-
-
-@pytest.fixture
-def app(admin_client: IzumaClient) -> Dict[str, Any]:
-    """A fresh application."""
-    return admin_client.create("/v3/applications", {"name": "ak-test"})
+APPLICATION_NAME = "ak-test"  # the conftest app fixture's name
 
 
 def desired(tmp_path: Any, **options: Any) -> Desired:
@@ -64,10 +36,6 @@ def desired(tmp_path: Any, **options: Any) -> Desired:
 def run(client: IzumaClient, app: Dict[str, Any], want: Desired, check: bool = False,
         now: Optional[datetime.datetime] = None) -> Dict[str, Any]:
     return access_keys.converge(client, want, check_mode=check, diff=True, application_id=app["id"], now=now)
-
-
-def kinds(result: Dict[str, Any]) -> List[str]:
-    return [entry["kind"] for entry in result["plan_details"]]
 
 
 def remote(client: IzumaClient, app: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:

@@ -17,22 +17,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
+from ansible_collections.izuma.device_management.tests.unit.plugins.module_utils.emulated_runs import desired, kinds, remote, run, snapshot
 
 DAY = 86400
+APPLICATION_NAME = "provider-test"  # the conftest app fixture's name
 
 
 @pytest.fixture
-def app(admin_client: IzumaClient, emulator: Any) -> Dict[str, Any]:
-    """A fresh application (the log starts after it)."""
-    made = admin_client.create("/v3/applications", {"name": "provider-test"})
+def app(app: Dict[str, Any], emulator: Any) -> Dict[str, Any]:
+    """The conftest's fresh application; here the log starts after it."""
     emulator.clear_log()
-    return made
+    return app
 
 
 def make_ca(tmp_path: Any, name: str = "Example Root CA", days: int = 3650, is_ca: bool = True,
@@ -61,15 +60,6 @@ def ca_sign(csr_pem: bytes, ca: Tuple[Any, Any], days: int = 90) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def desired(tmp_path: Any, **options: Any) -> Desired:
-    values: Dict[str, Any] = dict(name="signing", private_key_path=str(tmp_path / "signing.key"),
-                                  certificate_path=str(tmp_path / "signing.crt"))
-    values.update(options)
-    want = Desired(**values)
-    want.validate()
-    return want
-
-
 def ownca(tmp_path: Any, **options: Any) -> Desired:
     return desired(tmp_path, certificate_provider="ownca", ownca_path=str(tmp_path / "ca.crt"),
                    ownca_privatekey_path=str(tmp_path / "ca.key"), **options)
@@ -77,23 +67,6 @@ def ownca(tmp_path: Any, **options: Any) -> Desired:
 
 def external(tmp_path: Any, **options: Any) -> Desired:
     return desired(tmp_path, certificate_provider="external", **options)
-
-
-def run(client: IzumaClient, app: Dict[str, Any], want: Desired, check: bool = False,
-        now: Optional[datetime.datetime] = None) -> Dict[str, Any]:
-    return vk.converge(client, want, check_mode=check, diff=True, application_id=app["id"], now=now)
-
-
-def kinds(result: Dict[str, Any]) -> list:
-    return [entry["kind"] for entry in result["plan_details"]]
-
-
-def remote(client: IzumaClient, app: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    return {item["name"]: item for item in state.list_keys(client, app["id"])}
-
-
-def snapshot(tmp_path: Any) -> Dict[str, bytes]:
-    return {name: (tmp_path / name).read_bytes() for name in sorted(os.listdir(tmp_path))}
 
 
 def file_cert(path: Any) -> Any:

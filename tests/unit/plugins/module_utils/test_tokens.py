@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys, _token_status as token_status
-from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils import _jws as jws, _tokens as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 
 NOW = 1795885200  # 2026-11-28T17:00:00Z
@@ -241,10 +241,48 @@ def test_sign_needs_private_key(ec256: t.Any) -> None:
 def test_sign_wraps_library_errors(monkeypatch: pytest.MonkeyPatch, ec256: t.Any, safe_message: t.Callable[..., None]) -> None:
     def broken(*_args: t.Any, **_kwargs: t.Any) -> str:
         raise ValueError("secret-ish library detail")
-    monkeypatch.setattr(tokens.jwt, "encode", broken)
+    # The signer is made once per key and algorithm (_jws._signer); a failing one stands for any library error.
+    monkeypatch.setattr(jws, "_signer", lambda _key, _algorithm, _signers: broken)
     message = token_error(tokens.sign_token, ec256)
     assert message == "the token could not be signed with ES256 (ValueError): check that the key and algorithm match"
     safe_message(message, "secret-ish library detail")
+
+
+@pytest.mark.parametrize("algorithm", tokens.ALGORITHMS)
+@pytest.mark.parametrize("headers", [None, {"kid": "k-1"}, {"typ": "at+jwt", "cty": "x"}, {"typ": ""}, {"x-list": [1, 2]}, {"b64": True}])
+def test_tokens_are_pyjwts_bytes(algorithm: str, headers: t.Any, key_for: t.Callable[[str], t.Any]) -> None:
+    # sign_token serializes the JWS itself (header segment and signer made once per key): the same header and
+    # payload bytes as jwt.encode, the same signature where the algorithm is deterministic (RS*), and PyJWT verifies it.
+    key = key_for(algorithm)
+    claims = {"lifetime": 300, "subject": "device-7", "audience": ["a", "b"], "claims": {"n": 1, "nested": {"z": [1, "é"]}}}
+    request = tokens.signing_request(key, now=NOW, algorithm=algorithm, headers=headers, **claims)
+    for _again in range(2):  # the second time from the cached header segment and signer
+        token = tokens.sign_token(key, algorithm=algorithm, now=NOW, headers=headers, **claims)
+        reference = jwt.encode(request["claims"], key, algorithm=algorithm, headers=request["headers"] or None)
+        if algorithm.startswith("RS"):
+            assert token == reference
+        assert token.split(".")[:2] == reference.split(".")[:2]
+        assert jwt.decode(token, key.public_key(), algorithms=[algorithm], audience="a", options={"verify_exp": False})["nested"] == {"z": [1, "é"]}
+
+
+def test_headers_pyjwt_treats_specially_are_signed_by_pyjwt(ec256: t.Any) -> None:
+    # b64=false (an unencoded payload) and a kid that is not a string: PyJWT's own rules, so PyJWT signs.
+    detached = tokens.sign_token(ec256, now=NOW, headers={"b64": False})
+    assert detached.split(".")[1] == "" and jwt.get_unverified_header(detached)["b64"] is False
+    message = token_error(tokens.sign_token, ec256, headers={"kid": 7})
+    assert message == "the token could not be signed with ES256 (InvalidTokenError): check that the key and algorithm match"
+
+
+def test_key_facts_are_computed_once_per_key(monkeypatch: pytest.MonkeyPatch, rsa2048: t.Any) -> None:
+    tokens.sign_token(rsa2048, key_id=True)
+    calls = []
+    for name in ("key_description", "public_key_fingerprint"):
+        monkeypatch.setattr(tokens._keys, name, lambda *args, _name=name: calls.append(_name))
+    for _token in range(3):
+        tokens.sign_token(rsa2048, key_id=True)
+    assert calls == []
+    # A bad algorithm for a known key is still refused.
+    assert "needs an EC key on P-256" in token_error(tokens.sign_token, rsa2048, algorithm="ES256")
 
 
 # ---------------------------------------------------------------------------
@@ -405,3 +443,19 @@ def test_status_bad_arguments(ec256: t.Any) -> None:
     token = tokens.sign_token(ec256, now=NOW)
     assert "renew_margin must be a non-negative" in token_error(token_status.token_status, token, renew_margin=-1)
     assert "expected a private key" in token_error(token_status.token_status, token, key=object())
+
+
+@pytest.mark.parametrize("sort_keys", [False, True])
+def test_compact_json_is_json_dumps(sort_keys: bool) -> None:
+    value = {"b": [1, 2.5, None, True, "é\u2028"], "a": {"z": "x", "y": -1}, "c": "plain"}
+    encoder = jws.CompactJson(sort_keys=sort_keys)
+    assert encoder.encode(value) == json.dumps(value, separators=(",", ":"), sort_keys=sort_keys)
+    assert encoder.encode("text") == json.dumps("text")
+    with pytest.raises(TypeError):
+        encoder.encode({"x": object()})
+    circular = []  # type: t.List[t.Any]
+    circular.append(circular)
+    with pytest.raises(ValueError, match="Circular reference"):
+        encoder.encode({"x": circular})
+    with_default = jws.CompactJson(sort_keys=True, default=lambda value: "<%s>" % type(value).__name__)
+    assert with_default.encode({"x": object()}) == '{"x":"<object>"}'

@@ -9,62 +9,22 @@ import datetime
 import os
 import stat
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import pytest
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
+from ansible_collections.izuma.device_management.tests.unit.plugins.module_utils.emulated_runs import (
+    Killed, KillingSession, desired, kinds, remote, run, snapshot)
 
 DAY = 86400
-
-
-class Killed(BaseException):
-    """Stands for the process being killed: not an Exception, so nothing in the core catches it."""
-
-
-class KillingSession:
-    """Wraps a requests session and 'kills the run' at the Nth write request, before sending it or after its answer."""
-
-    def __init__(self, inner: Any, nth_write: int, when: str) -> None:
-        self.inner = inner
-        self.nth_write = nth_write
-        self.when = when
-        self.writes = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        if method != "GET":
-            self.writes += 1
-            if self.writes == self.nth_write and self.when == "before":
-                raise Killed()
-        response = self.inner.request(method, url, **kwargs)
-        if method != "GET" and self.writes == self.nth_write and self.when == "after":
-            raise Killed()
-        return response
-
-
-@pytest.fixture
-def app(admin_client: IzumaClient) -> Dict[str, Any]:
-    """A fresh application."""
-    return admin_client.create("/v3/applications", {"name": "vk-test"})
-
-
-def desired(tmp_path: Any, **options: Any) -> Desired:
-    values: Dict[str, Any] = dict(name="signing", private_key_path=str(tmp_path / "signing.key"),
-                                  certificate_path=str(tmp_path / "signing.crt"))
-    values.update(options)
-    want = Desired(**values)
-    want.validate()
-    return want
+APPLICATION_NAME = "vk-test"  # the conftest app fixture's name
 
 
 def now_of(emulator: Any) -> datetime.datetime:
@@ -73,27 +33,8 @@ def now_of(emulator: Any) -> datetime.datetime:
     return times.utcnow() + datetime.timedelta(seconds=offset or 0)
 
 
-def run(client: IzumaClient, app: Dict[str, Any], want: Desired, check: bool = False,
-        now: Optional[datetime.datetime] = None) -> Dict[str, Any]:
-    """What the module returns (with its diff)."""
-    return vk.converge(client, want, check_mode=check, diff=True, application_id=app["id"], now=now)
-
-
-def kinds(result: Dict[str, Any]) -> list:
-    """The kinds of change in a result's plan."""
-    return [entry["kind"] for entry in result["plan_details"]]
-
-
-def remote(client: IzumaClient, app: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    return {item["name"]: item for item in state.list_keys(client, app["id"])}
-
-
 def fingerprint_of(path: str) -> str:
     return keys.public_key_fingerprint(keys.load_private_key(open(path, "rb").read()))
-
-
-def snapshot(tmp_path: Any) -> Dict[str, bytes]:
-    return {name: (tmp_path / name).read_bytes() for name in sorted(os.listdir(tmp_path))}
 
 
 # -- create and converge -------------------------------------------------------------------------------------

@@ -194,3 +194,24 @@ def test_token_cache_window(ec256: t.Any) -> None:
     token, start, until = cache.get_or_sign_window(ec256, lifetime=600, now=NOW)
     assert (start, until) == (NOW - 1, NOW + 300)
     assert cache.get_or_sign_window(ec256, lifetime=600, now=NOW + 299) == (token, start, until)
+
+
+def test_resolve_key_path_follows_home_and_basedir_each_call(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Resolved paths are kept per (path, base directory); a path with ~ follows HOME on every call.
+    for home in ("one", "two"):
+        monkeypatch.setenv("HOME", str(tmp_path / home))
+        assert jwt_plugin.resolve_key_path("~/a.pem", {}, loader_at(str(tmp_path))) == str(tmp_path / home / "a.pem")
+    for base in ("p1", "p2"):
+        assert jwt_plugin.resolve_key_path("k.pem", {}, loader_at(str(tmp_path / base))) == str(tmp_path / base / "k.pem")
+
+
+def test_call_cache_takes_the_key_files_identity_from_the_caller(tmp_path: t.Any) -> None:
+    # The lookup passes the identity its key was read with (one stat per call); a later change still counts.
+    key_file = tmp_path / "k.pem"
+    key_file.write_text("one")
+    cache = jwt_plugin.CallCache()
+    call = cache.key("lookup", [], {})
+    cache.put(call, ["token"], (0.0, 10.0), str(key_file), jwt_plugin.file_identity(str(key_file)))
+    assert cache.get(call, 1.0) == ["token"]
+    cache.put(call, ["token"], (0.0, 10.0), str(key_file), (0, 0, 0, 0))
+    assert cache.get(call, 1.0) is None

@@ -9,6 +9,7 @@ import typing as t
 
 import pytest
 
+from ansible.config.manager import ensure_type
 from ansible.errors import AnsibleOptionsError
 
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _options as options
@@ -58,3 +59,23 @@ def test_variable_names_and_bad_values(resolver: options.OptionResolver) -> None
         resolver.resolve(LOOKUP_NAME, {"izuma_jwt_lifetime": "soon"}, {})
     assert isinstance(names, list) and all(isinstance(name, str) for name in names)
     assert t.cast(t.Any, options.LOOKUP_OPTIONS).plugin_type == "lookup"
+
+
+def test_values_of_the_right_type_are_kept_as_ensure_type_keeps_them(resolver: options.OptionResolver) -> None:
+    # A value already of its option's type skips ensure_type (the per-call cost); others still convert or fail.
+    lookup = make_lookup()
+    cases = (
+        ({"izuma_jwt_reuse_tokens": False, "izuma_jwt_claims": {"a": [1]}}, {"lifetime": 30, "audience": ["x"], "subject": "s"}),
+        ({"izuma_jwt_reuse_tokens": "no", "izuma_jwt_lifetime": 40.0}, {"audience": "x,y", "random_jwt_id": "yes", "lifetime": True}),
+    )
+    for variables, direct in cases:
+        lookup.set_options(var_options=variables, direct=direct)
+        resolved = resolver.resolve(LOOKUP_NAME, variables, direct)
+        assert resolved == {name: lookup.get_option(name) for name in resolved}
+        from_variables = [(name[len("izuma_jwt_"):], value) for name, value in variables.items() if name[len("izuma_jwt_"):] not in direct]
+        for name, value in list(direct.items()) + from_variables:
+            # What ensure_type gives (set_options then adds origin tags, which the resolver never did).
+            expected = ensure_type(value, resolver._layer(LOOKUP_NAME).types[name], origin="Direct")
+            assert type(resolved[name]) is type(expected) and resolved[name] == expected
+            if type(value) is type(expected):  # pylint: disable=unidiomatic-typecheck
+                assert resolved[name] is value
