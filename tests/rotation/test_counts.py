@@ -33,8 +33,12 @@ RELOAD_HANDLERS = {
     "Reload the services that read the tokens",
     "Run the reload commands of the applications whose token changed",
 }
+# Ansible's validation of the role's variables, one task per host through the role's main entry point; the
+# collection's playbooks use tasks_from: fleet, which makes the same check once (a run_once task).
+PER_HOST_VALIDATION = "Validating arguments against arg spec 'main' - Rotate the JWT credentials of a fleet without downtime"
+VALIDATION_ONCE = "Check the role's variables against meta/argument_specs.yml, once for the play"
 PER_HOST_TASKS = {
-    "Validating arguments against arg spec 'main' - Rotate the JWT credentials of a fleet without downtime",
+    PER_HOST_VALIDATION,
     "Sign each token on the controller, deploy it where needed, and verify it with the API",
     # The role's listener of the public topic: a meta task (no worker).
     "Note the new token (the topic for the play's own handlers)",
@@ -80,6 +84,9 @@ def test_converged_run(fleet: Fleet) -> None:
     for host in HOSTS:
         assert sum(modules[host].values()) == CONVERGED_MODULE_RUNS, (host, modules[host])
         assert set(tasks[host]) <= PER_HOST_TASKS, (host, tasks[host])
+        assert PER_HOST_VALIDATION not in tasks[host], (host, tasks[host])
+    once = [record for record in records if record["event"] == "task" and str(record["task"]).endswith(VALIDATION_ONCE)]
+    assert len(once) == 1 and once[0]["run_once"], once
     requests = api_requests(fleet)
     assert all(request.startswith("GET ") for request in requests), requests
     assert len(requests) == CONVERGED_REQUESTS, requests
@@ -226,3 +233,14 @@ def test_reload_handlers_run_only_where_an_application_reloads(fleet: Fleet, tmp
     assert handler_hosts(output, "Run the reload commands") == sorted(APPLICATIONS["count-telemetry"]), output[-4000:]
     assert handler_hosts(output, "Reload the services") == sorted(APPLICATIONS["count-telemetry"]), output[-4000:]
     assert fleet.refused_hosts() == []
+
+
+def test_bad_role_input_is_refused_before_anything_is_done(fleet: Fleet) -> None:
+    """The check made once (tasks_from: fleet) refuses a bad variable with Ansible's message naming it, before any
+    request."""
+    fleet.emulator.clear_log()
+    status, output = fleet.run("jwt_rotation.yml", "-e", "jwt_rotation_token_lifetime=soon")
+    assert status != 0
+    assert "jwt_rotation_token_lifetime" in output and "Validation of arguments failed" in output, output[-3000:]
+    assert "Traceback" not in output
+    assert api_requests(fleet) == []
