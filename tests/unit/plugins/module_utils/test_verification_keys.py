@@ -478,8 +478,7 @@ def test_the_file_steps_of_a_rotation_are_the_ones_the_kill_test_kills_at(tmp_pa
 
 @pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("nth", range(1, len(FILE_STEPS) + 1))
-def test_a_rotation_killed_at_any_file_write_converges_when_run_again(tmp_path, emulator, admin_client, app, monkeypatch,
-                                                                     nth, when) -> None:
+def test_a_rotation_killed_at_any_file_write_converges(tmp_path, emulator, admin_client, app, monkeypatch, nth, when) -> None:
     rotate_once(tmp_path, admin_client, app, grace_period=0, retire_previous="never")
     with monkeypatch.context() as patch:
         FileKiller(patch, nth, when)
