@@ -51,8 +51,11 @@ PIN = "benchmark-pin"
 
 def _collection_imports() -> t.Any:
     """The collection's modules (PYTHONPATH must hold the ansible_collections directory, as make sets it)."""
-    from ansible_collections.izuma.device_management.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
-        _keys, _pkcs11, _pkcs11_keys, _pkcs11_signing, _tokens)
+    from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens  # pylint: disable=import-outside-toplevel
     return _keys, _pkcs11, _pkcs11_keys, _pkcs11_signing, _tokens
 
 

@@ -15,7 +15,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 
 

@@ -133,9 +133,11 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _keys as keys, _tokens as tokens
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_options as pkcs11_options
-from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as pkcs11_options
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin, _options as options

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import (
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import (
     OPTION_NAMES as PKCS11_OPTION_NAMES,
     Pkcs11KeySource,
     pkcs11_source,

@@ -54,7 +54,8 @@ class JwtAuth:
 
     def _load_key(self) -> None:
         # Imported here so that access-key users need neither cryptography nor PyJWT.
-        from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source, _tokens as tokens
+        from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+        from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 
         config = self._config
         # The one key source of the collection, with its per-process cache: the same loader as the izuma_jwt plugins.
@@ -73,7 +74,7 @@ class JwtAuth:
 
     def headers(self) -> Dict[str, str]:
         """Headers for one request, signing a fresh token when the cached one is about to expire."""
-        from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+        from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 
         if self._key is None:
             self._load_key()

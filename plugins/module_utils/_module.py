@@ -28,9 +28,9 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api_confi
     AUTH_PREFIX,
     ClientConfig,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_options as pkcs11_options
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as pkcs11_options
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaMissingError
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt.algorithms import ALGORITHMS
 
 
 def connection_argument_spec() -> Dict[str, Dict[str, Any]]:

@@ -268,8 +268,8 @@ plan_details:
       type: str
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _access_keys as access_keys
-from ansible_collections.izuma.device_management.plugins.module_utils import _access_key_options as options
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import converge as access_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import options as options
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
 

@@ -108,7 +108,7 @@ applications:
   elements: dict
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _access_keys as access_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import converge as access_keys
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
 ARGUMENT_SPEC = dict(

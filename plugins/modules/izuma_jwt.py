@@ -365,7 +365,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _locking as locking
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt_options import MUTUALLY_EXCLUSIVE, argument_spec
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt.options import MUTUALLY_EXCLUSIVE, argument_spec
 
 # A token is a few hundred bytes; a large file at dest is something else, and is not read whole.
 MAX_TOKEN_BYTES = 64 * 1024

@@ -90,8 +90,8 @@ applications:
   elements: dict
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
-from ansible_collections.izuma.device_management.plugins.module_utils._keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
+from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
 ARGUMENT_SPEC = dict(

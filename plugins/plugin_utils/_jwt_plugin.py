@@ -27,7 +27,9 @@ import threading
 import time
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _jws as jws, _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as jws
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 
 

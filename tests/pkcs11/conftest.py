@@ -93,7 +93,7 @@ def softhsm() -> t.Iterator[SoftHsm]:
     hsm.serial = hsm.init_token(TOKEN_LABEL)  # type: ignore[attr-defined]
     hsm.other_serial = hsm.init_token(OTHER_TOKEN_LABEL)  # type: ignore[attr-defined]
     yield hsm
-    from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11  # pylint: disable=import-outside-toplevel
     _pkcs11.close_sessions()
     if not configured:
         shutil.rmtree(root, ignore_errors=True)
@@ -102,7 +102,7 @@ def softhsm() -> t.Iterator[SoftHsm]:
 @pytest.fixture()
 def token(softhsm: SoftHsm) -> t.Any:
     """The process's logged-in session on the tests' token."""
-    from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11  # pylint: disable=import-outside-toplevel
     return _pkcs11.open_session(softhsm.module, _pkcs11.token_ref(TOKEN_LABEL), USER_PIN)
 
 
@@ -117,7 +117,8 @@ def run_python(code: str, softhsm: SoftHsm) -> str:
 @pytest.fixture(scope="session")
 def pairs(softhsm: SoftHsm) -> t.Dict[t.Tuple[str, t.Optional[int], t.Optional[str]], t.Any]:
     """One key pair per key spec, generated in the token once per test session (RSA 4096 takes seconds)."""
-    from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11, _pkcs11_keys  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys  # pylint: disable=import-outside-toplevel
     session = _pkcs11.open_session(softhsm.module, _pkcs11.token_ref(TOKEN_LABEL), USER_PIN)
     return {spec: _pkcs11_keys.generate_key_pair(session, _pkcs11_keys.key_label("spec-" + spec_id(spec)), *spec)
             for spec in KEY_SPECS}

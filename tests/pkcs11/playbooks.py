@@ -20,7 +20,8 @@ from pathlib import Path
 import requests
 import yaml
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates, _pkcs11_signing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
 
 from conftest import COLLECTION_ROOT
 

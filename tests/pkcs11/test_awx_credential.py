@@ -16,7 +16,7 @@ import jinja2.sandbox
 import jwt
 import yaml
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 
 from conftest import COLLECTION_ROOT, TOKEN_LABEL, USER_PIN, spec_id
 from playbooks import assert_no_secret, recap, run_playbook

@@ -11,7 +11,9 @@ import pytest
 import requests
 from izuma_emulator.testing import start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates, _pkcs11_keys, _pkcs11_signing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
 
 from conftest import ALGORITHMS_FOR, KEY_SPECS, spec_id
 

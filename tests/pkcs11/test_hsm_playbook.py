@@ -21,7 +21,7 @@ import pytest
 import requests
 from izuma_emulator.testing import start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 
 from conftest import COLLECTION_ROOT, TOKEN_LABEL, USER_PIN
 from test_leftovers import files_with_private_keys
@@ -63,7 +63,7 @@ def application_id(emulator: t.Any) -> str:
 
 def uploaded(emulator: t.Any) -> t.Dict[str, str]:
     """The application's keys: name -> public-key fingerprint (through the collection's own reading of them)."""
-    from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state  # pylint: disable=import-outside-toplevel
     from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient  # pylint: disable=import-outside-toplevel
     from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig  # pylint: disable=import-outside-toplevel
     client = IzumaClient(ClientConfig(api_host=emulator.url, api_key=emulator.admin_key, retries=0))

@@ -17,7 +17,10 @@ import jwt
 import pytest
 from izuma_emulator.testing import start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates, _keys, _pkcs11_keys, _tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 
 from conftest import ALGORITHMS_FOR, TOKEN_LABEL, USER_PIN, spec_id
 from playbooks import Api, assert_no_secret, recap, run_playbook

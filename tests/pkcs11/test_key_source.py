@@ -8,9 +8,12 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _key_source, _pkcs11, _pkcs11_keys, _tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as _key_source
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import Pkcs11KeySource, pkcs11_source
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import Pkcs11KeySource, pkcs11_source
 
 from conftest import TOKEN_LABEL, USER_PIN, spec_id
 

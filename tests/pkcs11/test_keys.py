@@ -11,8 +11,10 @@ import pkcs11
 import pytest
 from pkcs11 import Attribute, ObjectClass
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys, _pkcs11_keys, _pkcs11_signing
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import IzumaPkcs11Error
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import IzumaPkcs11Error
 
 from conftest import KEY_SPECS, TOKEN_LABEL, run_python, spec_id
 
@@ -126,7 +128,8 @@ def test_keys_are_token_objects_that_another_process_finds(pairs, softhsm) -> No
     spec = ("EC", None, "P-256")
     code = textwrap.dedent("""
         import os
-        from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11, _pkcs11_keys
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
         session = _pkcs11.open_session(os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(%r), os.environ["IZUMA_TEST_PIN"])
         print(_pkcs11_keys.find_key_pair(session, %r).describe()["public_key_fingerprint"])
     """ % (TOKEN_LABEL, pairs[spec].label))

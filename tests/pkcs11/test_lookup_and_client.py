@@ -17,7 +17,8 @@ import jwt
 import pytest
 from izuma_emulator.testing import start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates, _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 
 from conftest import TOKEN_LABEL, USER_PIN, spec_id
 from playbooks import Api, assert_no_secret, recap, run_playbook

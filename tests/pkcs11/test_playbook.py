@@ -21,7 +21,7 @@ import pytest
 import requests
 from izuma_emulator.testing import start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 
 from conftest import COLLECTION_ROOT, TOKEN_LABEL, USER_PIN
 

@@ -13,9 +13,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates, _keys, _pkcs11_signing, _tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import IzumaPkcs11Error
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import IzumaPkcs11Error
 
 from conftest import ALGORITHMS_FOR, KEY_SPECS, spec_id
 

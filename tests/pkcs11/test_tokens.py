@@ -9,8 +9,9 @@ import textwrap
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11, _pkcs11_keys
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import IzumaPkcs11Error
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import IzumaPkcs11Error
 
 from conftest import OTHER_TOKEN_LABEL, TOKEN_LABEL, USER_PIN, run_python
 
@@ -83,7 +84,8 @@ def test_wrong_pin_is_refused_clearly_and_changes_nothing(softhsm) -> None:
     # In a process of its own: the refusal must not depend on (or disturb) this process's logged-in session.
     code = textwrap.dedent("""
         import os
-        from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11, _pkcs11_keys
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
         module, ref = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(%r)
         try:
             _pkcs11.open_session(module, ref, "wrong-pin-0000")
@@ -106,7 +108,9 @@ def test_one_login_per_process_across_many_signatures(softhsm) -> None:
     # What a lookup templated many times does: resolve the session and the key on every call, sign every time.
     code = textwrap.dedent("""
         import os, jwt
-        from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11, _pkcs11_keys, _pkcs11_signing
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
         module = os.environ["IZUMA_TEST_MODULE"]
         label = _pkcs11_keys.key_label("login-count")
         session = _pkcs11.open_session(module, _pkcs11.token_ref(%r), os.environ["IZUMA_TEST_PIN"])
@@ -126,7 +130,8 @@ def test_a_forked_child_logs_in_once_itself(softhsm) -> None:
     # Ansible forks its workers: a child must not use the parent's session handles, and the parent keeps working.
     code = textwrap.dedent("""
         import os
-        from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11, _pkcs11_keys
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
         module, ref, pin = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(%r), os.environ["IZUMA_TEST_PIN"]
         parent = _pkcs11.open_session(module, ref, pin)
         _pkcs11_keys.list_key_labels(parent)
@@ -145,7 +150,7 @@ def test_another_pin_for_the_same_token_is_checked_by_the_token(softhsm) -> None
     # A second PIN must not ride on the first login: the token checks it (and refuses it here).
     code = textwrap.dedent("""
         import os
-        from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
         module, ref = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(%r)
         _pkcs11.open_session(module, ref, os.environ["IZUMA_TEST_PIN"])
         try:
@@ -177,7 +182,9 @@ def test_without_python_pkcs11_the_modules_import_and_say_what_to_install(sofths
     code = textwrap.dedent("""
         import os, sys
         sys.modules["pkcs11"] = None  # as if python-pkcs11 were not installed
-        from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11, _pkcs11_keys, _pkcs11_signing
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
         try:
             _pkcs11.open_session(os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref("x"), "pin")
         except _pkcs11.IzumaPkcs11Error as exc:

@@ -17,15 +17,17 @@ import typing as t
 import pytest
 from izuma_emulator.testing import start_in_thread
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_keys, _times as times
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_token as token_store
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
+from ansible_collections.izuma.device_management.plugins.module_utils import _files
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import pkcs11_store as token_store
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
 
 from conftest import KEY_SPECS, TOKEN_LABEL, USER_PIN, spec_id
 
@@ -315,7 +317,7 @@ def test_ownca_issues_the_token_keys_certificates(softhsm, token, client, app, t
     from cryptography import x509  # pylint: disable=import-outside-toplevel
     from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
     from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
-    from ansible_collections.izuma.device_management.plugins.module_utils import _keys  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys  # pylint: disable=import-outside-toplevel
 
     ca_key = _keys.generate_private_key("EC", curve="P-384")
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "PKCS#11 test CA")])

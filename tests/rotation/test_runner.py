@@ -149,7 +149,7 @@ def test_the_pkcs11_credential_type_injects_what_the_collection_reads(tmp_path: 
     credential_type = yaml.safe_load(PKCS11_CREDENTIAL_TYPE.read_text(encoding="utf-8"))
     (tmp_path / "env").mkdir()
     inputs = {"library": "/usr/lib/softhsm/libsofthsm2.so", "token": "pkcs11:token=izuma", "serial": "", "pin": "4711-secret"}
-    # The names plugins/module_utils/_pkcs11_options.py falls back to.
+    # The names plugins/module_utils/_pkcs11/options.py falls back to.
     assert inject(credential_type, inputs, tmp_path) == {
         "IZUMA_PKCS11_LIBRARY": inputs["library"], "IZUMA_PKCS11_TOKEN": inputs["token"], "IZUMA_PKCS11_SERIAL": "",
         "IZUMA_PKCS11_PIN": "4711-secret"}

@@ -23,7 +23,8 @@ import pytest
 from ansible.parsing.dataloader import DataLoader
 
 from ansible_collections.izuma.device_management.plugins.action import izuma_jwt as action_plugin
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import (
     ALGORITHM_KEYS,
     PASSPHRASE,
@@ -422,7 +423,8 @@ def test_an_environment_that_names_a_token_leaves_key_file_tasks_alone(host: Dep
 
 
 def test_pkcs11_options_never_reach_the_host() -> None:
-    from ansible_collections.izuma.device_management.plugins.module_utils import _jwt_options as jwt_options, _pkcs11_options
+    from ansible_collections.izuma.device_management.plugins.module_utils._jwt import options as jwt_options
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as _pkcs11_options
 
     spec = jwt_options.argument_spec()
     assert set(_pkcs11_options.OPTION_NAMES) <= set(spec)

@@ -14,7 +14,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.izuma.device_management.plugins.filter import jwt_claims as jwt_filters
-from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import assert_no_secret, private_key
 
 NOW = 1795885200  # 2026-11-28T17:00:00Z

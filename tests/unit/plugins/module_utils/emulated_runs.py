@@ -10,10 +10,10 @@ import datetime
 import os
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_keys as vk
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
 
 
 class Killed(BaseException):

@@ -13,9 +13,9 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _access_key_files as akfiles
-from ansible_collections.izuma.device_management.plugins.module_utils import _access_keys as access_keys
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import files as akfiles
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import converge as access_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaError

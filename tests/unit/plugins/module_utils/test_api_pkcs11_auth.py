@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.izuma.device_management.plugins.module_utils import _module
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import OPTION_NAMES
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import OPTION_NAMES
 
 APPLICATION_ID = "0123456789abcdef0123456789abcdef"
 PIN = "4711-secret"

@@ -16,10 +16,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 from ansible_collections.izuma.device_management.tests.unit.plugins.module_utils.emulated_runs import desired, kinds, remote, run, snapshot
 

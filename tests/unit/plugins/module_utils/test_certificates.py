@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils/_certificates.py: self-signed certificates, loading, description, upload rules."""
+"""Unit tests of module_utils/_x509/certificates.py: self-signed certificates, loading, description, upload rules."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
 
 NOW = datetime.datetime(2026, 11, 28, 17, 0, 0, tzinfo=datetime.timezone.utc)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils/_key_source.py: the signing-key loader and its per-process cache."""
+"""Unit tests of module_utils/_jwt/key_source.py: the signing-key loader and its per-process cache."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _key_source as key_source, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError, IzumaTokenError
 
 

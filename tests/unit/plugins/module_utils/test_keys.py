@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils/_keys.py: generation, loading, descriptions, time helpers (certificates: test_certificates.py)."""
+"""Unit tests of module_utils/_x509/keys.py: generation, loading, descriptions, time helpers (certificates: test_certificates.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 

@@ -9,7 +9,8 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _token_status as token_status, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 
 NOW = 1795885200  # 2026-11-28T17:00:00Z

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils/_tokens.py (algorithms, signing) and _token_status.py (decoding, status)."""
+"""Unit tests of module_utils/_jwt/signing.py (algorithms, signing) and _token_status.py (decoding, status)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ import pytest
 
 from cryptography import x509
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys, _token_status as token_status
-from ansible_collections.izuma.device_management.plugins.module_utils import _jws as jws, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as jws
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 
 NOW = 1795885200  # 2026-11-28T17:00:00Z

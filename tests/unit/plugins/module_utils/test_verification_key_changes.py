@@ -12,10 +12,10 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_changes as changes
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import changes as changes
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import KeyFiles, LocalKey, Observed, summary
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import KeyFiles, LocalKey, Observed, summary
 
 APP_ID = "0172c9f5a5c3ed9a0a5f5c8f00000000"
 NOW = datetime.datetime(2026, 11, 28, 17, 0, 0, tzinfo=datetime.timezone.utc)

@@ -13,9 +13,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_state as state
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError

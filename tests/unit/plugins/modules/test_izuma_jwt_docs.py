@@ -14,7 +14,7 @@ from ansible.plugins.doc_fragments.files import ModuleDocFragment as FilesFragme
 from ansible_collections.izuma.device_management.plugins.doc_fragments.jwt import ModuleDocFragment as JwtFragment
 from ansible_collections.izuma.device_management.plugins.doc_fragments.pkcs11 import ModuleDocFragment as Pkcs11Fragment
 from ansible_collections.izuma.device_management.plugins.lookup import izuma_jwt as lookup_plugin
-from ansible_collections.izuma.device_management.plugins.module_utils import _jwt_options as jwt_options
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import options as jwt_options
 from ansible_collections.izuma.device_management.plugins.modules import izuma_jwt as module
 
 # Options whose lookup default differs from the module's on purpose (documented in each): a lookup token is for the

@@ -11,8 +11,9 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _jwt_algorithms as jwt_algorithms, _jwt_options as jwt_options
-from ansible_collections.izuma.device_management.plugins.module_utils import _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import algorithms as jwt_algorithms
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import options as jwt_options
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.modules import izuma_jwt
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import private_key, run_module
 

@@ -17,7 +17,9 @@ import pytest
 
 from izuma_emulator.testing import ThreadedEmulator
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _keys as keys, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _deployed_token as deployed

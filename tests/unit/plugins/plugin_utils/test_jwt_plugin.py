@@ -14,7 +14,9 @@ import pytest
 
 from ansible.parsing.dataloader import DataLoader
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys as keys, _token_status as token_status, _tokens as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
 

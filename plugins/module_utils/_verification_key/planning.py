@@ -15,19 +15,19 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_issuing as issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import issuing as issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.changes import (
     DeleteKey,
     RemoveFile,
     UpdateKey,
     UploadKey,
     WriteCertificate,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import (
     LocalKey,
     Observed,
     certificate_state,

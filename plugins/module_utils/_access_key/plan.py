@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_changes import (
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.changes import (
     CreateKey,
     DeleteKey,
     KeepPrevious,
@@ -24,8 +24,8 @@ from ansible_collections.izuma.device_management.plugins.module_utils._access_ke
     UpdateKey,
     WriteMeta,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_state import Observed, days_since, parse_time
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.state import Observed, days_since, parse_time
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 

@@ -345,7 +345,7 @@ def load_public_key(data: t.Union[bytes, str], source: str = "public key") -> t.
     labels = [label for label, _block in _pem_blocks(text)]
     if "CERTIFICATE" in labels:
         # Imported here: _certificates builds on this module.
-        from ansible_collections.izuma.device_management.plugins.module_utils import _certificates
+        from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
 
         return _certificates.load_certificate(text, source=source).public_key()
     for label, block in _pem_blocks(text):

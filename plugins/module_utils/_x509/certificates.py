@@ -24,7 +24,7 @@ import datetime
 import typing as t
 
 # Re-exported: callers make certificates through this module, as before the split.
-from ansible_collections.izuma.device_management.plugins.module_utils._certificate_building import (  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.izuma.device_management.plugins.module_utils._x509.issuing import (  # noqa: F401  pylint: disable=unused-import
     create_certificate,
     create_csr,
     create_self_signed_certificate,
@@ -33,7 +33,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._certifica
     dump_certificate,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
-from ansible_collections.izuma.device_management.plugins.module_utils._keys import (
+from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import (
     MAX_CERTIFICATE_CHARS,
     _looks_binary,
     _pem_blocks,
@@ -55,7 +55,7 @@ except ImportError:
     pass  # _keys records the import error; require_cryptography() reports it.
 
 if t.TYPE_CHECKING:  # pragma: no cover - names for annotations only
-    from ansible_collections.izuma.device_management.plugins.module_utils._keys import KeyOrCert
+    from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import KeyOrCert
 
 
 def certificate_matches_key(cert: "x509.Certificate", key: KeyOrCert) -> bool:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import WriteCsr
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import LocalKey
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.changes import WriteCsr
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import LocalKey
 
 if TYPE_CHECKING:  # pragma: no cover - for annotations only (the planning module imports this one)
-    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_planning import Planning
+    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.planning import Planning
 
 
 def external_certificate(planning: "Planning", local: LocalKey) -> Optional[str]:

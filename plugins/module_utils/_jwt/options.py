@@ -21,9 +21,9 @@ from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS, env_fallback
 
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import DEFAULT_HOST, DEFAULT_TIMEOUT
 
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt.algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import DEFAULT_LOCK_TIMEOUT
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_options as pkcs11_options
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as pkcs11_options
 
 # Options the host side uses: the file and its attributes (AnsibleModule's file arguments, add_file_common_args).
 # Everything else is read by the action plugin on the controller and never sent to the host.

@@ -16,14 +16,14 @@ from __future__ import annotations
 import datetime
 from typing import Any, Dict, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_planning import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.planning import (
     Planning,
     missing_key_error,
     slots_error,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import (
     MAX_KEYS_PER_APPLICATION,
     LocalKey,
     days_left,

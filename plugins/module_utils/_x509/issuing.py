@@ -23,7 +23,7 @@ import datetime
 import typing as t
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
-from ansible_collections.izuma.device_management.plugins.module_utils._keys import (
+from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import (
     CLOCK_SKEW_SECONDS,
     MAX_CERTIFICATE_CHARS,
     MAX_VALID_DAYS,
@@ -43,7 +43,7 @@ except ImportError:
     pass  # _keys records the import error; require_cryptography() reports it.
 
 if t.TYPE_CHECKING:  # pragma: no cover - names for annotations only
-    from ansible_collections.izuma.device_management.plugins.module_utils._keys import KeyOrCert, PrivateKey
+    from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import KeyOrCert, PrivateKey
 
 
 def _name_oids() -> t.Dict[str, t.Any]:

@@ -27,8 +27,8 @@ import hashlib
 import os
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import (
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import (
     HAS_PKCS11,
     IzumaPkcs11Error,
     TokenSession,

@@ -30,9 +30,10 @@ import os
 import threading
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _files, _keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _files
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import Pkcs11KeySource
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import Pkcs11KeySource
 
 try:
     from cryptography.hazmat.primitives import hashes
@@ -163,11 +164,9 @@ def load_pkcs11_key(source: Pkcs11KeySource) -> t.Any:
     IzumaKeyError (python-pkcs11 missing, library, token, PIN, no such key).
     """
     # Imported here: python-pkcs11 is needed only by those who use a token.
-    from ansible_collections.izuma.device_management.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
-        _pkcs11 as pkcs11_tokens,
-        _pkcs11_keys as pkcs11_keys,
-        _pkcs11_signing as pkcs11_signing,
-    )
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as pkcs11_tokens  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as pkcs11_keys  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as pkcs11_signing  # pylint: disable=import-outside-toplevel
 
     ref = pkcs11_tokens.token_ref(source.token, source.serial)
     session = pkcs11_tokens.open_session(source.library, ref, pkcs11_tokens.resolve_pin(source.pin, ref))

@@ -20,9 +20,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _access_key_files as akfiles
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import files as akfiles
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaConfigError
 from ansible_collections.izuma.device_management.plugins.module_utils._times import parse_rfc3339

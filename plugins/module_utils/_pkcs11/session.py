@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
 # The PIN's environment variable (AWX injects it from a credential), named once in _pkcs11_options.
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_options import PIN_ENV
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import PIN_ENV
 
 try:
     import pkcs11

@@ -20,7 +20,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _fi
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, Plan, UpdateChange
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import (
     KeyFiles,
     LocalKey,
     Observed,

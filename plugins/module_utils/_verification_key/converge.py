@@ -32,11 +32,11 @@ from typing import Any, Dict, List, Optional, Tuple
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import list_applications, resolve_application
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import KeyContext
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_planner import plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_store import store_for
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.changes import KeyContext
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.plan import plan
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.file_store import store_for
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import (
     Observed,
     days_left,
     is_usable,

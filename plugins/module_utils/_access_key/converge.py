@@ -19,11 +19,11 @@ import contextlib
 import datetime
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _access_key_files as akfiles
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_changes import AccessKeyContext
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_planner import plan
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_state import (
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import files as akfiles
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.changes import AccessKeyContext
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.plan import plan
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.state import (
     Observed,
     days_since,
     list_keys,

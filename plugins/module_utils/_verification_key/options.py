@@ -16,7 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_keys, _pkcs11_options
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as _pkcs11_options
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 
 MAX_NAME_CHARS = 100

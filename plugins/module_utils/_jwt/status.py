@@ -22,9 +22,10 @@ import math
 import time
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys, _tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt.algorithms import ALGORITHMS
 from ansible_collections.izuma.device_management.plugins.module_utils import _times
 
 try:

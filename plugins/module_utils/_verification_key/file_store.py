@@ -24,18 +24,19 @@ import contextlib
 import os
 from typing import Any, ContextManager, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils import _key_source as key_source
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.changes import (
     PromoteFiles,
     RemoveFile,
     WritePendingKey,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import LocalKey, Observed
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import LocalKey, Observed
 
 
 class KeyStore:
@@ -185,7 +186,7 @@ def store_for(want: Desired) -> KeyStore:
     """The key store of the task's key_backend."""
     if want.key_backend == "pkcs11":
         # Imported here: the token store (and python-pkcs11) is needed only by those who use a token.
-        from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_token import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.pkcs11_store import (  # pylint: disable=import-outside-toplevel
             TokenStore,
         )
         return TokenStore(want)

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _access_key_files as akfiles
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import files as akfiles
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key_state import key_path, keys_path, list_keys, shown, summary
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.state import key_path, keys_path, list_keys, shown, summary
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaFileError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Change, UpdateChange
 

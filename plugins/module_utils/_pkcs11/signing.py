@@ -31,12 +31,12 @@ import hashlib
 import json
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates
-from ansible_collections.izuma.device_management.plugins.module_utils import _keys
-from ansible_collections.izuma.device_management.plugins.module_utils import _tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import HAS_PKCS11, IzumaPkcs11Error
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11_keys import KeyPair
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import HAS_PKCS11, IzumaPkcs11Error
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.key_pairs import KeyPair
 
 if HAS_PKCS11:
     from pkcs11 import MGF, Mechanism

@@ -26,23 +26,24 @@ import os
 import tempfile
 from typing import Any, ContextManager, Dict, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _files as files, _keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11 as pkcs11_tokens
-from ansible_collections.izuma.device_management.plugins.module_utils import _pkcs11_keys as pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as pkcs11_tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as pkcs11_keys
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_changes import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.changes import (
     DiffState,
     KeyChange,
     KeyContext,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import (
     LocalKey,
     Observed,
     certificate_state,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_store import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.file_store import (
     KeyStore,
     certificate_paths,
     generate_like,
@@ -81,9 +82,7 @@ class TokenStore(KeyStore):
         return tuple(self.label(generation) for _role, generation in GENERATIONS)
 
     def observe_keys(self, observed: Observed, want: Desired) -> None:
-        from ansible_collections.izuma.device_management.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
-            _pkcs11_signing as pkcs11_signing,
-        )
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as pkcs11_signing  # pylint: disable=import-outside-toplevel
         for role, generation in GENERATIONS:
             pair = pkcs11_keys.find_key_pair(self.session, self.label(generation))
             local = None

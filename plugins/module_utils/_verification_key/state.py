@@ -30,12 +30,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs, _files as files, _keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaKeyError
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_provider as provider
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import issuers as provider
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
 # Product limit (DOC): an application holds at most two verification keys.
@@ -221,7 +223,7 @@ class Observed:
 
 def _store_for(want: Desired) -> Any:
     # Imported here: the key stores make changes, which know the state.
-    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_store import (  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.file_store import (  # pylint: disable=import-outside-toplevel
         store_for,
     )
     return store_for(want)

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils import _verification_key_issuing as issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import issuing as issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_planning import Planning, missing_key_error
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_rotation import (
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.planning import Planning, missing_key_error
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.rotation import (
     make_room,
     retire,
     rotate,
     rotation_reason,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key_state import LocalKey, Observed
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import LocalKey, Observed
 
 
 def plan(observed: Observed, want: Desired) -> Tuple[Plan, Dict[str, Any]]:

@@ -25,9 +25,10 @@ import traceback
 import typing as t
 import uuid
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _jws, _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as _jws
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt_algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME, ES_CURVES, HARD_MAX_LIFETIME
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt.algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME, ES_CURVES, HARD_MAX_LIFETIME
 
 # PyJWT is what the tokens are checked against (and what _token_status decodes them with): required as before,
 # although _jws serializes the tokens it signs.
