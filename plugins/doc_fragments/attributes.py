@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Use C(izuma.device_management.attributes), plus C(.info_module) for read-only modules."""
+    """Use C(izuma.device_management.attributes), plus C(.info_module) for read-only modules or C(.writes) for the others."""
 
     DOCUMENTATION = r"""
 options: {}
@@ -38,4 +38,13 @@ attributes:
     support: N/A
     details:
       - This action does not modify state.
+"""
+
+    WRITES = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 """

@@ -32,12 +32,6 @@ description:
 author:
   - Izuma device management collection maintainers (@izuma)
 options:
-  application:
-    description: Name of the application the key belongs to. One of O(application) and O(application_id) is required.
-    type: str
-  application_id:
-    description: ID of the application the key belongs to (saves one list request per run).
-    type: str
   name:
     description:
       - Name of the access key, unique in the application (at most 84 characters, so that C(<name>-orphan-<id>) fits in
@@ -125,11 +119,8 @@ options:
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - izuma.device_management.attributes.writes
+  - izuma.device_management.application
 notes:
   - Runs on different hosts cannot share the lock; there the API's unique key names keep the outcome clean (one run
     fails, the next run on each host converges). Give each host its own O(name) if each keeps its own secret.

@@ -56,11 +56,7 @@ options:
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - izuma.device_management.attributes.writes
 seealso:
   - module: izuma.device_management.izuma_application_info
 """

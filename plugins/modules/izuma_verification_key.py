@@ -37,12 +37,6 @@ description:
 author:
   - Izuma device management collection maintainers (@izuma)
 options:
-  application:
-    description: Name of the application the key belongs to. One of O(application) and O(application_id) is required.
-    type: str
-  application_id:
-    description: ID of the application the key belongs to (saves one list request per run).
-    type: str
   name:
     description:
       - Name of the verification key, unique in the application (at most 100 characters).
@@ -284,12 +278,9 @@ options:
 extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
+  - izuma.device_management.attributes.writes
+  - izuma.device_management.application
   - izuma.device_management.pkcs11
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 seealso:
   - module: izuma.device_management.izuma_verification_key_info
   - module: izuma.device_management.izuma_application

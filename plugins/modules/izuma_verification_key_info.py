@@ -16,15 +16,6 @@ description:
 author:
   - Izuma device management collection maintainers (@izuma)
 options:
-  application:
-    description: Name of the application whose keys to list. Without O(application) and O(application_id), every application's keys are listed.
-    type: str
-  application_id:
-    description: ID of the application whose keys to list.
-    type: str
-  name:
-    description: Only keys with this name.
-    type: str
   status:
     description: Only keys with this status.
     type: str
@@ -39,6 +30,7 @@ extends_documentation_fragment:
   - izuma.device_management.connection
   - izuma.device_management.attributes
   - izuma.device_management.attributes.info_module
+  - izuma.device_management.application.filter
 seealso:
   - module: izuma.device_management.izuma_verification_key
 """
