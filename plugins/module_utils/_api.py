@@ -28,6 +28,7 @@ Two rules shape the retry logic:
 
 from __future__ import annotations
 
+import functools
 import random
 import socket
 import time
@@ -145,10 +146,7 @@ class IzumaClient:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
             if ambiguous and method != "GET":
                 if read_back is None:
-                    raise IzumaApiError(
-                        "the request may have been carried out before it failed (%s), and it is not sent again blindly; "
-                        "read the current state and run again." % failure.message,
-                        status=failure.status, error_type=failure.type, request_id=failure.request_id, method=method, path=path)
+                    raise _not_sent_again(failure, method, path)
                 found = read_back()
                 if isinstance(found, Resend):
                     headers = found.headers
@@ -167,21 +165,8 @@ class IzumaClient:
             return self.session.request(
                 method, url, params=params, json=body, headers=all_headers,
                 timeout=self.config.timeout, verify=self.config.verify)
-        except requests.exceptions.SSLError as exc:
-            raise IzumaApiError(
-                "TLS verification of %s failed (%s). Set ca_path (IZUMA_CA_BUNDLE) to the CA bundle that signed the "
-                "server's certificate; validate_certs=false turns verification off and is for tests only."
-                % (self.base_url, type(exc).__name__), error_type="tls_error", method=method, path=_path_of(url))
-        except requests.exceptions.ConnectTimeout:
-            raise IzumaApiError("could not connect to %s within %s seconds" % (self.base_url, self.config.timeout),
-                                error_type="connect_error", method=method, path=_path_of(url))
-        except requests.exceptions.Timeout:
-            raise IzumaApiError("no answer from %s within %s seconds" % (self.base_url, self.config.timeout),
-                                error_type="timeout", method=method, path=_path_of(url))
-        except requests.exceptions.ConnectionError as exc:
-            kind = "connect_error" if _never_connected(exc) else "connection_error"
-            raise IzumaApiError("connection to %s failed (%s)" % (self.base_url, _reason(exc)),
-                                error_type=kind, method=method, path=_path_of(url))
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise _connection_failure(exc, self.base_url, self.config.timeout, method, _path_of(url))
 
     # -- conveniences over request() --------------------------------------------------------------------
 
@@ -200,16 +185,7 @@ class IzumaClient:
 
     def iterate(self, path: str, params: Optional[Mapping[str, Any]] = None, page_size: int = MAX_PAGE_SIZE) -> Iterator[Dict[str, Any]]:
         """Yield every object of a list endpoint, following ``has_more``/``after`` to the end."""
-        query: Dict[str, Any] = dict(params or {})
-        query.setdefault("limit", page_size)
-        query.setdefault("order", "ASC")
-        while True:
-            page = self.get(path, params=query)
-            data = page.get("data") or []
-            yield from data
-            if not page.get("has_more") or not data:
-                return
-            query["after"] = data[-1]["id"]
+        return _paginate(self.get, path, dict(params or {}), page_size)
 
     def list(self, path: str, params: Optional[Mapping[str, Any]] = None, page_size: int = MAX_PAGE_SIZE) -> List[Dict[str, Any]]:
         """Every object of a list endpoint, all pages."""
@@ -225,15 +201,7 @@ class IzumaClient:
         After an ambiguous failure the object is read back: when it already holds ``body`` the PUT is done and the
         object is returned; otherwise the PUT is sent again with the etag the server has now.
         """
-        def read_back() -> Union[Dict[str, Any], Resend]:
-            current = self.get_or_none(path)
-            if current is None:
-                raise IzumaApiError("the object was deleted while it was being updated; run again to see what is left.",
-                                    status=404, error_type="not_found", method="PUT", path=path)
-            if holds(current, body):
-                return current
-            return Resend(if_match(current.get("etag") if etag else None))
-
+        read_back = functools.partial(_read_back_update, self, path, body, etag)
         return self.request("PUT", path, body=body, headers=if_match(etag), read_back=read_back) or {}
 
     def delete(self, path: str, etag: Optional[str] = None) -> bool:
@@ -243,14 +211,7 @@ class IzumaClient:
         request or another removed it cannot be told); otherwise it is sent again with the etag the server has now.
         """
         gone: List[bool] = []
-
-        def read_back() -> Union[Dict[str, Any], Resend]:
-            current = self.get_or_none(path)
-            if current is None:
-                gone.append(True)
-                return {}
-            return Resend(if_match(current.get("etag") if etag else None))
-
+        read_back = functools.partial(_read_back_delete, self, path, etag, gone)
         try:
             self.request("DELETE", path, headers=if_match(etag), read_back=read_back)
         except IzumaApiError as exc:
@@ -258,6 +219,63 @@ class IzumaClient:
                 return False
             raise
         return not gone
+
+
+def _paginate(get: Callable[..., Dict[str, Any]], path: str, query: Dict[str, Any], page_size: int) -> Iterator[Dict[str, Any]]:
+    query.setdefault("limit", page_size)
+    query.setdefault("order", "ASC")
+    while True:
+        page = get(path, params=query)
+        data = page.get("data") or []
+        yield from data
+        if not page.get("has_more") or not data:
+            return
+        query["after"] = data[-1]["id"]
+
+
+def _not_sent_again(failure: IzumaApiError, method: str, path: str) -> IzumaApiError:
+    """The error for an ambiguous write that has no read-back: it may have been carried out, so it is not resent."""
+    return IzumaApiError(
+        "the request may have been carried out before it failed (%s), and it is not sent again blindly; "
+        "read the current state and run again." % failure.message,
+        status=failure.status, error_type=failure.type, request_id=failure.request_id, method=method, path=path)
+
+
+def _read_back_update(client: IzumaClient, path: str, body: Mapping[str, Any], etag: Optional[str]) -> Union[Dict[str, Any], Resend]:
+    """After an ambiguous PUT: the object when it already holds ``body``, else Resend with the etag it has now."""
+    current = client.get_or_none(path)
+    if current is None:
+        raise IzumaApiError("the object was deleted while it was being updated; run again to see what is left.",
+                            status=404, error_type="not_found", method="PUT", path=path)
+    if holds(current, body):
+        return current
+    return Resend(if_match(current.get("etag") if etag else None))
+
+
+def _read_back_delete(client: IzumaClient, path: str, etag: Optional[str], gone: List[bool]) -> Union[Dict[str, Any], Resend]:
+    """After an ambiguous DELETE: done (and ``gone`` noted) when the object is gone, else Resend with its etag now."""
+    current = client.get_or_none(path)
+    if current is None:
+        gone.append(True)
+        return {}
+    return Resend(if_match(current.get("etag") if etag else None))
+
+
+def _connection_failure(exc: Exception, base_url: str, timeout: float, method: str, path: str) -> IzumaApiError:
+    """The IzumaApiError for a request that got no HTTP answer; its type says whether the request may have arrived."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return IzumaApiError(
+            "TLS verification of %s failed (%s). Set ca_path (IZUMA_CA_BUNDLE) to the CA bundle that signed the "
+            "server's certificate; validate_certs=false turns verification off and is for tests only."
+            % (base_url, type(exc).__name__), error_type="tls_error", method=method, path=path)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return IzumaApiError("could not connect to %s within %s seconds" % (base_url, timeout),
+                             error_type="connect_error", method=method, path=path)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return IzumaApiError("no answer from %s within %s seconds" % (base_url, timeout),
+                             error_type="timeout", method=method, path=path)
+    kind = "connect_error" if _never_connected(exc) else "connection_error"
+    return IzumaApiError("connection to %s failed (%s)" % (base_url, _reason(exc)), error_type=kind, method=method, path=path)
 
 
 def _new_session() -> Any:
