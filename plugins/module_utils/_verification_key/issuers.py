@@ -16,7 +16,8 @@
 
 Izuma Device Management accepts any X.509 PEM certificate that meets its size and key rules, whoever issued it
 (it verifies a JWT with the certificate's public key, not with a chain), so a CA-issued certificate is uploaded as
-it is. The CA is read once, by ``observe``; planning works from what is loaded here.
+it is. The CA is read once, by ``observe``; the planner works from what is loaded here (the certificate decisions
+are in ``plan``).
 """
 
 from __future__ import annotations
