@@ -21,8 +21,8 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _fi
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import pkcs11_store as pkcs11_store
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import pkcs11_store
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig

@@ -25,8 +25,8 @@ import os
 from typing import Any, ContextManager, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan

@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times

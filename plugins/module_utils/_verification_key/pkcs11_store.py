@@ -27,7 +27,7 @@ import tempfile
 from typing import Any, ContextManager, Dict, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as pkcs11_session
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as pkcs11_keys
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock

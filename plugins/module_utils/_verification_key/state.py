@@ -32,7 +32,7 @@ from typing import Any, Dict, FrozenSet, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaKeyError
