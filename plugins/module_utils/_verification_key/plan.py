@@ -4,19 +4,21 @@
 #
 # Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
 # do not import it from outside this collection.
-"""The verification-key planner: ``Planner``, what every planning step shares, and the certificate-issuing decisions.
+"""The verification-key planner: ``Planner``, what every step of planning shares, and the certificate-issuing decisions.
 
 A ``Planner`` is made for one (observed, desired) pair: it holds the plan being built (typed changes, in the order
 they are applied) and the facts for the result (rotated, renewed, warnings, ...), and its verbs add the changes.
 The steps that decide what to add take the planner first: state=absent is here, state=present in ``present``
-(create, upload, edit, renew), with the rotation steps (rotate, make room, retire) in ``rotation``.
+(create, upload, edit, renew), with the rotation steps (rotate, make room, retire) in ``rotation``;
+``converge.make_plan`` makes the planner for a task and runs one or the other. These modules import this one, and
+it imports none of them: no cycle.
 
 The certificate decisions are here too, beside the planner that uses them: which certificate a new key gets, the
 certificate the user gave, which certificates the module issued (and may replace), and for
 ``certificate_provider=external`` the signing requests and the certificates the user's CA sends back. The providers
 themselves (the CA of ``ownca``, where requests go) are in ``issuers``, read once by ``observe``.
 
-Planning reads nothing from disk: everything comes from ``Observed``. New key material is made here, in memory, so
+The planner reads nothing from disk: everything comes from ``Observed``. New key material is made here, in memory, so
 that check mode is exact.
 """
 
