@@ -260,7 +260,7 @@ plan_details:
 """
 
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key import converge as access_keys
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key import options as options
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key import options
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 
 

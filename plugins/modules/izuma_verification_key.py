@@ -589,7 +589,7 @@ error:
 """
 
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import options as options
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import options
 from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
 from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
 

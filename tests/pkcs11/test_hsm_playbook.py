@@ -63,7 +63,7 @@ def application_id(emulator: t.Any) -> str:
 
 def uploaded(emulator: t.Any) -> t.Dict[str, str]:
     """The application's keys: name -> public-key fingerprint (through the collection's own reading of them)."""
-    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state  # pylint: disable=import-outside-toplevel
     from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient  # pylint: disable=import-outside-toplevel
     from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig  # pylint: disable=import-outside-toplevel
     client = IzumaClient(ClientConfig(api_host=emulator.url, api_key=emulator.admin_key, retries=0))

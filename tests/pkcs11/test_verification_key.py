@@ -21,8 +21,8 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _fi
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import pkcs11_store as token_store
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import pkcs11_store
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
@@ -224,8 +224,8 @@ class Steps:
     def __init__(self, monkeypatch: t.Any, client: IzumaClient, kill_at: t.Optional[int] = None, when: str = "before") -> None:
         self.kill_at, self.when, self.count, self.names = kill_at, when, 0, []  # type: t.Tuple[t.Optional[int], str, int, t.List[str]]
         for name in self.TOKEN_WRITES:
-            monkeypatch.setattr(token_store.pkcs11_keys, name, self.wrap(name, getattr(_pkcs11_keys, name)))
-        monkeypatch.setattr(token_store.files, "atomic_write", self.wrap("atomic_write", _files.atomic_write))
+            monkeypatch.setattr(pkcs11_store.pkcs11_keys, name, self.wrap(name, getattr(_pkcs11_keys, name)))
+        monkeypatch.setattr(pkcs11_store.files, "atomic_write", self.wrap("atomic_write", _files.atomic_write))
         inner = client.session.request
 
         def request(method: str, url: str, **kwargs: t.Any) -> t.Any:

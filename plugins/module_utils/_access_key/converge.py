@@ -6,11 +6,9 @@
 # do not import it from outside this collection.
 """Access keys: ``converge`` (what izuma_access_key returns) and ``info`` (izuma_access_key_info).
 
-``converge`` is observe -> plan -> apply -> report, under an exclusive lock on ``<dest>.lock`` for the whole run. The
-parts: ``_access_key_options`` (argument spec, ``Desired``), ``_access_key_files`` (secret files, sidecars, Vault),
-``_access_key_state`` (``observe``, the only reads), ``_access_key_planner`` (the typed plan) and
-``_access_key_changes`` (the changes, each applying itself). No secret reaches a plan, a diff, a warning or an error;
-the result holds one only under ``secret``, and only with ``return_secret``.
+``converge`` is observe -> plan -> apply -> report, under an exclusive lock on ``<dest>.lock`` for the whole run (the
+package's ``__init__`` says which module does what). No secret reaches a plan, a diff, a warning or an error; the
+result holds one only under ``secret``, and only with ``return_secret``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
 Ansible Vault 1.1 format, so that a service reads it as it is (``lookup('file')``, ``$(cat dest)``, ``ansible-vault
 view``). ``<dest>.meta`` (JSON) names the key the secret belongs to: its id, name and application, and the SHA-256 of
 ``<dest>``'s bytes. The secret is written first and the sidecar second, so a run killed between the two leaves a
-sidecar whose digest does not match: the file is then attributed again from the API (see ``_access_key_state``).
+sidecar whose digest does not match: the file is then attributed again from the API (see ``state``).
 Both are written atomically with mode 0600. ``<dest>.previous`` and ``<dest>.previous.meta`` keep the previous
 generation during a rotation.
 

@@ -12,34 +12,24 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
+from ansible_collections.izuma.device_management.plugins.module_utils import _rotation_policy as rotated
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._rotation_policy import MAX_NAME_CHARS
 
-MAX_NAME_CHARS = 100
-MAX_DESCRIPTION_CHARS = 500
 # The names the module gives the other keys of a generation: the longest suffix must still fit in a name.
 PREVIOUS_SUFFIX = "-previous"
 ORPHAN_SUFFIX = "-orphan-"
 MAX_OWN_NAME_CHARS = MAX_NAME_CHARS - len(ORPHAN_SUFFIX) - 8
 
 ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
-    application=dict(type="str"),
-    application_id=dict(type="str"),
-    name=dict(type="str", required=True),
-    description=dict(type="str"),
-    status=dict(type="str", choices=["active", "inactive"]),
+    **rotated.options("application", "application_id", "name", "description", "status"),
     expiration=dict(type="str"),
     dest=dict(type="path"),
     vault_password=dict(type="str", no_log=True),
     return_secret=dict(type="bool", default=False),
-    rotate=dict(type="bool", default=False),
-    rotate_after_days=dict(type="int"),
-    grace_period=dict(type="int", default=86400),
-    retire_previous=dict(type="str", choices=["auto", "now", "never"], default="auto"),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    remove_files=dict(type="bool", default=False),
-    lock_timeout=dict(type="int", default=300),
+    **rotated.options("rotate", "rotate_after_days", "grace_period", "retire_previous", "state", "remove_files", "lock_timeout"),
 )
-REQUIRED_ONE_OF = [("application", "application_id")]
+REQUIRED_ONE_OF = rotated.REQUIRED_ONE_OF
 MUTUALLY_EXCLUSIVE = [("application", "application_id")]
 REQUIRED_IF = [("state", "present", ("dest",))]
 
@@ -68,23 +58,14 @@ def parse_expiration(value: Optional[str]) -> Optional[str]:
 
 
 @dataclass
-class Desired:
-    """What the task asks for, in the core's terms (defaults: the argument spec's)."""
+class Desired(rotated.RotatedKey):
+    """What the task asks for, in the core's terms (defaults: the argument spec's); the shared options are
+    ``RotatedKey``'s."""
 
-    name: str
-    state: str = default("state")
-    description: Optional[str] = None
-    status: Optional[str] = None
     expiration: Optional[str] = None
     dest: Optional[str] = None
     vault_password: Optional[str] = field(default=None, repr=False)
     return_secret: bool = default("return_secret")
-    rotate: bool = default("rotate")
-    rotate_after_days: Optional[int] = None
-    grace_period: int = default("grace_period")
-    retire_previous: str = default("retire_previous")
-    remove_files: bool = default("remove_files")
-    lock_timeout: int = default("lock_timeout")
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> "Desired":
@@ -102,8 +83,7 @@ class Desired:
         if self.name.endswith(PREVIOUS_SUFFIX) or ORPHAN_SUFFIX in self.name:
             raise IzumaConfigError("name must not end with %r or contain %r: the module names the other generations "
                                    "of a key so." % (PREVIOUS_SUFFIX, ORPHAN_SUFFIX))
-        if self.description is not None and len(self.description) > MAX_DESCRIPTION_CHARS:
-            raise IzumaConfigError("description must be at most %d characters (got %d)." % (MAX_DESCRIPTION_CHARS, len(self.description)))
+        self.check_description()
         if self.state == "present" and not self.dest:
             raise IzumaConfigError("dest is required with state=present: the secret of a new key exists only in the API's "
                                    "answer that creates it, and is written to dest at once (give the path of a file).")

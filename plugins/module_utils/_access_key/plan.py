@@ -25,9 +25,10 @@ from ansible_collections.izuma.device_management.plugins.module_utils._access_ke
     WriteMeta,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key.options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key.state import Observed, days_since, parse_time
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.state import Observed, parse_time
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
+from ansible_collections.izuma.device_management.plugins.module_utils._rotation_policy import age_seconds
 
 Facts = Dict[str, Any]
 
@@ -55,11 +56,10 @@ def plan(observed: Observed, want: Desired) -> Tuple[Plan, Facts]:
         current_age = 0.0
     else:
         _update(the_plan, current, want, facts)
-        moment = parse_time(current.get("created_at"))
-        current_age = (observed.now - moment).total_seconds() if moment else 0.0
+        current_age = _age(current, observed)
     for orphan in orphans:
         the_plan.add(DeleteKey(orphan, why="its replacement's secret is on disk; nobody has this key's secret"))
-    if previous is not None and _may_retire(want, current_age):
+    if previous is not None and want.may_retire(current_age):
         the_plan.add(DeleteKey(previous, why=_why_retire(want)))
         if observed.previous.exists or any(isinstance(change, KeepPrevious) for change in the_plan):
             the_plan.add(RemoveSecret(observed.previous, why="its key '%s' is retired" % previous["name"]))
@@ -101,17 +101,14 @@ def _orphans(the_plan: Plan, observed: Observed, want: Desired, facts: Facts) ->
 def _rotation_reason(current: Dict[str, Any], want: Desired, observed: Observed) -> Optional[str]:
     if want.rotate:
         return "rotate=true"
-    age = days_since(current.get("created_at"), observed.now)
-    if want.rotate_after_days is not None and age is not None and age >= want.rotate_after_days:
-        return "rotate: key is %d days old (rotate_after_days=%d)" % (age, want.rotate_after_days)
-    return None
+    aged = want.age_reason(parse_time(current.get("created_at")), observed.now)
+    return "rotate: %s" % aged if aged else None
 
 
-def _may_retire(want: Desired, current_age: float) -> bool:
-    """Whether the previous generation may be deleted now (its successor is ``current_age`` seconds old)."""
-    if want.retire_previous == "now":
-        return True
-    return want.retire_previous == "auto" and current_age >= want.grace_period
+def _age(item: Optional[Dict[str, Any]], observed: Observed) -> float:
+    """How many seconds ago the key was created (0.0 without a creation time): the age grace_period counts."""
+    moment = parse_time((item or {}).get("created_at"))
+    return age_seconds(moment, observed.now) if moment else 0.0
 
 
 def _why_retire(want: Desired) -> str:
@@ -122,9 +119,8 @@ def _why_retire(want: Desired) -> str:
 
 def _retire_or_refuse(the_plan: Plan, observed: Observed, want: Desired, previous: Dict[str, Any], reason: str) -> None:
     """A rotation is due while the previous generation is still there: retire it first, if its grace period allows."""
-    moment = parse_time((observed.named(want.name) or {}).get("created_at"))
-    age = (observed.now - moment).total_seconds() if moment else 0.0
-    if not _may_retire(want, age):
+    age = _age(observed.named(want.name), observed)
+    if not want.may_retire(age):
         raise IzumaConfigError(
             "A rotation is due (%s) but the previous generation '%s' is still within its grace period (%d of %d seconds, "
             "retire_previous=%s). Wait until grace_period has passed, or set retire_previous=now once every service uses "

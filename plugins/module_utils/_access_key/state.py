@@ -25,6 +25,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api impor
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaConfigError
+from ansible_collections.izuma.device_management.plugins.module_utils._rotation_policy import age_days
 from ansible_collections.izuma.device_management.plugins.module_utils._times import parse_rfc3339
 
 # What results and diffs show of a key; never ``key`` (outside the create response it is only the public part, but
@@ -72,7 +73,7 @@ def parse_time(value: Optional[str]) -> Optional[datetime.datetime]:
 def days_since(value: Optional[str], now: datetime.datetime) -> Optional[int]:
     """Whole days from an API timestamp to ``now``."""
     moment = parse_time(value)
-    return None if moment is None else (now - moment).days
+    return None if moment is None else age_days(moment, now)
 
 
 @dataclass

@@ -51,7 +51,7 @@ class KeyContext:
 class KeyChange(Change):
     """A change of a verification-key plan; by default it leaves the key list alone and shows its before and after."""
 
-    # True for a change after which the rest of the plan is made again (a key the token generated is known only then).
+    # True for a change after which the rest of the plan is made again (a key pair a PKCS#11 token generates is known only then).
     barrier = False
 
     def settle(self, items: KeyItems, result: Any) -> None:

@@ -6,16 +6,10 @@
 # do not import it from outside this collection.
 """Verification keys: ``converge`` (what izuma_verification_key returns) and ``info`` (izuma_verification_key_info).
 
-``converge`` is observe -> plan -> apply -> report. The parts:
+``converge`` is observe -> plan -> apply -> report, with the key store the task's key_backend chooses (``store_for``);
+the package's ``__init__`` says which module does what.
 
-* ``_verification_key_options``: the argument spec and the desired state (``Desired``);
-* ``_verification_key_state``: the file and name conventions, the API's view, and ``observe`` (the only reads);
-* ``_verification_key_planner`` and ``_verification_key_rotation``: the typed plan (nothing read from disk);
-* ``_verification_key_changes``: the typed changes, each applying itself;
-* ``_verification_key_store`` and ``_verification_key_token``: where the private keys are (files, or key pairs in
-  a PKCS#11 token with key_backend=pkcs11), behind one interface.
-
-Every new private key is stored (``.next``, mode 0600, or the token's
+Every new private key is stored (``.next``, mode 0600, or the PKCS#11
 ``:next`` pair) before its certificate is uploaded, and a private key is
 removed only after its key has been deleted from the API: whatever point a
 run is killed at, no private key of an uploaded key is lost, and the next run
@@ -33,9 +27,10 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api impor
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import list_applications, resolve_application
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.changes import KeyContext
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.file_store import FileStore, KeyStore
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.plan import plan
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.file_store import store_for
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.plan import Planner, plan_absent
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.present import plan_present
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import (
     Observed,
     days_left,
@@ -56,18 +51,39 @@ def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, a
     # other one did. Check mode writes nothing, not even a lock file.
     with store.lock(want) if not check_mode else contextlib.nullcontext(""):
         observed = observe(client, str(found["id"] if found else ""), want, now=now or times.utcnow(), store=store)
-        the_plan, facts = plan(observed, want)
+        plan, facts = make_plan(observed, want)
         results = None
         if not check_mode:
-            the_plan, facts, results = apply_plan(KeyContext(client, observed.application_id), observed, want, the_plan, facts)
-    after = outcome(observed, the_plan, results)
-    result = report(observed, want, the_plan, facts, after)
+            plan, facts, results = apply_plan(KeyContext(client, observed.application_id), observed, want, plan, facts)
+    after = outcome(observed, plan, results)
+    result = report(observed, want, plan, facts, after)
     if diff:
-        result["diff"] = diff_of(observed, the_plan, after)
+        result["diff"] = diff_of(observed, plan, after)
     return store.conceal(result) if check_mode else result
 
 
-def apply_plan(context: KeyContext, observed: Observed, want: Desired, the_plan: Plan,
+def store_for(want: Desired) -> KeyStore:
+    """The key store of the task's key_backend: PEM files, or key pairs in a PKCS#11 token."""
+    if want.key_backend == "pkcs11":
+        # Imported here: the pkcs11 store (and python-pkcs11) is needed only by keys in a PKCS#11 token.
+        from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.pkcs11_store import (  # pylint: disable=import-outside-toplevel
+            Pkcs11Store,
+        )
+        return Pkcs11Store(want)
+    return FileStore()
+
+
+def make_plan(observed: Observed, want: Desired) -> Tuple[Plan, Dict[str, Any]]:
+    """The plan for the task, and facts about it (rotated, renewed, rotation_reason, warnings) for the result."""
+    planner = Planner(observed, want)
+    if want.state == "absent":
+        plan_absent(planner)
+    else:
+        plan_present(planner)
+    return planner.plan, planner.facts
+
+
+def apply_plan(context: KeyContext, observed: Observed, want: Desired, plan: Plan,
                facts: Dict[str, Any]) -> Tuple[Plan, Dict[str, Any], List[Any]]:
     """Apply the plan; return the changes applied, the facts and their results.
 
@@ -78,8 +94,8 @@ def apply_plan(context: KeyContext, observed: Observed, want: Desired, the_plan:
     applied: List[Any] = []
     done = Plan()
     for _round in range(2):
-        barrier = next((index for index, change in enumerate(the_plan) if getattr(change, "barrier", False)), None)
-        head = the_plan.changes if barrier is None else the_plan.changes[:barrier + 1]
+        barrier = next((index for index, change in enumerate(plan) if getattr(change, "barrier", False)), None)
+        head = plan.changes if barrier is None else plan.changes[:barrier + 1]
         applied.extend(Plan(head).apply(context))
         for change in head:
             done.add(change)
@@ -87,7 +103,7 @@ def apply_plan(context: KeyContext, observed: Observed, want: Desired, the_plan:
             return done, facts, applied
         again = dataclasses.replace(observed, pending_why=head[-1].why)
         again.store.observe_keys(again, want)
-        the_plan, more = plan(again, want)
+        plan, more = make_plan(again, want)
         more["rotated"] = bool(facts.get("rotated") or more.get("rotated"))
         if facts.get("rotation_reason"):
             more.setdefault("rotation_reason", facts["rotation_reason"])
@@ -95,15 +111,15 @@ def apply_plan(context: KeyContext, observed: Observed, want: Desired, the_plan:
     raise AssertionError("a plan made after a key was generated generates another")  # pragma: no cover
 
 
-def outcome(observed: Observed, the_plan: Plan, results: Optional[List[Any]]) -> List[Dict[str, Any]]:
+def outcome(observed: Observed, plan: Plan, results: Optional[List[Any]]) -> List[Dict[str, Any]]:
     """The application's keys after the plan: as the API returned them, or (results None) as check mode predicts them."""
     items: Dict[str, Dict[str, Any]] = {item["id"]: dict(item) for item in observed.remote}
-    for index, change in enumerate(the_plan):
+    for index, change in enumerate(plan):
         change.settle(items, results[index] if results is not None else None)
     return list(items.values())
 
 
-def diff_of(observed: Observed, the_plan: Plan, after: List[Dict[str, Any]]) -> Dict[str, Any]:
+def diff_of(observed: Observed, plan: Plan, after: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Ansible's diff: the application's keys before and after (by name), and the local files the plan touches.
 
     Keys are shown as whole states, not change by change, because a rotation renames one key and creates another
@@ -113,21 +129,21 @@ def diff_of(observed: Observed, the_plan: Plan, after: List[Dict[str, Any]]) -> 
         "before": {item["name"]: summary(item) for item in observed.remote},
         "after": {item["name"]: summary(item) for item in after},
     }
-    for change in the_plan:
-        change.show(shown, observed, the_plan)
+    for change in plan:
+        change.show(shown, observed, plan)
     return shown
 
 
-def report(observed: Observed, want: Desired, the_plan: Plan, facts: Dict[str, Any], after: List[Dict[str, Any]]) -> Dict[str, Any]:
+def report(observed: Observed, want: Desired, plan: Plan, facts: Dict[str, Any], after: List[Dict[str, Any]]) -> Dict[str, Any]:
     """The module's result: the keys, the plan and why, and the names and paths of the key's files."""
     present = want.state == "present"
     current = next((item for item in after if item.get("name") == want.name), None) if present else None
     previous = next((item for item in after if item.get("name") == want.previous_name), None) if present else None
     result: Dict[str, Any] = dict(
-        changed=the_plan.changed, plan=the_plan.describe(), plan_details=the_plan.details(),
+        changed=plan.changed, plan=plan.describe(), plan_details=plan.details(),
         application_id=observed.application_id, verification_keys=after,
         verification_key=current or {}, previous_verification_key=previous or {},
-        rotated=bool(facts.get("rotated") and the_plan.changed), renewed=bool(facts.get("renewed")),
+        rotated=bool(facts.get("rotated") and plan.changed), renewed=bool(facts.get("renewed")),
         name=want.name, previous_name=want.previous_name, warnings=list(facts.get("warnings", [])),
         key_backend=want.key_backend,
     )
@@ -145,7 +161,7 @@ def report(observed: Observed, want: Desired, the_plan: Plan, facts: Dict[str, A
         result.update(failed=True, msg=facts["blocked"])
     # After this run, a rotation is under way while the previous generation is still uploaded.
     result["rotation_under_way"] = bool(previous)
-    result.update(observed.store.result(observed, the_plan))
+    result.update(observed.store.result(observed, plan))
     if current:
         result.update(
             public_key_fingerprint=current.get("public_key_fingerprint"),

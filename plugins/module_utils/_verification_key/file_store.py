@@ -10,12 +10,12 @@ A logical key has three generations of private keys (current, pending, previous)
 planner asks of the place that holds them: read them (``observe_keys``), make a new one (``new_key`` and
 ``write_pending``), promote the pending one, remove one, lock, and name them in the result. Two stores:
 
-* ``FileStore`` (key_backend=file): PEM files at ``private_key_path``, ``.next`` and ``.previous``;
-* ``TokenStore`` (key_backend=pkcs11, in ``_verification_key_token``): key pairs inside a PKCS#11 token, labelled
+* ``FileStore`` (key_backend=file, here): PEM files at ``private_key_path``, ``.next`` and ``.previous``;
+* ``Pkcs11Store`` (key_backend=pkcs11, in ``pkcs11_store``): key pairs inside a PKCS#11 token, labelled
   ``izuma:<name>:current``, ``:next`` and ``:previous``.
 
-The planner's typed changes are the same for both, except the ones that touch the private keys, which each store
-makes itself.
+``converge.store_for`` chooses one for the task. The planner's typed changes are the same for both, except the
+ones that touch the private keys, which each store makes itself.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import os
 from typing import Any, ContextManager, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
@@ -36,6 +36,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._verificat
     WritePendingKey,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.plan import Planner
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import LocalKey, Observed
 
 
@@ -56,30 +57,30 @@ class KeyStore:
         """Where a private key is, for the reasons of a plan: ``<path> is on disk``."""
         return "%s is on disk" % local.path
 
-    def new_key(self, planning: Any) -> LocalKey:
-        """A new private key for the pending generation, as planning sees it."""
+    def new_key(self, planner: Planner) -> LocalKey:
+        """A new private key for the pending generation, as the planner sees it."""
         raise NotImplementedError
 
-    def write_pending(self, planning: Any, pending: LocalKey, why: str) -> None:
+    def write_pending(self, planner: Planner, pending: LocalKey, why: str) -> None:
         """Add the change that stores a new private key as the pending generation, before anything is uploaded."""
         raise NotImplementedError
 
-    def restore_pending(self, planning: Any, leftover: LocalKey, why: str) -> LocalKey:
+    def restore_pending(self, planner: Planner, leftover: LocalKey, why: str) -> LocalKey:
         """Add the change that makes a leftover private key the pending generation again (a repair); return it."""
         raise NotImplementedError
 
-    def drop_leftover(self, planning: Any, leftover: LocalKey) -> None:
+    def drop_leftover(self, planner: Planner, leftover: LocalKey) -> None:
         """After a repair: remove the leftover a restored key came from, if it was not one of the generations."""
 
-    def promote(self, planning: Any, pending: LocalKey, new_pem: str, previous_certificate: Optional[bytes], why: str) -> None:
+    def promote(self, planner: Planner, pending: LocalKey, new_pem: str, previous_certificate: Optional[bytes], why: str) -> None:
         """Add the change that makes the pending key current, the current one previous (with their certificates)."""
         raise NotImplementedError
 
-    def remove_key(self, planning: Any, local: Optional[LocalKey], why: str) -> None:
+    def remove_key(self, planner: Planner, local: Optional[LocalKey], why: str) -> None:
         """Add the change that removes one private key (only once no uploaded key needs it)."""
         raise NotImplementedError
 
-    def remove_all(self, planning: Any, why: str) -> None:
+    def remove_all(self, planner: Planner, why: str) -> None:
         """state=absent with remove_files: remove every generation's private key and the certificate files."""
         raise NotImplementedError
 
@@ -113,41 +114,41 @@ class FileStore(KeyStore):
         return exclusive_lock(str(want.private_key_path), timeout=want.lock_timeout, option="lock_timeout",
                               what="the key '%s' (%s)" % (want.name, want.private_key_path))
 
-    def new_key(self, planning: Any) -> LocalKey:
-        key = generate_like(planning.want)
-        return LocalKey("pending", planning.obs.files.pending, key, b"", keys.public_key_fingerprint(key))
+    def new_key(self, planner: Planner) -> LocalKey:
+        key = generate_like(planner.want)
+        return LocalKey("pending", planner.obs.files.pending, key, b"", keys.public_key_fingerprint(key))
 
-    def write_pending(self, planning: Any, pending: LocalKey, why: str) -> None:
-        data = keys.dump_private_key(pending.key, planning.want.private_key_passphrase)
-        planning.plan.add(WritePendingKey(str(pending.path), data, 0o600, why=why,
-                                          after={"public_key_fingerprint": pending.fingerprint, "mode": "0600"}))
+    def write_pending(self, planner: Planner, pending: LocalKey, why: str) -> None:
+        data = keys.dump_private_key(pending.key, planner.want.private_key_passphrase)
+        planner.plan.add(WritePendingKey(str(pending.path), data, 0o600, why=why,
+                                         after={"public_key_fingerprint": pending.fingerprint, "mode": "0600"}))
 
-    def restore_pending(self, planning: Any, leftover: LocalKey, why: str) -> LocalKey:
-        obs = planning.obs
+    def restore_pending(self, planner: Planner, leftover: LocalKey, why: str) -> LocalKey:
+        obs = planner.obs
         pending = LocalKey("pending", obs.files.pending, leftover.key, leftover.data, leftover.fingerprint)
-        planning.plan.add(WritePendingKey(str(pending.path), leftover.data, 0o600, why=why,
-                                          after={"public_key_fingerprint": pending.fingerprint, "mode": "0600"}))
+        planner.plan.add(WritePendingKey(str(pending.path), leftover.data, 0o600, why=why,
+                                         after={"public_key_fingerprint": pending.fingerprint, "mode": "0600"}))
         return pending
 
-    def drop_leftover(self, planning: Any, leftover: LocalKey) -> None:
-        obs = planning.obs
+    def drop_leftover(self, planner: Planner, leftover: LocalKey) -> None:
+        obs = planner.obs
         if leftover.path not in (obs.files.previous, obs.files.pending):
-            planning.plan.add(RemoveFile(str(leftover.path), why="repair: its key is now at %s" % obs.files.private_key))
+            planner.plan.add(RemoveFile(str(leftover.path), why="repair: its key is now at %s" % obs.files.private_key))
 
-    def promote(self, planning: Any, pending: LocalKey, new_pem: str, previous_certificate: Optional[bytes], why: str) -> None:
-        planning.plan.add(PromoteFiles(planning.obs.files, planning.obs.current, pending.fingerprint, new_pem,
-                                       previous_certificate, why=why))
+    def promote(self, planner: Planner, pending: LocalKey, new_pem: str, previous_certificate: Optional[bytes], why: str) -> None:
+        planner.plan.add(PromoteFiles(planner.obs.files, planner.obs.current, pending.fingerprint, new_pem,
+                                      previous_certificate, why=why))
 
-    def remove_key(self, planning: Any, local: Optional[LocalKey], why: str) -> None:
+    def remove_key(self, planner: Planner, local: Optional[LocalKey], why: str) -> None:
         if local is not None:
-            planning.remove_file(local.path, why)
+            planner.remove_file(local.path, why)
 
-    def remove_all(self, planning: Any, why: str) -> None:
-        paths = planning.obs.files
-        if not planning.want.private_key_path:
+    def remove_all(self, planner: Planner, why: str) -> None:
+        paths = planner.obs.files
+        if not planner.want.private_key_path:
             return
         for path in (paths.private_key, paths.pending, paths.previous, paths.certificate, paths.previous_certificate, paths.csr):
-            planning.remove_file(path, why)
+            planner.remove_file(path, why)
 
     def result(self, observed: Observed, plan: Plan) -> Dict[str, str]:
         paths = observed.files
@@ -180,17 +181,6 @@ def generate_like(want: Desired) -> Any:
     if want.key_type == "RSA":
         return keys.generate_private_key("RSA", size=want.key_size or 2048)
     return keys.generate_private_key("EC", curve=want.curve or "P-256")
-
-
-def store_for(want: Desired) -> KeyStore:
-    """The key store of the task's key_backend."""
-    if want.key_backend == "pkcs11":
-        # Imported here: the token store (and python-pkcs11) is needed only by those who use a token.
-        from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.pkcs11_store import (  # pylint: disable=import-outside-toplevel
-            TokenStore,
-        )
-        return TokenStore(want)
-    return FileStore()
 
 
 def _load_local(role: str, path: Optional[str], want: Desired) -> Optional[LocalKey]:

@@ -16,7 +16,8 @@
 
 Izuma Device Management accepts any X.509 PEM certificate that meets its size and key rules, whoever issued it
 (it verifies a JWT with the certificate's public key, not with a chain), so a CA-issued certificate is uploaded as
-it is. The CA is read once, by ``observe``; planning works from what is loaded here.
+it is. The CA is read once, by ``observe``; the planner works from what is loaded here (the certificate decisions
+are in ``plan``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times

@@ -18,18 +18,14 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as _pkcs11_options
+from ansible_collections.izuma.device_management.plugins.module_utils import _rotation_policy as rotated
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
-
-MAX_NAME_CHARS = 100
-MAX_DESCRIPTION_CHARS = 500
+from ansible_collections.izuma.device_management.plugins.module_utils._rotation_policy import MAX_NAME_CHARS
 
 ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
-    application=dict(type="str"),
-    application_id=dict(type="str"),
-    name=dict(type="str", required=True),
+    **rotated.options("application", "application_id", "name"),
     names=dict(type="list", elements="str", default=[]),
-    description=dict(type="str"),
-    status=dict(type="str", choices=["active", "inactive"]),
+    **rotated.options("description", "status"),
     private_key_path=dict(type="path"),
     private_key_content=dict(type="str", no_log=True),
     private_key_passphrase=dict(type="str", no_log=True),
@@ -42,16 +38,12 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     subject=dict(type="dict"),
     valid_days=dict(type="int", default=365),
     renew_before=dict(type="int", default=30),
-    rotate=dict(type="bool", default=False),
-    rotate_after_days=dict(type="int"),
+    **rotated.options("rotate", "rotate_after_days"),
     rotate_before_days=dict(type="int"),
-    grace_period=dict(type="int", default=86400),
-    retire_previous=dict(type="str", choices=["auto", "now", "never"], default="auto"),
+    **rotated.options("grace_period", "retire_previous"),
     remove_previous_private_key=dict(type="bool", default=False),
     previous_suffix=dict(type="str", default="-previous"),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    remove_files=dict(type="bool", default=False),
-    lock_timeout=dict(type="int", default=300),
+    **rotated.options("state", "remove_files", "lock_timeout"),
     on_rotation_under_way=dict(type="str", choices=["rotate", "skip", "fail"], default="rotate"),
     certificate_provider=dict(type="str", choices=["selfsigned", "ownca", "external"], default="selfsigned"),
     csr_path=dict(type="path"),
@@ -63,7 +55,7 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     key_backend=dict(type="str", choices=["file", "pkcs11"], default="file"),
     **_pkcs11_options.argument_spec(),
 )
-REQUIRED_ONE_OF = [("application", "application_id")]
+REQUIRED_ONE_OF = rotated.REQUIRED_ONE_OF
 MUTUALLY_EXCLUSIVE = [("application", "application_id"), ("private_key_path", "private_key_content"),
                       ("certificate_path", "certificate_content"), ("ownca_path", "ownca_content"),
                       ("ownca_privatekey_path", "ownca_privatekey_content")]
@@ -82,13 +74,10 @@ def default(option: str) -> Any:
 
 
 @dataclass
-class Desired:
-    """What the task asks for, in the core's terms (defaults: the argument spec's)."""
+class Desired(rotated.RotatedKey):
+    """What the task asks for, in the core's terms (defaults: the argument spec's); the options every rotated key
+    takes are ``RotatedKey``'s."""
 
-    name: str
-    state: str = default("state")
-    description: Optional[str] = None
-    status: Optional[str] = None
     private_key_path: Optional[str] = None
     private_key_content: Optional[str] = field(default=None, repr=False)
     private_key_passphrase: Optional[str] = field(default=None, repr=False)
@@ -101,16 +90,10 @@ class Desired:
     subject: Optional[Dict[str, str]] = None
     valid_days: int = default("valid_days")
     renew_before: int = default("renew_before")
-    rotate: bool = default("rotate")
-    rotate_after_days: Optional[int] = None
     rotate_before_days: Optional[int] = None
-    grace_period: int = default("grace_period")
-    retire_previous: str = default("retire_previous")
     remove_previous_private_key: bool = default("remove_previous_private_key")
     previous_suffix: str = default("previous_suffix")
-    remove_files: bool = default("remove_files")
     extra_names: List[str] = field(default_factory=lambda: default("names"))
-    lock_timeout: int = default("lock_timeout")
     on_rotation_under_way: str = default("on_rotation_under_way")
     certificate_provider: str = default("certificate_provider")
     csr_path: Optional[str] = None
@@ -147,8 +130,7 @@ class Desired:
         if len(self.name + self.previous_suffix) > MAX_NAME_CHARS:
             raise IzumaConfigError("name plus previous_suffix (%r) must fit in %d characters, the API's limit for a key name."
                                    % (self.name + self.previous_suffix, MAX_NAME_CHARS))
-        if self.description is not None and len(self.description) > MAX_DESCRIPTION_CHARS:
-            raise IzumaConfigError("description must be at most %d characters (got %d)." % (MAX_DESCRIPTION_CHARS, len(self.description)))
+        self.check_description()
         if self.key_backend == "pkcs11":
             self.validate_pkcs11()
         elif self.pkcs11_key_label:
@@ -170,39 +152,10 @@ class Desired:
         if self.rotation_asked and self.certificate_content:
             raise IzumaConfigError("Rotation makes a new key pair, which certificate_content cannot belong to: use "
                                    "certificate_path (each new certificate is written there) or leave it out.")
-        self.validate_provider()
-
-    def validate_provider(self) -> None:
-        """Refuse a certificate_provider without what it needs, and options of a provider that is not chosen."""
-        provider = self.certificate_provider
-        given = [option for option in OWNCA_OPTIONS if getattr(self, option)]
-        if provider != "ownca" and given:
-            raise IzumaConfigError("%s is for certificate_provider=ownca (a CA you give issues the certificates); set "
-                                   "certificate_provider=ownca, or remove %s." % (given[0], ", ".join(given)))
-        if provider != "external" and self.csr_path:
-            raise IzumaConfigError("csr_path is for certificate_provider=external (your CA issues the certificates from the "
-                                   "requests the module writes); set certificate_provider=external, or remove csr_path.")
-        if self.state != "present" or provider == "selfsigned":
-            return
-        if provider == "ownca" and not (self.ownca_path or self.ownca_content):
-            raise IzumaConfigError("certificate_provider=ownca needs the CA certificate: give ownca_path (a PEM file) or ownca_content.")
-        if provider == "ownca" and not (self.ownca_privatekey_path or self.ownca_privatekey_content):
-            raise IzumaConfigError("certificate_provider=ownca needs the CA's private key: give ownca_privatekey_path (a PEM file) "
-                                   "or ownca_privatekey_content (and ownca_privatekey_passphrase if it is encrypted).")
-        if self.certificate_content:
-            raise IzumaConfigError("certificate_provider=%s writes the certificates it %s to certificate_path, which "
-                                   "certificate_content cannot hold: give certificate_path instead of certificate_content, or "
-                                   "set certificate_provider=selfsigned." % (provider, "issues" if provider == "ownca" else "picks up"))
-        if provider == "external" and not self.certificate_path:
-            raise IzumaConfigError("certificate_provider=external needs certificate_path: the file where you put the certificate "
-                                   "your CA issues for the key (the module uploads it from there).")
-        if provider == "external" and self.csr_path and os.path.abspath(self.csr_path) in (
-                os.path.abspath(path) for path in (self.certificate_path or "", self.private_key_path or "") if path):
-            raise IzumaConfigError("csr_path must be a file of its own, not certificate_path or private_key_path: give "
-                                   "another path, or leave csr_path out to use <certificate_path>.csr.")
+        validate_provider(self)
 
     def validate_pkcs11(self) -> None:
-        """key_backend=pkcs11: the token is named, and no option of a key file is given."""
+        """key_backend=pkcs11: the PKCS#11 library is named, and no option of a key file is given."""
         given = [option for option in FILE_KEY_OPTIONS if getattr(self, option)]
         if given:
             raise IzumaConfigError("%s is for key_backend=file; with key_backend=pkcs11 the private keys are objects in the token, "
@@ -222,11 +175,11 @@ class Desired:
                                    "certificate_path (each new certificate is written there) or leave it out.")
 
     def pkcs11_label(self, generation: str) -> str:
-        """The CKA_LABEL of a generation (current, next, previous) of this key in the token."""
+        """The CKA_LABEL of a generation (current, next, previous) of this key in the PKCS#11 token."""
         return _pkcs11_keys.key_label(self.name, generation)
 
     def pkcs11_source(self) -> _pkcs11_options.Pkcs11KeySource:
-        """The token of key_backend=pkcs11, with the current key's label."""
+        """The PKCS#11 key source of key_backend=pkcs11 (library, token, PIN), with the current key's label."""
         source = _pkcs11_options.pkcs11_source(vars(self), label=self.pkcs11_label("current"))
         if source is None:  # pragma: no cover - a label is given, so there is always a source
             raise AssertionError("no PKCS#11 key source for a given label")
@@ -246,3 +199,33 @@ class Desired:
     def api_status(self) -> Optional[str]:
         """The status in the API's spelling."""
         return self.status.upper() if self.status else None
+
+
+def validate_provider(want: Desired) -> None:
+    """Refuse a certificate_provider without what it needs, and options of a provider that is not chosen."""
+    provider = want.certificate_provider
+    given = [option for option in OWNCA_OPTIONS if getattr(want, option)]
+    if provider != "ownca" and given:
+        raise IzumaConfigError("%s is for certificate_provider=ownca (a CA you give issues the certificates); set "
+                               "certificate_provider=ownca, or remove %s." % (given[0], ", ".join(given)))
+    if provider != "external" and want.csr_path:
+        raise IzumaConfigError("csr_path is for certificate_provider=external (your CA issues the certificates from the "
+                               "requests the module writes); set certificate_provider=external, or remove csr_path.")
+    if want.state != "present" or provider == "selfsigned":
+        return
+    if provider == "ownca" and not (want.ownca_path or want.ownca_content):
+        raise IzumaConfigError("certificate_provider=ownca needs the CA certificate: give ownca_path (a PEM file) or ownca_content.")
+    if provider == "ownca" and not (want.ownca_privatekey_path or want.ownca_privatekey_content):
+        raise IzumaConfigError("certificate_provider=ownca needs the CA's private key: give ownca_privatekey_path (a PEM file) "
+                               "or ownca_privatekey_content (and ownca_privatekey_passphrase if it is encrypted).")
+    if want.certificate_content:
+        raise IzumaConfigError("certificate_provider=%s writes the certificates it %s to certificate_path, which "
+                               "certificate_content cannot hold: give certificate_path instead of certificate_content, or "
+                               "set certificate_provider=selfsigned." % (provider, "issues" if provider == "ownca" else "picks up"))
+    if provider == "external" and not want.certificate_path:
+        raise IzumaConfigError("certificate_provider=external needs certificate_path: the file where you put the certificate "
+                               "your CA issues for the key (the module uploads it from there).")
+    if provider == "external" and want.csr_path and os.path.abspath(want.csr_path) in (
+            os.path.abspath(path) for path in (want.certificate_path or "", want.private_key_path or "") if path):
+        raise IzumaConfigError("csr_path must be a file of its own, not certificate_path or private_key_path: give "
+                               "another path, or leave csr_path out to use <certificate_path>.csr.")

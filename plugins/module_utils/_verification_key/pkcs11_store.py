@@ -7,16 +7,16 @@
 """key_backend=pkcs11: a verification key's private keys as key pairs inside a PKCS#11 token.
 
 The three generations of a key named ``name`` are the pairs labelled ``izuma:<name>:current``, ``:next`` and
-``:previous`` (``_pkcs11_keys.key_label``), found by label as ``FileStore`` finds files by path. A new key is
-generated inside the token (sensitive, non-extractable, sign only) under ``:next`` before anything is uploaded; a
-rotation promotes by relabelling (the old previous pair destroyed, current -> previous, next -> current), and a pair
-is destroyed only after its key was deleted from the application. Each token step is one change, and each is safe
-to be killed after: the next run observes the labels and finishes the job (``straighten_key_pairs`` repairs a pair
-whose relabel or destruction was cut in half).
+``:previous`` (``_pkcs11.key_pairs.key_label``), found by label as ``FileStore`` finds files by path. A new key is
+generated inside the PKCS#11 token (sensitive, non-extractable, sign only) under ``:next`` before anything is
+uploaded; a rotation promotes by relabelling (the old previous pair destroyed, current -> previous, next -> current),
+and a pair is destroyed only after its key was deleted from the application. Each step in the PKCS#11 token is one
+change, and each is safe to be killed after: the next run observes the labels and finishes the job
+(``straighten_key_pairs`` repairs a pair whose relabel or destruction was cut in half).
 
 A generated key is known only once it exists, so ``GenerateKey`` is a barrier: the run applies the plan up to it,
-reads the new key and plans the rest again (``_verification_keys.apply_plan``). Until then, and in check mode, the
-plan is made with a stand-in key of the same type made in memory, which is never stored.
+reads the new key and plans the rest again (``converge.apply_plan``). Until then, and in check mode, the plan is
+made with a stand-in key of the same type made in memory, which is never stored.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import tempfile
 from typing import Any, ContextManager, Dict, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as pkcs11_tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as pkcs11_session
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as pkcs11_keys
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
@@ -37,23 +37,24 @@ from ansible_collections.izuma.device_management.plugins.module_utils._verificat
     KeyChange,
     KeyContext,
 )
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import (
-    LocalKey,
-    Observed,
-    certificate_state,
-)
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.file_store import (
     KeyStore,
     certificate_paths,
     generate_like,
 )
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.plan import Planner
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import (
+    LocalKey,
+    Observed,
+    certificate_state,
+)
 
 GENERATIONS = (("current", "current"), ("pending", "next"), ("previous", "previous"))
 
 
-class TokenStore(KeyStore):
-    """The key pairs of one key name in one PKCS#11 token; one logged-in session per process (``_pkcs11``)."""
+class Pkcs11Store(KeyStore):
+    """The key pairs of one key name in one PKCS#11 token; one logged-in session per process (``_pkcs11.session``)."""
 
     kind = "pkcs11"
 
@@ -61,16 +62,16 @@ class TokenStore(KeyStore):
         self.want = want
         self.source = want.pkcs11_source()
         self._session: Any = None
-        # The public-key fingerprints of the stand-in keys planning used (see the module docstring).
+        # The public-key fingerprints of the stand-in keys the planner used (see the module docstring).
         self.standins: "set[str]" = set()
 
     @property
     def session(self) -> Any:
         """The logged-in session (a wrong PIN fails here, in observe, before anything is changed)."""
         if self._session is None:
-            pkcs11_tokens.require_pkcs11()
-            ref = pkcs11_tokens.token_ref(self.source.token, self.source.serial)
-            self._session = pkcs11_tokens.open_session(self.source.library, ref, pkcs11_tokens.resolve_pin(self.source.pin, ref))
+            pkcs11_session.require_pkcs11()
+            ref = pkcs11_session.token_ref(self.source.token, self.source.serial)
+            self._session = pkcs11_session.open_session(self.source.library, ref, pkcs11_session.resolve_pin(self.source.pin, ref))
         return self._session
 
     def label(self, generation: str) -> str:
@@ -82,7 +83,9 @@ class TokenStore(KeyStore):
         return tuple(self.label(generation) for _role, generation in GENERATIONS)
 
     def observe_keys(self, observed: Observed, want: Desired) -> None:
-        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as pkcs11_signing  # pylint: disable=import-outside-toplevel
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import (  # pylint: disable=import-outside-toplevel
+            signing as pkcs11_signing,
+        )
         for role, generation in GENERATIONS:
             pair = pkcs11_keys.find_key_pair(self.session, self.label(generation))
             local = None
@@ -92,7 +95,7 @@ class TokenStore(KeyStore):
             setattr(observed, role, local)
 
     def lock(self, want: Desired) -> ContextManager[str]:
-        # Beside the certificate file if there is one, else in the temporary directory, named after the token and label.
+        # Beside the certificate file if there is one, else in the temporary directory, named after the PKCS#11 token and label.
         digest = hashlib.sha256(repr((os.path.realpath(self.source.library), self.source.token, self.source.serial,
                                       self.label("current"))).encode("utf-8")).hexdigest()[:16]
         path = want.certificate_path or os.path.join(tempfile.gettempdir(), "izuma-pkcs11-%s" % digest)
@@ -102,9 +105,9 @@ class TokenStore(KeyStore):
     def held(self, local: LocalKey) -> str:
         return "the token holds %s" % local.path
 
-    def new_key(self, planning: Any) -> LocalKey:
-        # A stand-in for planning and check mode only: the key that is uploaded is generated in the token.
-        key = generate_like(planning.want)
+    def new_key(self, planner: Planner) -> LocalKey:
+        # A stand-in for the planner and check mode only: the key that is uploaded is generated in the PKCS#11 token.
+        key = generate_like(planner.want)
         self.standins.add(keys.public_key_fingerprint(key))
         return LocalKey("pending", self.label("next"), key, b"", keys.public_key_fingerprint(key))
 
@@ -121,29 +124,29 @@ class TokenStore(KeyStore):
                 concealed["certificate_fingerprint"] = None
         return concealed
 
-    def write_pending(self, planning: Any, pending: LocalKey, why: str) -> None:
-        want = planning.want
+    def write_pending(self, planner: Planner, pending: LocalKey, why: str) -> None:
+        want = planner.want
         spec = {"label": self.label("next"), "key_type": want.key_type, "sensitive": True, "extractable": False}
         spec.update({"key_size": want.key_size or 2048} if want.key_type == "RSA" else {"curve": want.curve or "P-256"})
-        planning.plan.add(GenerateKey(self, spec, why=why))
+        planner.plan.add(GenerateKey(self, spec, why=why))
 
-    def restore_pending(self, planning: Any, leftover: LocalKey, why: str) -> LocalKey:
-        planning.plan.add(RelabelKey(self, str(leftover.path), self.label("next"), why=why))
+    def restore_pending(self, planner: Planner, leftover: LocalKey, why: str) -> LocalKey:
+        planner.plan.add(RelabelKey(self, str(leftover.path), self.label("next"), why=why))
         return LocalKey("pending", self.label("next"), leftover.key, b"", leftover.fingerprint)
 
-    def promote(self, planning: Any, pending: LocalKey, new_pem: str, previous_certificate: Optional[bytes], why: str) -> None:
-        planning.plan.add(PromoteKeys(self, planning.obs, pending.fingerprint, new_pem, previous_certificate, why=why))
+    def promote(self, planner: Planner, pending: LocalKey, new_pem: str, previous_certificate: Optional[bytes], why: str) -> None:
+        planner.plan.add(PromoteKeys(self, planner.obs, pending.fingerprint, new_pem, previous_certificate, why=why))
 
-    def remove_key(self, planning: Any, local: Optional[LocalKey], why: str) -> None:
+    def remove_key(self, planner: Planner, local: Optional[LocalKey], why: str) -> None:
         if local is not None:
-            planning.plan.add(DestroyKey(self, str(local.path), why=why))
+            planner.plan.add(DestroyKey(self, str(local.path), why=why))
 
-    def remove_all(self, planning: Any, why: str) -> None:
-        obs = planning.obs
+    def remove_all(self, planner: Planner, why: str) -> None:
+        obs = planner.obs
         for local in (obs.current, obs.pending, obs.previous):
-            self.remove_key(planning, local, why)
+            self.remove_key(planner, local, why)
         for path in (obs.files.certificate, obs.files.previous_certificate):
-            planning.remove_file(path, why)
+            planner.remove_file(path, why)
 
     def result(self, observed: Observed, plan: Plan) -> Dict[str, str]:
         result = certificate_paths(observed)
@@ -157,12 +160,12 @@ class TokenStore(KeyStore):
         return result
 
 
-class _TokenChange(KeyChange):
-    """A change of the token's key objects."""
+class _Pkcs11Change(KeyChange):
+    """A change of the key objects in the PKCS#11 token."""
 
     resource = "PKCS#11 key"
 
-    def __init__(self, store: TokenStore, name: str, why: str, before: Optional[Dict[str, Any]] = None,
+    def __init__(self, store: Pkcs11Store, name: str, why: str, before: Optional[Dict[str, Any]] = None,
                  after: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(name, why=why, before=before, after=after)
         self.store = store
@@ -172,13 +175,13 @@ class _TokenChange(KeyChange):
         pkcs11_keys.straighten_key_pairs(self.store.session, self.store.labels())
 
 
-class GenerateKey(_TokenChange):
-    """Generate the new key pair inside the token as ``:next``; the plan is made again from it (a barrier)."""
+class GenerateKey(_Pkcs11Change):
+    """Generate the new key pair inside the PKCS#11 token as ``:next``; the plan is made again from it (a barrier)."""
 
     action = "generate"
     barrier = True
 
-    def __init__(self, store: TokenStore, spec: Dict[str, Any], why: str) -> None:
+    def __init__(self, store: Pkcs11Store, spec: Dict[str, Any], why: str) -> None:
         super().__init__(store, spec["label"], why=why, after=dict(spec))
         self.spec = spec
 
@@ -196,12 +199,12 @@ class GenerateKey(_TokenChange):
             super().show(diff, observed, plan)
 
 
-class RelabelKey(_TokenChange):
+class RelabelKey(_Pkcs11Change):
     """Give a pair another generation's label (a repair: the uploaded key's pair back to ``:next``)."""
 
     action = "relabel"
 
-    def __init__(self, store: TokenStore, label: str, target: str, why: str) -> None:
+    def __init__(self, store: Pkcs11Store, label: str, target: str, why: str) -> None:
         super().__init__(store, label, why=why, before={"label": label}, after={"label": target})
         self.target = target
 
@@ -212,12 +215,12 @@ class RelabelKey(_TokenChange):
             pkcs11_keys.relabel_key_pair(pair, self.target)
 
 
-class PromoteKeys(_TokenChange):
+class PromoteKeys(_Pkcs11Change):
     """``:next`` -> ``:current``, ``:current`` -> ``:previous`` (the old previous pair destroyed), and the certificates."""
 
     action = "promote"
 
-    def __init__(self, store: TokenStore, observed: Observed, pending_fingerprint: str, certificate: str,
+    def __init__(self, store: Pkcs11Store, observed: Observed, pending_fingerprint: str, certificate: str,
                  previous_certificate: Optional[bytes], why: str) -> None:
         current = observed.current
         before = {"public_key_fingerprint": current.fingerprint} if current is not None else None
@@ -265,12 +268,12 @@ class PromoteKeys(_TokenChange):
                 diff["before"][self.paths.certificate] = certificate_state(observed.certificate_pem, observed.now)
 
 
-class DestroyKey(_TokenChange):
-    """Destroy a pair in the token (only once no uploaded key needs it)."""
+class DestroyKey(_Pkcs11Change):
+    """Destroy a pair in the PKCS#11 token (only once no uploaded key needs it)."""
 
     action = "destroy"
 
-    def __init__(self, store: TokenStore, label: str, why: str) -> None:
+    def __init__(self, store: Pkcs11Store, label: str, why: str) -> None:
         super().__init__(store, label, why=why, before={"label": label})
 
     def apply(self, context: KeyContext) -> None:

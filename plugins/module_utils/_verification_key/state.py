@@ -8,8 +8,8 @@
 
 The local side of one logical key ("telemetry") is a set of files next to
 ``private_key_path`` (key_backend=file; with key_backend=pkcs11 the three
-private keys are key pairs in a PKCS#11 token instead, see
-``_verification_key_store`` and ``_verification_key_token``):
+private keys are key pairs in a PKCS#11 token instead, see ``file_store``
+and ``pkcs11_store``):
 
 * ``private_key_path``: the current signing key;
 * ``private_key_path.next``: a new key that is being rotated in (only while a
@@ -32,7 +32,7 @@ from typing import Any, Dict, FrozenSet, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._applications import application_path, missing_application
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaKeyError
@@ -166,7 +166,7 @@ class LocalKey:
 
 @dataclass
 class Observed:
-    """The application's uploaded keys and the local files, read once; planning reads nothing else."""
+    """The application's uploaded keys and the local files, read once; the planner reads nothing else."""
 
     application_id: str
     remote: List[Dict[str, Any]]
@@ -186,9 +186,9 @@ class Observed:
     # certificate_provider=ownca: the CA that issues the certificates; external: the request file as it is on disk.
     authority: Optional[provider.CertificateAuthority] = None
     csr_data: Optional[bytes] = field(default=None, repr=False)
-    # Where the private keys are (``_verification_key_store``: files, or a PKCS#11 token).
+    # Where the private keys are (``file_store.KeyStore``: files, or key pairs in a PKCS#11 token).
     store: Any = None
-    # Why the pending key was made, when this run made it (a token key is generated, then the plan is made again).
+    # Why the pending key was made, when this run made it (a PKCS#11 key pair is generated, then the plan is made again).
     pending_why: Optional[str] = None
 
     def exists(self, path: Optional[str]) -> bool:
@@ -221,21 +221,13 @@ class Observed:
         return None
 
 
-def _store_for(want: Desired) -> Any:
-    # Imported here: the key stores make changes, which know the state.
-    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.file_store import (  # pylint: disable=import-outside-toplevel
-        store_for,
-    )
-    return store_for(want)
-
-
-def observe(client: IzumaClient, application_id: str, want: Desired, now: Optional[datetime.datetime] = None,
-            store: Any = None) -> Observed:
-    """Read the uploaded keys (one list, all pages), the private keys (the key store's) and the certificate files."""
+def observe(client: IzumaClient, application_id: str, want: Desired, store: Any, now: Optional[datetime.datetime] = None) -> Observed:
+    """Read the uploaded keys (one list, all pages), the private keys (from ``store``, the task's key store) and the
+    certificate files."""
     paths = KeyFiles.of(want)
     observed = Observed(application_id=application_id, remote=list_keys(client, application_id), now=now or times.utcnow(),
                         files=paths, existing=frozenset(path for path in paths.all() if os.path.exists(path)))
-    observed.store = store if store is not None else _store_for(want)
+    observed.store = store
     observed.store.observe_keys(observed, want)
     if want.certificate_content:
         observed.certificate_pem, observed.certificate_source = want.certificate_content, "certificate_content"

@@ -10,7 +10,7 @@ import datetime
 import os
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired

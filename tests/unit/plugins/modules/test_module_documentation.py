@@ -76,7 +76,7 @@ def test_documentation_and_argument_spec_agree(name: str, monkeypatch: pytest.Mo
 
 
 def test_the_verification_key_core_takes_its_defaults_from_the_spec() -> None:
-    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import options as options
+    from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import options
 
     want = options.Desired(name="x", private_key_path="/k")
     for option, field_name in (("valid_days", "valid_days"), ("renew_before", "renew_before"), ("grace_period", "grace_period"),

@@ -12,7 +12,7 @@ import typing as t
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import changes as changes
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import changes
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import KeyFiles, LocalKey, Observed, summary

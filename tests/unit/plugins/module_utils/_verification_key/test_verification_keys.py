@@ -15,8 +15,8 @@ import pytest
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
+from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
