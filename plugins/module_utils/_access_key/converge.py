@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key import files as akfiles
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key.changes import AccessKeyContext
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key.options import Desired
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key.plan import plan
+from ansible_collections.izuma.device_management.plugins.module_utils._access_key.plan import make_plan
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key.state import (
     Observed,
     days_since,
@@ -49,12 +49,12 @@ def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, a
         else contextlib.nullcontext("")
     with lock:
         observed = observe(client, str(found["id"] if found else ""), want, now=now or utcnow())
-        the_plan, facts = plan(observed, want)
+        plan, facts = make_plan(observed, want)
         context = AccessKeyContext(client, observed.application_id, vault_password=want.vault_password)
-        results = None if check_mode else the_plan.apply(context)
-        items, local = outcome(observed, the_plan, results)
+        results = None if check_mode else plan.apply(context)
+        items, local = outcome(observed, plan, results)
         secret = _secret(want, observed, context) if want.return_secret and want.state == "present" and not check_mode else None
-    result = report(observed, want, the_plan, facts, items, local)
+    result = report(observed, want, plan, facts, items, local)
     if secret is not None:
         result["secret"] = secret
     if diff:
@@ -62,11 +62,11 @@ def converge(client: IzumaClient, want: Desired, check_mode: bool, diff: bool, a
     return result
 
 
-def outcome(observed: Observed, the_plan: Plan, results: Optional[List[Any]]) -> Any:
+def outcome(observed: Observed, plan: Plan, results: Optional[List[Any]]) -> Any:
     """The keys and secret files after the plan: as the API answered, or (results None) as check mode predicts them."""
     items: Dict[str, Dict[str, Any]] = {str(item["id"]): shown(item) for item in observed.remote}
     local = _files(observed)
-    for index, change in enumerate(the_plan):
+    for index, change in enumerate(plan):
         change.settle(items, local, results[index] if results is not None else None)
     return list(items.values()), local
 
@@ -89,14 +89,14 @@ def _secret(want: Desired, observed: Observed, context: AccessKeyContext) -> Opt
     return akfiles.decode_secret(data, want.vault_password, str(want.dest)) if data is not None else None
 
 
-def report(observed: Observed, want: Desired, the_plan: Plan, facts: Dict[str, Any], items: List[Dict[str, Any]],
+def report(observed: Observed, want: Desired, plan: Plan, facts: Dict[str, Any], items: List[Dict[str, Any]],
            local: Dict[str, Optional[Dict[str, Any]]]) -> Dict[str, Any]:
     """The module's result: the keys, the plan and why, the secret files."""
     present = want.state == "present"
     current = next((item for item in items if item.get("name") == want.name), None) if present else None
     previous = next((item for item in items if item.get("name") == want.previous_name), None) if present else None
     result: Dict[str, Any] = dict(
-        changed=the_plan.changed, plan=the_plan.describe(), plan_details=the_plan.details(),
+        changed=plan.changed, plan=plan.describe(), plan_details=plan.details(),
         application_id=observed.application_id, access_keys=items, access_key=current or {},
         previous_access_key=previous or {}, name=want.name, previous_name=want.previous_name,
         rotated=bool(facts.get("rotated")), rotation_under_way=bool(previous),

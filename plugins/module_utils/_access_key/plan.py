@@ -33,60 +33,60 @@ from ansible_collections.izuma.device_management.plugins.module_utils._rotation_
 Facts = Dict[str, Any]
 
 
-def plan(observed: Observed, want: Desired) -> Tuple[Plan, Facts]:
+def make_plan(observed: Observed, want: Desired) -> Tuple[Plan, Facts]:
     """The changes for ``want`` and what the report says about them (rotation, orphans replaced, warnings)."""
-    the_plan = Plan()
+    plan = Plan()
     facts: Facts = {"rotated": False, "replaced_orphans": [], "warnings": []}
     if want.state == "absent":
-        _plan_absent(the_plan, observed, want)
-        return the_plan, facts
+        _plan_absent(plan, observed, want)
+        return plan, facts
     for secret_file in (observed.current, observed.previous):
         if secret_file.path in observed.reattributed:
-            the_plan.add(WriteMeta(secret_file, observed.by_id(secret_file.key_id) or {"id": secret_file.key_id}))
-    current, orphans = _orphans(the_plan, observed, want, facts)
+            plan.add(WriteMeta(secret_file, observed.by_id(secret_file.key_id) or {"id": secret_file.key_id}))
+    current, orphans = _orphans(plan, observed, want, facts)
     previous = observed.named(want.previous_name)
     reason = _rotation_reason(current, want, observed) if current else None
     if reason and previous is not None:
-        _retire_or_refuse(the_plan, observed, want, previous, reason)
+        _retire_or_refuse(plan, observed, want, previous, reason)
         previous = None
     if current is None or reason:
-        previous = _keep_previous(the_plan, observed, previous, current if reason else None, want, reason)
-        the_plan.add(CreateKey(_create_body(want), str(want.dest), why=reason or _why_create(orphans, want)))
+        previous = _keep_previous(plan, observed, previous, current if reason else None, want, reason)
+        plan.add(CreateKey(_create_body(want), str(want.dest), why=reason or _why_create(orphans, want)))
         facts.update(rotated=bool(reason), rotation_reason=reason)
         current_age = 0.0
     else:
-        _update(the_plan, current, want, facts)
+        _update(plan, current, want, facts)
         current_age = _age(current, observed)
     for orphan in orphans:
-        the_plan.add(DeleteKey(orphan, why="its replacement's secret is on disk; nobody has this key's secret"))
+        plan.add(DeleteKey(orphan, why="its replacement's secret is on disk; nobody has this key's secret"))
     if previous is not None and want.may_retire(current_age):
-        the_plan.add(DeleteKey(previous, why=_why_retire(want)))
-        if observed.previous.exists or any(isinstance(change, KeepPrevious) for change in the_plan):
-            the_plan.add(RemoveSecret(observed.previous, why="its key '%s' is retired" % previous["name"]))
+        plan.add(DeleteKey(previous, why=_why_retire(want)))
+        if observed.previous.exists or any(isinstance(change, KeepPrevious) for change in plan):
+            plan.add(RemoveSecret(observed.previous, why="its key '%s' is retired" % previous["name"]))
     elif previous is None and observed.previous.exists and observed.by_id(observed.previous.key_id) is None \
-            and not any(isinstance(change, KeepPrevious) for change in the_plan):
-        the_plan.add(RemoveSecret(observed.previous, why="the application no longer has the key this secret belongs to"))
-    return the_plan, facts
+            and not any(isinstance(change, KeepPrevious) for change in plan):
+        plan.add(RemoveSecret(observed.previous, why="the application no longer has the key this secret belongs to"))
+    return plan, facts
 
 
-def _plan_absent(the_plan: Plan, observed: Observed, want: Desired) -> None:
+def _plan_absent(plan: Plan, observed: Observed, want: Desired) -> None:
     for item in observed.remote:
         name = str(item.get("name"))
         if name in (want.name, want.previous_name) or want.is_orphan_name(name):
-            the_plan.add(DeleteKey(item, why="state=absent"))
+            plan.add(DeleteKey(item, why="state=absent"))
     if want.remove_files:
         for secret_file in (observed.current, observed.previous):
             if secret_file.exists:
-                the_plan.add(RemoveSecret(secret_file, why="state=absent, remove_files=true"))
+                plan.add(RemoveSecret(secret_file, why="state=absent, remove_files=true"))
 
 
-def _orphans(the_plan: Plan, observed: Observed, want: Desired, facts: Facts) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, Any]]]:
+def _orphans(plan: Plan, observed: Observed, want: Desired, facts: Facts) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, Any]]]:
     """The current key if a secret file holds it, and the orphans to delete once a replacement is on disk."""
     orphans = [item for item in observed.remote if want.is_orphan_name(str(item.get("name")))]
     current = observed.named(want.name)
     if current is not None and not observed.held(current):
         renamed = want.orphan_name(str(current["id"]))
-        the_plan.add(RenameKey(current, {"name": renamed}, why="no secret file holds this key's secret (a run died after "
+        plan.add(RenameKey(current, {"name": renamed}, why="no secret file holds this key's secret (a run died after "
                                                                "the API created it): it makes room for its replacement"))
         orphans.append(dict(current, name=renamed))
         sentence = ("The access key '%s' (%s) is ACTIVE but no secret file holds its secret (a run died after the API "
@@ -117,7 +117,7 @@ def _why_retire(want: Desired) -> str:
     return "the grace period of %d seconds has passed since its successor was created" % want.grace_period
 
 
-def _retire_or_refuse(the_plan: Plan, observed: Observed, want: Desired, previous: Dict[str, Any], reason: str) -> None:
+def _retire_or_refuse(plan: Plan, observed: Observed, want: Desired, previous: Dict[str, Any], reason: str) -> None:
     """A rotation is due while the previous generation is still there: retire it first, if its grace period allows."""
     age = _age(observed.named(want.name), observed)
     if not want.may_retire(age):
@@ -125,12 +125,12 @@ def _retire_or_refuse(the_plan: Plan, observed: Observed, want: Desired, previou
             "A rotation is due (%s) but the previous generation '%s' is still within its grace period (%d of %d seconds, "
             "retire_previous=%s). Wait until grace_period has passed, or set retire_previous=now once every service uses "
             "the current key." % (reason, previous["name"], int(age), want.grace_period, want.retire_previous))
-    the_plan.add(DeleteKey(previous, why="%s: makes room for the next generation (%s)" % (reason, _why_retire(want))))
+    plan.add(DeleteKey(previous, why="%s: makes room for the next generation (%s)" % (reason, _why_retire(want))))
     if observed.previous.exists:
-        the_plan.add(RemoveSecret(observed.previous, why="its key '%s' is retired" % previous["name"]))
+        plan.add(RemoveSecret(observed.previous, why="its key '%s' is retired" % previous["name"]))
 
 
-def _keep_previous(the_plan: Plan, observed: Observed, previous: Optional[Dict[str, Any]], rotating: Optional[Dict[str, Any]],
+def _keep_previous(plan: Plan, observed: Observed, previous: Optional[Dict[str, Any]], rotating: Optional[Dict[str, Any]],
                    want: Desired, reason: Optional[str]) -> Optional[Dict[str, Any]]:
     """Keep the secret at ``dest`` (when its key still exists) as ``dest.previous``; the previous generation after the plan."""
     holder = observed.by_id(observed.current.key_id)
@@ -141,10 +141,10 @@ def _keep_previous(the_plan: Plan, observed: Observed, previous: Optional[Dict[s
             raise IzumaConfigError("The secret at %s belongs to the key '%s', and the previous generation '%s' is another "
                                    "key: delete one of them (state=absent of its name, or retire_previous=now)."
                                    % (want.dest, holder["name"], previous["name"]))
-        the_plan.add(KeepPrevious(observed.current, holder, why="%s: its key '%s' stays until it is retired"
+        plan.add(KeepPrevious(observed.current, holder, why="%s: its key '%s' stays until it is retired"
                                   % (reason or "a new key replaces the one at dest", holder["name"])))
     if rotating is not None:
-        the_plan.add(RenameKey(rotating, {"name": want.previous_name}, why="%s: the current key becomes the previous generation" % reason))
+        plan.add(RenameKey(rotating, {"name": want.previous_name}, why="%s: the current key becomes the previous generation" % reason))
         return dict(rotating, name=want.previous_name)
     return holder
 
@@ -166,7 +166,7 @@ def _why_create(orphans: List[Dict[str, Any]], want: Desired) -> str:
     return "the application has no access key named '%s'" % want.name
 
 
-def _update(the_plan: Plan, current: Dict[str, Any], want: Desired, facts: Facts) -> None:
+def _update(plan: Plan, current: Dict[str, Any], want: Desired, facts: Facts) -> None:
     body: Dict[str, Any] = {}
     if want.description is not None and want.description != (current.get("description") or ""):
         body["description"] = want.description
@@ -181,4 +181,4 @@ def _update(the_plan: Plan, current: Dict[str, Any], want: Desired, facts: Facts
         else:
             body["status"] = want.status.upper()
     if body:
-        the_plan.add(UpdateKey(current, body, why="%s differ from the task" % ", ".join(sorted(body))))
+        plan.add(UpdateKey(current, body, why="%s differ from the task" % ", ".join(sorted(body))))

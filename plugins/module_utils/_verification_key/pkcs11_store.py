@@ -30,6 +30,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils import _fi
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as pkcs11_session
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as pkcs11_keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as pkcs11_signing
 from ansible_collections.izuma.device_management.plugins.module_utils._locking import exclusive_lock
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.changes import (
@@ -83,9 +84,6 @@ class Pkcs11Store(KeyStore):
         return tuple(self.label(generation) for _role, generation in GENERATIONS)
 
     def observe_keys(self, observed: Observed, want: Desired) -> None:
-        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import (  # pylint: disable=import-outside-toplevel
-            signing as pkcs11_signing,
-        )
         for role, generation in GENERATIONS:
             pair = pkcs11_keys.find_key_pair(self.session, self.label(generation))
             local = None
