@@ -1,4 +1,4 @@
-# izuma.device_management: the two commands a newcomer needs are `make demo` and `make test`.
+# izuma.device_management: the two commands a newcomer needs are `make demo` and `make test`; `make help` lists the rest.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -6,8 +6,6 @@ SHELL := bash
 # ansible-core 2.19 runs on Python 3.11, 2.21 on Python 3.12 (pyenv installs both side by side).
 PY311 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
 PY312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
-VENV_219 := .venv/2.19
-VENV_221 := .venv/2.21
 BUILD := build
 COLLECTIONS := $(abspath $(BUILD)/collections)
 TREE := $(COLLECTIONS)/ansible_collections/izuma/device_management
@@ -15,7 +13,7 @@ PORT ?= 0
 ADMIN_KEY ?=
 TLS ?=
 
-.PHONY: help demo test sanity sanity-2.19 sanity-2.21 units integration emulator venvs tree pythons clean
+.PHONY: help demo emulator test clean
 
 help:
 	@echo "make demo          run the main job against a local Izuma API emulator"
@@ -33,34 +31,102 @@ help:
 	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once; izuma_jwt over ssh"
 	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
 	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2"
-	@echo "  make hsm-demo      a verification key inside a SoftHSM2 token, end to end (docs/hsm.md)"
 	@echo "  make release-test  the 1.0.0 tarball: its files, galaxy-importer, antsibull-docs and antsibull-changelog lint"
 	@echo "  make docs-test     the command blocks of README.md and docs/ run in a fresh copy, as a newcomer would"
 	@echo "  make install-test  the tarball installed into a separate project runs the quick start on 2.19 and 2.21"
 	@echo "  make site-test     make docs, then headless Chromium opens every plugin page and guide"
+	@echo "make hsm-demo      a verification key inside a SoftHSM2 token, end to end (docs/hsm.md)"
+	@echo "make tarball       the collection as Galaxy gets it (galaxy.yml's build_ignore applied), under build/release"
 	@echo "make docs          the documentation site (antsibull-docs and Sphinx), HTML under build/docs"
 	@echo "make changelog     regenerate the 1.0.0 release (CHANGELOG.md, changelogs/changelog.yaml) with new fragments"
 	@echo "make bench         not in make test: the role against plain Ansible, interleaved, and fleets of 20 to 1,000 hosts"
+	@echo "make rotation-benchmark  not in make test: wall time of a rotation of 2 applications across 20 hosts"
+	@echo "make pkcs11-benchmark    not in make test: per-token cost of PKCS#11 signing"
+	@echo "make venvs         the virtual environments of sanity, units and integration (each other suite makes its own:"
+	@echo "                   tools-venv, release-venv, contract-venv, pkcs11-venv, bench-venv)"
+	@echo "make clean         remove build/ and the virtual environments"
+
+# Every suite, as CI runs them (tests/README.md says which suite a test belongs in).
+test: sanity units integration lint molecule ee-test runner-test kill-test role-test fleet-test contract-test pkcs11-test release-test docs-test install-test site-test
+	@echo "make test: all suites passed"
+
+clean:
+	rm -rf $(BUILD) .venv
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Virtual environments: one per set of pinned requirements (requirements/), made again when that file changes.
+VENV_219 := .venv/2.19
+VENV_221 := .venv/2.21
+VENV_TOOLS := .venv/tools-2.19
+VENV_BENCH := .venv/bench
+VENV_REL := .venv/release
+VENV_CONTRACT := .venv/contract
+VENV_PKCS11 := .venv/pkcs11
+
+.PHONY: venvs tools-venv bench-venv release-venv contract-venv pkcs11-venv
 
 # A missing interpreter gets a message that names it and how to install it, instead of a shell error.
 need_python = @test -n "$(1)" || { echo "make: Python $(2) is missing (this target needs python$(2) on PATH or under ~/.pyenv)." \
 	"Install it with 'pyenv install $(2)' or, on Debian or Ubuntu, 'apt-get install python$(2) python$(2)-venv'." >&2; exit 1; }
 
+# The recipe of every virtual environment, for a rule <venv>/.installed: <requirements file>; $(1) is the Python to make
+# it with, $(2) that Python's version.
+define make_venv
+$(call need_python,$(1),$(2))
+rm -rf $(@D)
+$(1) -m venv $(@D)
+$(@D)/bin/pip install --quiet -r $<
+touch $@
+endef
+
 $(VENV_219)/.installed: requirements/test-2.19.txt
-	$(call need_python,$(PY311),3.11)
-	rm -rf $(VENV_219)
-	$(PY311) -m venv $(VENV_219)
-	$(VENV_219)/bin/pip install --quiet -r $<
-	touch $@
+	$(call make_venv,$(PY311),3.11)
 
 $(VENV_221)/.installed: requirements/test-2.21.txt
-	$(call need_python,$(PY312),3.12)
-	rm -rf $(VENV_221)
-	$(PY312) -m venv $(VENV_221)
-	$(VENV_221)/bin/pip install --quiet -r $<
-	touch $@
+	$(call make_venv,$(PY312),3.12)
+
+# ansible-lint, molecule, ansible-runner and ansible-builder, with the same ansible-core as test-2.19.txt.
+$(VENV_TOOLS)/.installed: requirements/tools-2.19.txt
+	$(call make_venv,$(PY311),3.11)
+
+# matplotlib, for the benchmarks' plot.
+$(VENV_BENCH)/.installed: requirements/bench.txt
+	$(call make_venv,$(PY311),3.11)
+
+# galaxy-importer, antsibull-docs, antsibull-changelog, Sphinx.
+$(VENV_REL)/.installed: requirements/release.txt
+	$(call make_venv,$(PY311),3.11)
+
+# The emulator's contract tests: the specification's validator and schemathesis.
+$(VENV_CONTRACT)/.installed: requirements/contract.txt
+	$(call make_venv,$(PY311),3.11)
+
+# python-pkcs11.
+$(VENV_PKCS11)/.installed: requirements/pkcs11.txt
+	$(call make_venv,$(PY311),3.11)
 
 venvs: $(VENV_219)/.installed $(VENV_221)/.installed
+tools-venv: $(VENV_TOOLS)/.installed
+bench-venv: $(VENV_BENCH)/.installed
+release-venv: $(VENV_REL)/.installed
+contract-venv: $(VENV_CONTRACT)/.installed
+pkcs11-venv: $(VENV_PKCS11)/.installed
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The demo and the emulator.
+
+demo: $(VENV_219)/.installed
+	@PATH="$(abspath $(VENV_219))/bin:$$PATH" hack/demo.sh
+
+emulator: $(VENV_219)/.installed
+	@PYTHONPATH=tests/emulator $(VENV_219)/bin/python -m izuma_emulator --port $(PORT) \
+		$(if $(ADMIN_KEY),--admin-key $(ADMIN_KEY)) $(if $(TLS),--tls)
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Sanity, unit and integration: ansible-test and pytest on ansible-core 2.19 and 2.21, on the collection tree under
+# build/collections.
+
+.PHONY: tree pythons sanity sanity-2.19 sanity-2.21 units integration
 
 tree:
 	@hack/build-tree.sh $(COLLECTIONS) >/dev/null
@@ -72,13 +138,6 @@ pythons:
 	@mkdir -p $(PYTHONS)
 	@for python in $(wildcard $(HOME)/.pyenv/versions/3.*/bin/python3.[0-9] $(HOME)/.pyenv/versions/3.*/bin/python3.[0-9][0-9]); do \
 		ln -sf "$$python" "$(PYTHONS)/$$(basename "$$python")"; done
-
-demo: $(VENV_219)/.installed
-	@PATH="$(abspath $(VENV_219))/bin:$$PATH" hack/demo.sh
-
-emulator: $(VENV_219)/.installed
-	@PYTHONPATH=tests/emulator $(VENV_219)/bin/python -m izuma_emulator --port $(PORT) \
-		$(if $(ADMIN_KEY),--admin-key $(ADMIN_KEY)) $(if $(TLS),--tls)
 
 sanity: sanity-2.19 sanity-2.21
 
@@ -98,32 +157,15 @@ integration: venvs tree
 	cd $(TREE) && PATH="$(abspath $(VENV_219))/bin:$$PATH" ansible-test integration --local --python 3.11 --color no
 	cd $(TREE) && PATH="$(abspath $(VENV_221))/bin:$$PATH" ansible-test integration --local --python 3.12 --color no
 
-test: sanity units integration lint molecule ee-test runner-test kill-test role-test fleet-test contract-test pkcs11-test release-test docs-test install-test site-test
-	@echo "make test: all suites passed"
-
-clean:
-	rm -rf $(BUILD) .venv
-
 # ----------------------------------------------------------------------------------------------------------------------
-# Fleet rotation (issue 5): ansible-lint, molecule, ansible-runner and ansible-builder, pinned in their own virtual
-# environment (requirements/tools-2.19.txt, the same ansible-core as test-2.19.txt), run on a collection tree of their
-# own under build/rotation so that they never touch build/collections.
-VENV_TOOLS := .venv/tools-2.19
+# The role and the fleet: ansible-lint, molecule, ansible-runner and ansible-builder (the tools environment), on a
+# collection tree of their own under build/rotation so that they never touch build/collections.
 ROT_COLLECTIONS := $(abspath $(BUILD)/rotation/collections)
 ROT_TREE := $(ROT_COLLECTIONS)/ansible_collections/izuma/device_management
 TOOLS_ENV := PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(ROT_COLLECTIONS)"
 ROT_PYTEST := $(abspath $(VENV_TOOLS))/bin/python -m pytest -q -p no:cacheprovider
 
-.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test fleet-test rotation-benchmark bench bench-venv
-
-$(VENV_TOOLS)/.installed: requirements/tools-2.19.txt
-	$(call need_python,$(PY311),3.11)
-	rm -rf $(VENV_TOOLS)
-	$(PY311) -m venv $(VENV_TOOLS)
-	$(VENV_TOOLS)/bin/pip install --quiet -r $<
-	touch $@
-
-tools-venv: $(VENV_TOOLS)/.installed
+.PHONY: rotation-tree lint molecule ee-test runner-test kill-test role-test fleet-test
 
 rotation-tree:
 	@hack/build-tree.sh $(ROT_COLLECTIONS) >/dev/null
@@ -165,37 +207,45 @@ fleet-test: tools-venv rotation-tree
 	@hack/install-sshd.sh >/dev/null
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py tests/rotation/test_ssh.py
 
-# Not part of `make test`: the role against the same work in plain Ansible (interleaved, medians and ranges), the
-# converged token check against a bare stat, and fleet sizes of 20, 100 and 1,000 hosts, with a plot
-# (benchmarks/results/fleet-size.png). Its own pinned environment (requirements/bench.txt: matplotlib) and tree.
-# BENCH_ARGS="--pairs 5 --sizes 20,100" changes what it runs (python benchmarks/bench.py --help).
-VENV_BENCH := .venv/bench
-BENCH_COLLECTIONS := $(abspath $(BUILD)/bench/collections)
-BENCH_TREE := $(BENCH_COLLECTIONS)/ansible_collections/izuma/device_management
-BENCH_ARGS ?=
+# ----------------------------------------------------------------------------------------------------------------------
+# The emulator held against the public Pelion IAM specification (tests/emulator/README.md): its own test suite with
+# every API response validated against tests/emulator/spec (contract_recorder), the validator's own tests, and a
+# bounded property-based run (schemathesis, fixed seed, small budget) against an emulator on 127.0.0.1.
 
-$(VENV_BENCH)/.installed: requirements/bench.txt
-	rm -rf $(VENV_BENCH)
-	$(PY311) -m venv $(VENV_BENCH)
-	$(VENV_BENCH)/bin/pip install --quiet -r $<
-	touch $@
+.PHONY: contract-test
 
-bench-venv: $(VENV_BENCH)/.installed
-
-bench: bench-venv
-	@hack/build-tree.sh $(BENCH_COLLECTIONS) >/dev/null
-	cd $(BENCH_TREE) && PATH="$(abspath $(VENV_BENCH))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(BENCH_COLLECTIONS)" \
-		$(abspath $(VENV_BENCH))/bin/python benchmarks/bench.py $(BENCH_ARGS)
-	mkdir -p benchmarks/results && cp $(BENCH_TREE)/benchmarks/results/* benchmarks/results/
-
-# Not part of `make test`: wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
-rotation-benchmark: tools-venv rotation-tree
-	cd $(ROT_TREE) && $(TOOLS_ENV) $(abspath $(VENV_TOOLS))/bin/python benchmarks/rotation.py
+contract-test: contract-venv
+	HYPOTHESIS_STORAGE_DIRECTORY=$(BUILD)/hypothesis PYTHONPATH=tests/emulator:tests/emulator/contract \
+		$(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider -p contract_recorder tests/emulator/tests tests/emulator/contract
 
 # ----------------------------------------------------------------------------------------------------------------------
-# Release 1.0.0 (issue 11): the tarball users get, checked by galaxy-importer, antsibull-docs and antsibull-changelog
-# (requirements/release.txt, in .venv/release); the documentation site; and the documentation as a newcomer runs it.
-VENV_REL := .venv/release
+# PKCS#11: the key backend with python-pkcs11 against a real SoftHSM2 (hack/install-softhsm.sh installs the Debian
+# package where it is missing). The tokens live under build/softhsm (SOFTHSM2_CONF points at a softhsm2.conf the tests
+# write there); the tests initialise them. The run's temporary files go to build/pkcs11/tmp, which the tests scan for
+# private key material at the end.
+SOFTHSM_DIR := $(abspath $(BUILD)/softhsm)
+PKCS11_COLLECTIONS := $(abspath $(BUILD)/pkcs11/collections)
+PKCS11_TREE := $(PKCS11_COLLECTIONS)/ansible_collections/izuma/device_management
+
+.PHONY: softhsm pkcs11-test hsm-demo
+
+softhsm:
+	@hack/install-softhsm.sh >/dev/null
+
+pkcs11-test: pkcs11-venv softhsm
+	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
+	rm -rf $(SOFTHSM_DIR) $(BUILD)/pkcs11/tmp
+	mkdir -p $(BUILD)/pkcs11/tmp
+	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(SOFTHSM_DIR) TMPDIR=$(abspath $(BUILD)/pkcs11/tmp) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
+		$(abspath $(VENV_PKCS11))/bin/python -m pytest -q -p no:cacheprovider tests/pkcs11
+
+# docs/hsm.md's quick start: playbooks/hsm.yml against SoftHSM2 and the emulator (hack/hsm-demo.sh), in build/hsm-demo.
+hsm-demo: pkcs11-venv softhsm
+	@PATH="$(abspath $(VENV_PKCS11))/bin:$$PATH" hack/hsm-demo.sh
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Release and docs: the tarball users get, checked by galaxy-importer, antsibull-docs and antsibull-changelog (the
+# release environment); the documentation site; and the documentation as a newcomer runs it.
 VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 RELEASE := $(abspath $(BUILD)/release)
 TARBALL := $(RELEASE)/izuma-device_management-$(VERSION).tar.gz
@@ -203,16 +253,7 @@ REL_ENV := PATH="$(abspath $(VENV_REL))/bin:$$PATH" IZUMA_TARBALL="$(TARBALL)"
 REL_PYTEST := $(abspath $(VENV_REL))/bin/python -m pytest -q -p no:cacheprovider
 DOCS := $(abspath $(BUILD)/docs)
 
-.PHONY: release-venv tarball changelog release-test docs-test install-test docs site-test chromium
-
-$(VENV_REL)/.installed: requirements/release.txt
-	$(call need_python,$(PY311),3.11)
-	rm -rf $(VENV_REL)
-	$(PY311) -m venv $(VENV_REL)
-	$(VENV_REL)/bin/pip install --quiet -r $<
-	touch $@
-
-release-venv: $(VENV_REL)/.installed
+.PHONY: tarball changelog release-test docs-test install-test docs site-test chromium
 
 # The collection as Galaxy gets it: ansible-galaxy collection build, galaxy.yml's build_ignore applied.
 tarball: release-venv
@@ -253,63 +294,29 @@ site-test: docs chromium
 	$(REL_ENV) IZUMA_DOCS="$(DOCS)" $(REL_PYTEST) tests/docs/test_site.py
 
 # ----------------------------------------------------------------------------------------------------------------------
-# The emulator held against the public Pelion IAM specification (issue 10; tests/emulator/README.md): its own test suite
-# with every API response validated against tests/emulator/spec (contract_recorder), the validator's own tests, and a
-# bounded property-based run (schemathesis, fixed seed, small budget) against an emulator on 127.0.0.1. The tools are
-# pinned in requirements/contract.txt, in a virtual environment of their own.
-VENV_CONTRACT := .venv/contract
+# Benchmarks, none of them part of `make test`.
 
-.PHONY: contract-venv contract-test
+.PHONY: bench rotation-benchmark pkcs11-benchmark
 
-$(VENV_CONTRACT)/.installed: requirements/contract.txt
-	$(call need_python,$(PY311),3.11)
-	rm -rf $(VENV_CONTRACT)
-	$(PY311) -m venv $(VENV_CONTRACT)
-	$(VENV_CONTRACT)/bin/pip install --quiet -r $<
-	touch $@
+# The role against the same work in plain Ansible (interleaved, medians and ranges), the converged token check against
+# a bare stat, and fleet sizes of 20, 100 and 1,000 hosts, with a plot (benchmarks/results/fleet-size.png). Its own
+# pinned environment (requirements/bench.txt: matplotlib) and tree.
+# BENCH_ARGS="--pairs 5 --sizes 20,100" changes what it runs (python benchmarks/bench.py --help).
+BENCH_COLLECTIONS := $(abspath $(BUILD)/bench/collections)
+BENCH_TREE := $(BENCH_COLLECTIONS)/ansible_collections/izuma/device_management
+BENCH_ARGS ?=
 
-contract-venv: $(VENV_CONTRACT)/.installed
+bench: bench-venv
+	@hack/build-tree.sh $(BENCH_COLLECTIONS) >/dev/null
+	cd $(BENCH_TREE) && PATH="$(abspath $(VENV_BENCH))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(BENCH_COLLECTIONS)" \
+		$(abspath $(VENV_BENCH))/bin/python benchmarks/bench.py $(BENCH_ARGS)
+	mkdir -p benchmarks/results && cp $(BENCH_TREE)/benchmarks/results/* benchmarks/results/
 
-contract-test: contract-venv
-	HYPOTHESIS_STORAGE_DIRECTORY=$(BUILD)/hypothesis PYTHONPATH=tests/emulator:tests/emulator/contract \
-		$(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider -p contract_recorder tests/emulator/tests tests/emulator/contract
+# Wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
+rotation-benchmark: tools-venv rotation-tree
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(abspath $(VENV_TOOLS))/bin/python benchmarks/rotation.py
 
-# ----------------------------------------------------------------------------------------------------------------------
-# PKCS#11 key backend (issue 12): python-pkcs11 against a real SoftHSM2 (hack/install-softhsm.sh installs the Debian
-# package where it is missing), in a virtual environment of its own (requirements/pkcs11.txt). The tokens live under
-# build/softhsm (SOFTHSM2_CONF points at a softhsm2.conf the tests write there); the tests initialise them. The run's
-# temporary files go to build/pkcs11/tmp, which the tests scan for private key material at the end.
-VENV_PKCS11 := .venv/pkcs11
-SOFTHSM_DIR := $(abspath $(BUILD)/softhsm)
-PKCS11_COLLECTIONS := $(abspath $(BUILD)/pkcs11/collections)
-PKCS11_TREE := $(PKCS11_COLLECTIONS)/ansible_collections/izuma/device_management
-
-.PHONY: pkcs11-venv softhsm pkcs11-test pkcs11-benchmark hsm-demo
-
-$(VENV_PKCS11)/.installed: requirements/pkcs11.txt
-	$(call need_python,$(PY311),3.11)
-	rm -rf $(VENV_PKCS11)
-	$(PY311) -m venv $(VENV_PKCS11)
-	$(VENV_PKCS11)/bin/pip install --quiet -r $<
-	touch $@
-
-pkcs11-venv: $(VENV_PKCS11)/.installed
-
-softhsm:
-	@hack/install-softhsm.sh >/dev/null
-
-pkcs11-test: pkcs11-venv softhsm
-	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
-	rm -rf $(SOFTHSM_DIR) $(BUILD)/pkcs11/tmp
-	mkdir -p $(BUILD)/pkcs11/tmp
-	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(SOFTHSM_DIR) TMPDIR=$(abspath $(BUILD)/pkcs11/tmp) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
-		$(abspath $(VENV_PKCS11))/bin/python -m pytest -q -p no:cacheprovider tests/pkcs11
-
-# docs/hsm.md's quick start: playbooks/hsm.yml against SoftHSM2 and the emulator (hack/hsm-demo.sh), in build/hsm-demo.
-hsm-demo: pkcs11-venv softhsm
-	@PATH="$(abspath $(VENV_PKCS11))/bin:$$PATH" hack/hsm-demo.sh
-
-# Not part of `make test`: per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11.
+# Per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11.
 pkcs11-benchmark: pkcs11-venv softhsm
 	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
 	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(abspath $(BUILD))/softhsm-bench PYTHONPATH=$(PKCS11_COLLECTIONS) \

@@ -79,18 +79,31 @@ def _last_run(first: t.List[t.Dict[str, t.Any]], later: t.Optional[t.List[t.Dict
     return [again if again and not _get(again, "skipped", False) else result for result, again in zip(first, later)]
 
 
+def _given_key(app: t.Dict[str, t.Any], key_dir: str, keys: t.Optional[t.Dict[str, t.Dict[str, str]]]) -> t.Dict[str, str]:
+    """The name and files the key module was given for ``app``: from ``keys`` (the role's, in its vars/main.yml).
+
+    Without ``keys`` (a caller of the filter before it had that option): the entry's ``key_name`` or
+    ``<name>-signing``, and ``<key_dir>/<name>.key``, what the role gives the module; no certificate path.
+    """
+    if keys is not None:
+        return dict(keys.get(app["name"]) or {})
+    return {"name": app.get("key_name") or app["name"] + "-signing", "private_key_path": "%s/%s.key" % (key_dir, app["name"])}
+
+
 def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.List[t.Dict[str, t.Any]],
                        key_results: t.List[t.Dict[str, t.Any]], hosts: t.Dict[str, t.List[str]],
                        key_dir: str, grace_period: int, check_mode: bool = False,
                        later_app_results: t.Optional[t.List[t.Dict[str, t.Any]]] = None,
-                       later_key_results: t.Optional[t.List[t.Dict[str, t.Any]]] = None) -> t.Dict[str, t.Dict[str, t.Any]]:
+                       later_key_results: t.Optional[t.List[t.Dict[str, t.Any]]] = None,
+                       keys: t.Optional[t.Dict[str, t.Dict[str, str]]] = None) -> t.Dict[str, t.Dict[str, t.Any]]:
     """Each application's state after phase 1, by name: id, key, rotation flags, hosts; no key material.
 
     ``app_results`` and ``key_results`` are the loop results of izuma_application and izuma_verification_key, in the
     order of ``applications``; ``hosts`` maps each application to the inventory hosts its ``hosts`` patterns match.
     The role skips izuma_application where it knows the id already; ``later_app_results`` and ``later_key_results``
     are the results of the loops it runs again for some applications (a changed key, a remembered id that is gone):
-    where an item ran again, that result counts.
+    where an item ran again, that result counts. The key's name and files are the ones the key module returned; where
+    it returned none (it did not run), the ones it was given (``keys``, see ``_given_key``).
     """
     if len(app_results) != len(applications) or len(key_results) != len(applications):
         raise AnsibleFilterError("jwt_rotation_state: expected one application result and one key result per application")
@@ -104,10 +117,12 @@ def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.
         rotated = bool(_get(key, "rotated", False))
         # Where izuma_application did not run, the id is the one the key module worked with.
         application_id = _get(application, "id", "") or ("" if _get(key, "failed", False) else _get(key, "application_id", ""))
+        given = _given_key(app, key_dir, keys)
         state[app["name"]] = {
             "id": application_id,
-            "key_name": app.get("key_name") or app["name"] + "-signing",
-            "key_path": _get(key, "private_key_path", "%s/%s.key" % (key_dir, app["name"])),
+            "key_name": _get(key, "name", given.get("name", "")),
+            "key_path": _get(key, "private_key_path", given.get("private_key_path", "")),
+            "certificate_path": _get(key, "certificate_path", given.get("certificate_path", "")),
             # key_backend=pkcs11: the label of the current key's object in the token (no secret).
             "pkcs11_key_label": _get(key, "pkcs11_key_label", ""),
             "application_changed": app_changed,

@@ -45,7 +45,7 @@ SHIPPED = [
 NOT_SHIPPED = [
     "Makefile", "hack/", ".ci/", ".git", ".ansible-lint", ".venv", "build/", "benchmarks/", "requirements/",
     "playbooks/demo.yml", "playbooks/inventory/", "changelogs/fragments/", "changelogs/.plugin-cache.yaml",
-    "tests/rotation/", "tests/docs/", "tests/release/", "tests/output/",
+    "tests/rotation/", "tests/docs/", "tests/release/", "tests/output/", "tests/README.md",
 ]
 
 
@@ -180,3 +180,24 @@ def test_make_help_lists_every_suite_that_make_test_runs() -> None:
     listed = set(re.findall(r"^\s*make ([\w.-]+)", shown, re.M))
     assert set(suites) <= listed, set(suites) - listed
     assert len(suites) >= 13
+
+
+# Targets that only other targets use (collection trees, system packages): make help need not name them.
+INTERNAL_TARGETS = {"help", "tree", "rotation-tree", "pythons", "softhsm", "chromium"}
+
+
+def test_make_help_names_every_target_a_user_may_want() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = {name for line in re.findall(r"^\.PHONY: (.*)$", makefile, re.M) for name in line.split()}
+    shown = run(["make", "--no-print-directory", "help"], ROOT, MAKEFLAGS="", MAKELEVEL="").stdout
+    assert targets - INTERNAL_TARGETS - set(re.findall(r"[\w.-]+", shown)) == set()
+    assert {"demo", "test", "tarball", "docs", "bench", "clean"} <= set(re.findall(r"^\s*make ([\w.-]+)", shown, re.M))
+
+
+def test_a_test_file_name_stands_in_one_suite_only() -> None:
+    """tests/README.md: pytest imports test files by their base name, and the name says which suite to run again."""
+    places = {}  # type: t.Dict[str, t.List[str]]
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        if "output" not in path.relative_to(ROOT / "tests").parts:
+            places.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in places.items() if len(paths) > 1} == {}

@@ -108,10 +108,10 @@ ROTATION_KILLS = [
     pytest.param({"method": "POST", "path": KEY_PATH + "$", "hang": "after"}, None, id="rotate-after-upload"),
     # Phase 2, tokens: one fork, killed once the first host has its new token and before the others do.
     pytest.param(None, after_header("Sign each token", "changed: ["), id="deploy-first-host-only"),
-    # Phase 3, verification: the second call hangs.
+    # Phase 2, the verification of the tokens: the second call hangs.
     pytest.param({"method": "GET", "path": r"^/v3/applications/[0-9a-f]{32}$", "hang": "before", "nth": 2}, None,
                  id="verify-second-call"),
-    # Phase 4, retirement of the previous key.
+    # Phase 3, retirement of the previous key.
     pytest.param({"method": "DELETE", "path": KEY_PATH + "/", "hang": "before"}, None, id="retire-before-delete"),
     pytest.param({"method": "DELETE", "path": KEY_PATH + "/", "hang": "after"}, None, id="retire-after-delete"),
 ]

@@ -74,6 +74,24 @@ def test_state_takes_paths_from_the_module() -> None:
     assert result["gateway"]["rotation_under_way"] and not result["gateway"]["previous_file"]
 
 
+def test_state_takes_the_key_name_and_files_from_the_module_or_from_what_it_was_given() -> None:
+    """The name and files the key module returned; where it did not run, the ones it was given (``keys``)."""
+    given = {"telemetry": {"name": "telemetry-given", "private_key_path": "/given/t.key", "certificate_path": "/given/t.crt"},
+             "gateway": {"name": "gw-given", "private_key_path": "/given/g.key", "certificate_path": "/given/g.crt"}}
+    keys = [key_result("f1" * 32, name="telemetry-returned", private_key_path="/returned/t.key",
+                       certificate_path="/returned/t.crt"), {"skipped": True}]
+    result = rotation.jwt_rotation_state(APPS, APP_RESULTS, keys, HOSTS, "/keys", 86400, keys=given)
+    assert (result["telemetry"]["key_name"], result["telemetry"]["key_path"], result["telemetry"]["certificate_path"]) \
+        == ("telemetry-returned", "/returned/t.key", "/returned/t.crt")
+    assert (result["gateway"]["key_name"], result["gateway"]["key_path"], result["gateway"]["certificate_path"]) \
+        == ("gw-given", "/given/g.key", "/given/g.crt")
+    # Without keys: the entry's key_name or <name>-signing, <key_dir>/<name>.key, and no certificate path.
+    result = rotation.jwt_rotation_state(APPS, APP_RESULTS, [{"skipped": True}] * 2, HOSTS, "/keys", 86400)
+    assert (result["telemetry"]["key_name"], result["telemetry"]["key_path"], result["telemetry"]["certificate_path"]) \
+        == ("telemetry-signing", "/keys/telemetry.key", "")
+    assert result["gateway"]["key_name"] == "gw-key"
+
+
 def test_state_in_check_mode_marks_keys_still_to_be_made() -> None:
     result = state(check_mode=True)
     assert result["telemetry"]["pending"] and not result["gateway"]["pending"]
