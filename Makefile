@@ -40,7 +40,8 @@ help:
 	@echo "  make site-test     make docs, then headless Chromium opens every plugin page and guide"
 	@echo "make docs          the documentation site (antsibull-docs and Sphinx), HTML under build/docs"
 	@echo "make changelog     regenerate the 1.0.0 release (CHANGELOG.md, changelogs/changelog.yaml) with new fragments"
-	@echo "make bench         not in make test: the role against plain Ansible, interleaved, and fleets of 20 to 1,000 hosts"
+	@echo "make bench         not in make test: the role against plain Ansible, interleaved; the lookup and a converged key task"
+	@echo "                   against their plain Ansible floor; fleets of 20 to 1,000 hosts (BENCH_ARGS=\"--sections lookup,task\")"
 
 # A missing interpreter gets a message that names it and how to install it, instead of a shell error.
 need_python = @test -n "$(1)" || { echo "make: Python $(2) is missing (this target needs python$(2) on PATH or under ~/.pyenv)." \
@@ -114,7 +115,7 @@ ROT_TREE := $(ROT_COLLECTIONS)/ansible_collections/izuma/device_management
 TOOLS_ENV := PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(ROT_COLLECTIONS)"
 ROT_PYTEST := $(abspath $(VENV_TOOLS))/bin/python -m pytest -q -p no:cacheprovider
 
-.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test fleet-test rotation-benchmark bench bench-venv
+.PHONY: tools-venv rotation-tree lint molecule ee-test runner-test kill-test role-test fleet-test bench bench-venv
 
 $(VENV_TOOLS)/.installed: requirements/tools-2.19.txt
 	$(call need_python,$(PY311),3.11)
@@ -166,9 +167,11 @@ fleet-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py tests/rotation/test_ssh.py
 
 # Not part of `make test`: the role against the same work in plain Ansible (interleaved, medians and ranges), the
-# converged token check against a bare stat, and fleet sizes of 20, 100 and 1,000 hosts, with a plot
-# (benchmarks/results/fleet-size.png). Its own pinned environment (requirements/bench.txt: matplotlib) and tree.
-# BENCH_ARGS="--pairs 5 --sizes 20,100" changes what it runs (python benchmarks/bench.py --help).
+# converged token check against a bare stat, the izuma_jwt lookup in a template against the env lookup plus PyJWT, a
+# converged izuma_verification_key task against a bare uri GET, and fleet sizes of 20, 100 and 1,000 hosts, with a
+# plot (benchmarks/results/fleet-size.png). Its own pinned environment (requirements/bench.txt: matplotlib) and tree.
+# BENCH_ARGS="--pairs 5 --sizes 20,100" or BENCH_ARGS="--sections lookup,task --pairs 7" changes what it runs
+# (python benchmarks/bench.py --help).
 VENV_BENCH := .venv/bench
 BENCH_COLLECTIONS := $(abspath $(BUILD)/bench/collections)
 BENCH_TREE := $(BENCH_COLLECTIONS)/ansible_collections/izuma/device_management
@@ -187,10 +190,6 @@ bench: bench-venv
 	cd $(BENCH_TREE) && PATH="$(abspath $(VENV_BENCH))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(BENCH_COLLECTIONS)" \
 		$(abspath $(VENV_BENCH))/bin/python benchmarks/bench.py $(BENCH_ARGS)
 	mkdir -p benchmarks/results && cp $(BENCH_TREE)/benchmarks/results/* benchmarks/results/
-
-# Not part of `make test`: wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
-rotation-benchmark: tools-venv rotation-tree
-	cd $(ROT_TREE) && $(TOOLS_ENV) $(abspath $(VENV_TOOLS))/bin/python benchmarks/rotation.py
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Release 1.0.0 (issue 11): the tarball users get, checked by galaxy-importer, antsibull-docs and antsibull-changelog
