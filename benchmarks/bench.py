@@ -391,7 +391,7 @@ PROFILED_IMPORTS = ("ansible_collections.", "ansible.module_utils.basic", "ansib
 
 def module_profile(fleet: Fleet, inventory: Path, label: str, ours: Path, bare: Path, runs: int = 5) -> Dict[str, object]:
     """Where a converged module run's time goes: each task's AnsiballZ payload run alone (median wall time of ``runs``,
-    interleaved), and the costliest imports of the module's payload (``python -X importtime``, cumulative), printed."""
+    interleaved), and the costliest imports of the module's payload (``python -X importtime``, cumulative, median of 3), printed."""
     payloads = {}
     for name, playbook in (("izuma_verification_key", ours), ("uri", bare)):
         tmp = fleet.workdir / ("payload-%s-%s" % (label, name))
@@ -406,21 +406,22 @@ def module_profile(fleet: Fleet, inventory: Path, label: str, ours: Path, bare: 
             start = time.monotonic()
             subprocess.run([sys.executable, str(payload)], env=fleet.env(), stdout=subprocess.DEVNULL, check=True)
             walls[name].append(time.monotonic() - start)
-    done = subprocess.run([sys.executable, "-X", "importtime", str(payloads["izuma_verification_key"])], env=fleet.env(),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, text=True)
-    imports = []
-    for row in done.stderr.splitlines():
-        fields = row.split("|")
-        if len(fields) == 3 and fields[0].startswith("import time:") and fields[1].strip().isdigit():
-            module = fields[2].strip()
-            if module.startswith(PROFILED_IMPORTS) and int(fields[1]) >= 3000:
-                imports.append({"module": module, "cumulative_ms": int(fields[1]) / 1e3, "self_ms": int(fields[0].split(":")[1]) / 1e3})
-    imports.sort(key=lambda entry: -entry["cumulative_ms"])
+    # Each import's cumulative time, the median of three runs.
+    imports = {}  # type: Dict[str, List[float]]
+    for _run in range(3):
+        done = subprocess.run([sys.executable, "-X", "importtime", str(payloads["izuma_verification_key"])], env=fleet.env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, text=True)
+        for row in done.stderr.splitlines():
+            fields = row.split("|")
+            if len(fields) == 3 and fields[0].startswith("import time:") and fields[1].strip().isdigit():
+                imports.setdefault(fields[2].strip(), []).append(int(fields[1]) / 1e3)
+    costliest = sorted(({"module": module, "cumulative_ms": statistics.median(times)} for module, times in imports.items()
+                        if module.startswith(PROFILED_IMPORTS) and statistics.median(times) >= 3), key=lambda entry: -entry["cumulative_ms"])
     profile = {name: summary(values) for name, values in walls.items()}  # type: Dict[str, object]
-    profile["imports"] = imports
+    profile["imports"] = costliest
     print("  payload alone, %s key: izuma_verification_key %.0f ms, uri %.0f ms (median of %d); costliest imports of the module, "
           "cumulative ms:" % (label, profile["izuma_verification_key"]["median"] * 1e3, profile["uri"]["median"] * 1e3, runs), flush=True)
-    for entry in imports[:14]:
+    for entry in costliest[:14]:
         print("    %6.1f  %s" % (entry["cumulative_ms"], entry["module"].replace("ansible_collections.izuma.device_management.plugins.", "")),
               flush=True)
     return profile
