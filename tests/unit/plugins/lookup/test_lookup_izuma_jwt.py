@@ -14,7 +14,7 @@ import pytest
 from ansible.errors import AnsibleError
 from ansible.utils.display import Display
 
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import (
     ALGORITHM_KEYS,

@@ -18,7 +18,7 @@ import pytest
 
 from ansible.errors import AnsibleOptionsError
 
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import make_lookup, private_key, write_key
 
