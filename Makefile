@@ -39,8 +39,8 @@ help:
 	@echo "make tarball       the collection as Galaxy gets it (galaxy.yml's build_ignore applied), under build/release"
 	@echo "make docs          the documentation site (antsibull-docs and Sphinx), HTML under build/docs"
 	@echo "make changelog     regenerate the 1.0.0 release (CHANGELOG.md, changelogs/changelog.yaml) with new fragments"
-	@echo "make bench         not in make test: the role against plain Ansible, interleaved, and fleets of 20 to 1,000 hosts"
-	@echo "make rotation-benchmark  not in make test: wall time of a rotation of 2 applications across 20 hosts"
+	@echo "make bench         not in make test: the role against plain Ansible, interleaved; the lookup and a converged key task"
+	@echo "                   against their plain Ansible floor; fleets of 20 to 1,000 hosts (BENCH_ARGS=\"--sections lookup,task\")"
 	@echo "make pkcs11-benchmark    not in make test: per-token cost of PKCS#11 signing"
 	@echo "make venvs         the virtual environments of sanity, units and integration (each other suite makes its own:"
 	@echo "                   tools-venv, release-venv, contract-venv, pkcs11-venv, bench-venv)"
@@ -296,12 +296,13 @@ site-test: docs chromium
 # ----------------------------------------------------------------------------------------------------------------------
 # Benchmarks, none of them part of `make test`.
 
-.PHONY: bench rotation-benchmark pkcs11-benchmark
+.PHONY: bench pkcs11-benchmark
 
 # The role against the same work in plain Ansible (interleaved, medians and ranges), the converged token check against
-# a bare stat, and fleet sizes of 20, 100 and 1,000 hosts, with a plot (benchmarks/results/fleet-size.png). Its own
-# pinned environment (requirements/bench.txt: matplotlib) and tree.
-# BENCH_ARGS="--pairs 5 --sizes 20,100" changes what it runs (python benchmarks/bench.py --help).
+# a bare stat, the izuma_jwt lookup in a template against the env lookup plus PyJWT, a converged izuma_verification_key
+# task against a bare uri GET, and fleet sizes of 20, 100 and 1,000 hosts, with a plot (benchmarks/results/fleet-size.png).
+# Its own pinned environment (requirements/bench.txt: matplotlib) and tree. BENCH_ARGS="--pairs 5 --sizes 20,100" or
+# BENCH_ARGS="--sections lookup,task --pairs 7" changes what it runs (python benchmarks/bench.py --help).
 BENCH_COLLECTIONS := $(abspath $(BUILD)/bench/collections)
 BENCH_TREE := $(BENCH_COLLECTIONS)/ansible_collections/izuma/device_management
 BENCH_ARGS ?=
@@ -311,10 +312,6 @@ bench: bench-venv
 	cd $(BENCH_TREE) && PATH="$(abspath $(VENV_BENCH))/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(BENCH_COLLECTIONS)" \
 		$(abspath $(VENV_BENCH))/bin/python benchmarks/bench.py $(BENCH_ARGS)
 	mkdir -p benchmarks/results && cp $(BENCH_TREE)/benchmarks/results/* benchmarks/results/
-
-# Wall time of a rotation of 2 applications across 20 hosts, and of a converged run.
-rotation-benchmark: tools-venv rotation-tree
-	cd $(ROT_TREE) && $(TOOLS_ENV) $(abspath $(VENV_TOOLS))/bin/python benchmarks/rotation.py
 
 # Per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11.
 pkcs11-benchmark: pkcs11-venv softhsm

@@ -16,16 +16,28 @@ Run it in a collection tree with the bench environment: ``make bench`` (``BENCH_
 3. Fleet sizes (20, 100, 1,000 hosts by default): first setup, forced rotation and converged run, for the collection
    and for the plain playbook (``--plain-sizes``), with wall time, CPU, peak memory, API requests and module runs
    per host.
+4. ``lookup``: the izuma_jwt lookup where users call it, ``{{ lookup('izuma.device_management.izuma_jwt', ...) }}`` in a
+   template rendered by Ansible's Templar in this process (a new subject, so a new token, on every call), against the
+   same template with ``{{ lookup('ansible.builtin.env', 'HOME') }}`` plus PyJWT's ``jwt.encode`` with a parsed key;
+   RS256 (RSA 2048) and ES256 (P-256); ``--calls`` calls per way and round, ``--rounds`` rounds, the ways in a random
+   order each round, CPU time of this process. Also the same call again (answered from the lookup's call cache)
+   against the ``env`` template alone.
+5. ``task``: a converged izuma_verification_key task (one GET of the application's key list), EC and RSA keys,
+   against a bare ansible.builtin.uri GET of the same endpoint with the same credentials: two one-task playbooks that
+   differ only in the task, whole ansible-playbook runs interleaved A B A B (``--pairs``); each run must make exactly
+   one API request.
 
-It prints medians and ranges, writes them to benchmarks/results/bench.json, and plots time against fleet size to
-benchmarks/results/fleet-size.png.
+``--sections`` picks among plain, stat, lookup, task and sizes (all by default). It prints medians and ranges, writes
+them to benchmarks/results/bench.json, and plots time against fleet size to benchmarks/results/fleet-size.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -34,12 +46,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "rotation"), str(ROOT / "tests" / "emulator")]
 
-from fleet import BIN, CALLBACK_DIR, Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from fleet import BIN, CALLBACK_DIR, COLLECTIONS_PATH, Fleet, run_command  # noqa: E402  pylint: disable=wrong-import-position
 from izuma_emulator.testing import Emulator, process_tree  # noqa: E402  pylint: disable=wrong-import-position
 
 PLAIN = ROOT / "benchmarks" / "plain" / "rotation.yml"
@@ -164,15 +176,17 @@ def interleaved(pairs: int, first: Callable[[], Dict[str, float]],
     return a, b
 
 
-def ratio_line(label: str, slow: List[Dict[str, float]], fast: List[Dict[str, float]]) -> Dict[str, object]:
-    """Median and range of the pairwise ratios slow/fast (wall time), printed."""
+def ratio_line(label: str, slow: List[Dict[str, float]], fast: List[Dict[str, float]], unit: str = "s") -> Dict[str, object]:
+    """Median and range of the pairwise ratios slow/fast (wall time, in seconds; printed in ``unit``: s or us), printed."""
     ratios = [s["wall"] / f["wall"] for s, f in zip(slow, fast)]
     result = {"label": label, "ratios": ratios, **summary(ratios),
               "slow_wall": summary([s["wall"] for s in slow]), "fast_wall": summary([f["wall"] for f in fast]),
               "slow": slow, "fast": fast}
-    print("%-58s %5.2fx (range %.2f-%.2f; %.2f s vs %.2f s median)" % (label, result["median"], result["min"], result["max"],
-                                                                       result["slow_wall"]["median"], result["fast_wall"]["median"]),
-          flush=True)
+    scale, digits = (1e6, 0) if unit == "us" else (1.0, 2)
+    result["line"] = "%-58s %5.2fx (range %.2f-%.2f; %.*f %s vs %.*f %s median)" % (
+        label, result["median"], result["min"], result["max"], digits, result["slow_wall"]["median"] * scale, unit,
+        digits, result["fast_wall"]["median"] * scale, unit)
+    print(result["line"], flush=True)
     return result
 
 
@@ -252,6 +266,167 @@ def compare_with_stat(emulator: Emulator, workdir: Path, pairs: int, forks: int,
     return results
 
 
+def lookup_in_templates(workdir: Path, rounds: int, calls: int) -> List[Dict[str, object]]:
+    """Section 4: the izuma_jwt lookup in a template against the env lookup in the same template plus jwt.encode."""
+    # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import init_plugin_loader
+
+    # This collection tree, found as ansible-playbook finds it (ANSIBLE_COLLECTIONS_PATH).
+    init_plugin_loader([COLLECTIONS_PATH])
+    from ansible.template import Templar
+
+    templar = Templar(loader=DataLoader(), variables={})
+    results = []
+    for algorithm, key in (("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+                           ("ES256", ec.generate_private_key(ec.SECP256R1()))):
+        path = workdir / ("lookup-%s.key" % algorithm)
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        samples = lookup_samples(templar, algorithm, key, path, rounds, calls)
+        floor = [{"wall": env["wall"] + signing["wall"]} for env, signing in zip(samples["env"], samples["jwt.encode"])]
+        line = ratio_line("lookup in a template, %s: izuma_jwt / (env + jwt.encode)" % algorithm, samples["lookup"], floor, unit="us")
+        line.update(env=summary([env["wall"] for env in samples["env"]]), jwt_encode=summary([signing["wall"] for signing in samples["jwt.encode"]]),
+                    bound=2.5, clock="CPU time of the process, seconds per call")
+        results.append(line)
+        results.append(ratio_line("lookup in a template, %s, same call again: izuma_jwt / env" % algorithm, samples["lookup again"],
+                                  samples["env"], unit="us"))
+    return results
+
+
+def lookup_samples(templar: Any, algorithm: str, key: Any, path: Path, rounds: int, calls: int) -> Dict[str, List[Dict[str, float]]]:
+    """Per round and way, the CPU seconds per call: the lookup (new token; same call again), the env template, jwt.encode."""
+    import jwt  # pylint: disable=import-outside-toplevel
+    from ansible.template import trust_as_template  # pylint: disable=import-outside-toplevel
+
+    ours = trust_as_template("Bearer {{ lookup('izuma.device_management.izuma_jwt', private_key_path=bench_key, algorithm='%s', "
+                             "lifetime=600, subject=bench_subject) }}" % algorithm)
+    env = trust_as_template("Bearer {{ lookup('ansible.builtin.env', 'HOME') }}")
+    fresh = itertools.count()
+
+    def render(template: Any, subject: str) -> str:
+        # New variables on each call, as each task (host, loop item) brings its own.
+        templar.available_variables = {"inventory_hostname": subject, "bench_key": str(path), "bench_subject": subject}
+        return templar.template(template)
+
+    def encode(subject: str) -> str:
+        now = int(time.time())
+        return jwt.encode({"sub": subject, "iat": now, "exp": now + 600}, key, algorithm=algorithm)
+
+    ways = {
+        "lookup": lambda: render(ours, "host-%d" % next(fresh)),  # a new subject: a new token on every call
+        "lookup again": lambda: render(ours, "host-same"),  # the same call again: the lookup's call cache answers
+        "env": lambda: render(env, "host-%d" % next(fresh)),
+        "jwt.encode": lambda: encode("host-%d" % next(fresh)),
+    }  # type: Dict[str, Callable[[], str]]
+    if not ways["lookup"]().startswith("Bearer eyJ"):
+        sys.exit("the izuma_jwt lookup did not render a token")
+    samples = {name: [] for name in ways}  # type: Dict[str, List[Dict[str, float]]]
+    for _round in range(rounds):
+        order = list(ways)
+        random.shuffle(order)
+        for name in order:
+            way = ways[name]
+            way()
+            start = time.process_time()
+            for _call in range(calls):
+                way()
+            samples[name].append({"wall": (time.process_time() - start) / calls})
+    return samples
+
+
+def key_task_playbook(path: Path, task: Dict[str, object]) -> Path:
+    """A one-task play on localhost; the API's address and access key come from the environment, as for every module."""
+    play = {"name": "bench", "hosts": "localhost", "gather_facts": False,
+            "vars": {"api_host": "{{ lookup('ansible.builtin.env', 'IZUMA_API_HOST') }}",
+                     "api_key": "{{ lookup('ansible.builtin.env', 'IZUMA_API_KEY') }}"},
+            "tasks": [dict(name="check", no_log=True, **task)]}
+    path.write_text(json.dumps([play]), encoding="utf-8")
+    return path
+
+
+def key_task_against_uri(emulator: Emulator, workdir: Path, pairs: int, measure: Measure) -> List[Dict[str, object]]:
+    """Section 5: a converged izuma_verification_key task against a bare uri GET of the same key list."""
+    fleet = Fleet(workdir / "task", emulator, applications_of(2, "task"))
+    status, output = fleet.run("jwt_setup.yml")
+    if status != 0:
+        sys.exit(output[-4000:])
+    inventory = fleet.workdir / "localhost.ini"
+    inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable, encoding="utf-8")
+    results = []
+    for index, name in enumerate(fleet.applications):
+        key_type = "EC" if index % 2 == 0 else "RSA"
+        application_id = fleet.application_id(name)
+        ours = key_task_playbook(fleet.workdir / ("key-%s.yml" % key_type), {"izuma.device_management.izuma_verification_key": {
+            "api_host": "{{ api_host }}", "api_key": "{{ api_key }}", "application_id": application_id, "name": name + "-signing",
+            "private_key_path": str(fleet.key_dir / (name + ".key")), "certificate_path": str(fleet.key_dir / (name + ".crt")),
+            "key_type": key_type}})
+        bare = key_task_playbook(fleet.workdir / ("uri-%s.yml" % key_type), {"ansible.builtin.uri": {
+            "url": "{{ api_host }}/v3/applications/%s/verification-keys" % application_id,
+            "headers": {"Authorization": "Bearer {{ api_key }}"}}})
+
+        def run(playbook: Path) -> Callable[[], Dict[str, float]]:
+            def once() -> Dict[str, float]:
+                result = measure.run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)], fleet.env())
+                # One GET of the key list and nothing else: a change (an upload, an edit) would make more requests.
+                if result["requests"] != 1:
+                    sys.exit("%s made %d API requests, not 1: the key is not converged" % (playbook.name, result["requests"]))
+                return result
+            return once
+
+        run(ours)()  # the first run of a module builds its payload; not measured
+        ours_runs, uri_runs = interleaved(pairs, run(ours), run(bare))
+        line = ratio_line("converged key task, %s key: izuma_verification_key / uri" % key_type, ours_runs, uri_runs)
+        line.update(bound=1.05, profile=module_profile(fleet, inventory, key_type, ours, bare))
+        results.append(line)
+    return results
+
+
+# Where a module's imports are reported from (python -X importtime of its payload): the collection's, and the libraries'.
+PROFILED_IMPORTS = ("ansible_collections.", "ansible.module_utils.basic", "ansible.module_utils.urls", "requests", "urllib3",
+                    "cryptography.x509", "cryptography.hazmat.primitives", "jwt", "pkcs11")
+
+
+def module_profile(fleet: Fleet, inventory: Path, label: str, ours: Path, bare: Path, runs: int = 5) -> Dict[str, object]:
+    """Where a converged module run's time goes: each task's AnsiballZ payload run alone (median wall time of ``runs``,
+    interleaved), and the costliest imports of the module's payload (``python -X importtime``, cumulative, median of 3), printed."""
+    payloads = {}
+    for name, playbook in (("izuma_verification_key", ours), ("uri", bare)):
+        tmp = fleet.workdir / ("payload-%s-%s" % (label, name))
+        status, output = run_command([str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+                                     fleet.env(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(tmp)))
+        if status != 0:
+            sys.exit(output[-4000:])
+        payloads[name] = next(tmp.glob("*/AnsiballZ_*.py"))
+    walls = {name: [] for name in payloads}  # type: Dict[str, List[float]]
+    for _run in range(runs):
+        for name, payload in payloads.items():
+            start = time.monotonic()
+            subprocess.run([sys.executable, str(payload)], env=fleet.env(), stdout=subprocess.DEVNULL, check=True)
+            walls[name].append(time.monotonic() - start)
+    # Each import's cumulative time, the median of three runs.
+    imports = {}  # type: Dict[str, List[float]]
+    for _run in range(3):
+        done = subprocess.run([sys.executable, "-X", "importtime", str(payloads["izuma_verification_key"])], env=fleet.env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, text=True)
+        for row in done.stderr.splitlines():
+            fields = row.split("|")
+            if len(fields) == 3 and fields[0].startswith("import time:") and fields[1].strip().isdigit():
+                imports.setdefault(fields[2].strip(), []).append(int(fields[1]) / 1e3)
+    costliest = sorted(({"module": module, "cumulative_ms": statistics.median(times)} for module, times in imports.items()
+                        if module.startswith(PROFILED_IMPORTS) and statistics.median(times) >= 3), key=lambda entry: -entry["cumulative_ms"])
+    profile = {name: summary(values) for name, values in walls.items()}  # type: Dict[str, object]
+    profile["imports"] = costliest
+    print("  payload alone, %s key: izuma_verification_key %.0f ms, uri %.0f ms (median of %d); costliest imports of the module, "
+          "cumulative ms:" % (label, profile["izuma_verification_key"]["median"] * 1e3, profile["uri"]["median"] * 1e3, runs), flush=True)
+    for entry in costliest[:14]:
+        print("    %6.1f  %s" % (entry["cumulative_ms"], entry["module"].replace("ansible_collections.izuma.device_management.plugins.", "")),
+              flush=True)
+    return profile
+
+
 def fleet_sizes(emulator: Emulator, workdir: Path, sizes: List[int], plain_sizes: List[int], forks: int,
                 measure: Measure, save: Callable[[Dict[str, Dict[str, Dict[str, float]]]], None]) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Section 3: setup, rotation and converged run at each fleet size; ``save`` is called with the table after each run."""
@@ -315,6 +490,14 @@ def plot(table: Dict[str, Dict[str, Dict[str, Dict[str, float]]]], path: Path) -
     figure.savefig(path, dpi=100)
 
 
+def load_results() -> Dict[str, Any]:
+    """benchmarks/results/bench.json as earlier runs left it (nothing if there is none)."""
+    try:
+        return json.loads((RESULTS / "bench.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def main() -> None:
     """Run the sections asked for; print, save and plot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -322,12 +505,21 @@ def main() -> None:
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--sizes", default="20,100,1000", help="fleet sizes for the collection")
     parser.add_argument("--plain-sizes", default="20,100", help="fleet sizes for the plain playbook too")
-    parser.add_argument("--sections", default="plain,stat,sizes")
+    parser.add_argument("--sections", default="plain,stat,lookup,task,sizes", help="any of plain, stat, lookup, task, sizes")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds of the lookup section")
+    parser.add_argument("--calls", type=int, default=200, help="calls per way and round in the lookup section")
     args = parser.parse_args()
     sections = args.sections.split(",")
+    unknown = set(sections) - {"plain", "stat", "lookup", "task", "sizes"}
+    if unknown:
+        parser.error("unknown sections: %s" % ", ".join(sorted(unknown)))
     RESULTS.mkdir(exist_ok=True)
     print("make bench: %d CPUs, load average %.1f, forks %d" % (os.cpu_count() or 0, os.getloadavg()[0], args.forks), flush=True)
-    results: Dict[str, object] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "forks": args.forks}
+    # A run of some sections replaces theirs in bench.json and keeps the others; each section says how it was measured.
+    results = load_results()
+    run = {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "forks": args.forks, "arguments": sys.argv[1:]}
+    results.setdefault("measured", {}).update({section: run for section in sections})
+    results.update({key: value for key, value in run.items() if key not in results and key != "arguments"})
     with Emulator() as emulator, tempfile.TemporaryDirectory(prefix="izuma-bench-") as work:
         workdir = Path(work)
         measure = Measure(emulator, workdir / "module-runs.jsonl")
@@ -335,6 +527,10 @@ def main() -> None:
             results["plain"] = compare_with_plain(emulator, workdir, args.pairs, args.forks, measure)
         if "stat" in sections:
             results["stat"] = compare_with_stat(emulator, workdir, args.pairs, args.forks, measure)
+        if "lookup" in sections:
+            results["lookup"] = lookup_in_templates(workdir, args.rounds, args.calls)
+        if "task" in sections:
+            results["task"] = key_task_against_uri(emulator, workdir, args.pairs, measure)
         if "sizes" in sections:
             sizes = [int(size) for size in args.sizes.split(",") if size]
             plain_sizes = [int(size) for size in args.plain_sizes.split(",") if size]

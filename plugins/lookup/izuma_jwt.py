@@ -17,8 +17,8 @@ description:
   - "Fast in loops: within one Ansible process (for a task, its loop over a thousand items) the private key is read and
     parsed once (again only when its file changes), and a token is reused while more than half of its lifetime, and at
     least 30 seconds, remain, keyed by key, algorithm and every claim and header option. A lookup is templated again
-    each time its value is used, so this is what keeps it cheap: the same call again is answered from a per-process
-    cache of whole calls, and the options' environment and C(ansible.cfg) values are read once per process."
+    each time its value is used, so this is what keeps it cheap: the same call again (the same options, wherever they
+    come from) is answered from a per-process cache of whole calls."
   - Options come from the lookup's keyword arguments, then variables, then the environment (C(IZUMA_*), not
     C(ANSIBLE_*)), then C(ansible.cfg) section C([izuma_jwt]).
 author:
@@ -133,14 +133,14 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as pkcs11_options
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
-from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin, _options as options
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
 
 display = Display()
 
@@ -154,17 +154,16 @@ class LookupModule(LookupBase):
     def run(self, terms: t.List[t.Any], variables: t.Optional[t.Dict[str, t.Any]] = None, **kwargs: t.Any) -> t.List[str]:
         """Return one token per term (one token without terms)."""
         variables = variables or {}
+        # Ansible's option handling: keyword arguments, then variables, the environment, ansible.cfg, the default.
+        self.set_options(var_options=variables, direct=kwargs)
         call = None
         if display.verbosity < 3:
             # The same call again (a template re-rendered, a loop) is answered from the call cache: see CallCache.
-            call = jwt_plugin.CALL_CACHE.key(self._load_name, terms, kwargs, variables.get("role_path"),
-                                             self._loader.get_basedir() if self._loader else None,
-                                             list(map(variables.get, options.LOOKUP_OPTIONS.variable_names(self._load_name))))
+            call = jwt_plugin.CALL_CACHE.key(self._load_name, terms, self.get_options(), variables.get("role_path"),
+                                             self._loader.get_basedir() if self._loader else None)
             answer = jwt_plugin.CALL_CACHE.get(call, time.time())
             if answer is not None:
                 return answer
-        # As set_options(var_options=variables, direct=kwargs), with the environment and ansible.cfg read once per process.
-        self._options = options.LOOKUP_OPTIONS.resolve(self._load_name, variables, kwargs)
         try:
             results, window, key_path, identity = self._tokens(terms, variables)
         except IzumaError as exc:
@@ -176,7 +175,7 @@ class LookupModule(LookupBase):
     def _tokens(self, terms: t.List[t.Any], variables: t.Dict[str, t.Any]
                 ) -> t.Tuple[t.List[str], t.Optional[t.Tuple[float, float]], t.Optional[str], t.Optional[t.Tuple[int, ...]]]:
         """The tokens, the window in which the token cache would give the same ones again (None: no reuse), the key file and its identity."""
-        option = self._options.get  # every option is resolved (see run): the plain dictionary, not get_option's checks
+        option = self.get_option
         path = jwt_plugin.resolve_key_path(option("private_key_path"), variables, self._loader)
         # A PKCS#11 key only when its label is given: a library or token configured for the play (ansible.cfg,
         # IZUMA_PKCS11_*) does not turn a call with a key file into a PKCS#11 one, nor fail it.
@@ -209,7 +208,7 @@ class LookupModule(LookupBase):
 
     def _getter(self, term: t.Any) -> t.Callable[[str], t.Any]:
         """An option getter for one term: the term's overrides, then the lookup's options."""
-        option = self._options.get
+        option = self.get_option
         if term is None:
             return option
         if isinstance(term, str):

@@ -5,9 +5,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from ansible.plugins.loader import init_plugin_loader
+
+# Ansible's collection loader, before anything imports ansible_collections (as ansible-playbook and ansible-test units
+# install it): the plugins' tests load them through Ansible's plugin loader, with the options of their documentation.
+# The tests run in a collection tree, .../ansible_collections/izuma/device_management (hack/build-tree.sh).
+init_plugin_loader([str(Path(__file__).resolve().parents[5])])
 
 from izuma_emulator.testing import ThreadedEmulator, start_in_thread
 

@@ -5,8 +5,7 @@
 
 Keys are generated once per test process (RSA generation is the slow part).
 ``run_module`` runs the izuma_jwt module in this process, as the action plugin
-would on a host; ``make_lookup`` builds the lookup with the option definitions
-of its real documentation (and doc fragment), without the plugin loader.
+would on a host; ``make_lookup`` loads the lookup through Ansible's plugin loader.
 """
 
 from __future__ import annotations
@@ -19,17 +18,13 @@ import os
 import re
 import typing as t
 
-import yaml
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ansible import constants as C
 from ansible.module_utils.testing import patch_module_args
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import lookup_loader
 
-from ansible_collections.izuma.device_management.plugins.doc_fragments import jwt as jwt_fragment
-from ansible_collections.izuma.device_management.plugins.doc_fragments import pkcs11 as pkcs11_fragment
 from ansible_collections.izuma.device_management.plugins.modules import izuma_jwt as jwt_module
 
 # Which key signs with which algorithm.
@@ -102,28 +97,16 @@ def run_module(args: t.Dict[str, t.Any], check_mode: bool = False, diff: bool = 
     return json.loads(stdout.getvalue())
 
 
-def _lookup_definitions(lookup_plugin: t.Any) -> t.Dict[str, t.Any]:
-    """The lookup's option definitions, as the plugin loader would build them from its documentation."""
-    options = dict(yaml.safe_load(lookup_plugin.DOCUMENTATION)["options"])
-    # Ansible's fragment merge: each fragment's option keys under the plugin's own (ansible.utils.plugin_docs).
-    for fragment in (jwt_fragment.ModuleDocFragment.DOCUMENTATION, jwt_fragment.ModuleDocFragment.PLUGINS,
-                     pkcs11_fragment.ModuleDocFragment.DOCUMENTATION, pkcs11_fragment.ModuleDocFragment.PLUGINS):
-        for name, definition in yaml.safe_load(fragment)["options"].items():
-            merged = dict(definition)
-            merged.update(options.get(name, {}))
-            options[name] = merged
-    return options
-
-
 def make_lookup(basedir: t.Optional[str] = None) -> t.Any:
-    """A ready izuma_jwt LookupModule whose relative paths resolve against ``basedir``."""
-    # pylint: disable-next=import-outside-toplevel
-    from ansible_collections.izuma.device_management.plugins.lookup import izuma_jwt as lookup_plugin
+    """A ready izuma_jwt LookupModule, loaded by Ansible's plugin loader, whose relative paths resolve against ``basedir``.
 
-    C.config.initialize_plugin_configuration_definitions("lookup", LOOKUP_NAME, _lookup_definitions(lookup_plugin))
+    The loader reads the lookup's options from its documentation and doc fragments, as ansible-playbook does
+    (tests/unit/conftest.py installs Ansible's collection loader).
+    """
     loader = DataLoader()
     if basedir:
         loader.set_basedir(basedir)
-    lookup = lookup_plugin.LookupModule(loader=loader, templar=None)
-    lookup._load_name = LOOKUP_NAME  # pylint: disable=protected-access
+    lookup = lookup_loader.get(LOOKUP_NAME, loader=loader, templar=None)
+    if lookup is None:
+        raise RuntimeError("Ansible's plugin loader did not find %s" % LOOKUP_NAME)
     return lookup

@@ -14,8 +14,8 @@ import pytest
 from ansible.errors import AnsibleError
 from ansible.utils.display import Display
 
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
-from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin, _options as options
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import (
     ALGORITHM_KEYS,
     PASSPHRASE,
@@ -33,8 +33,6 @@ def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     key_source.SIGNING_KEY_CACHE.clear()
     jwt_plugin.TOKEN_CACHE.clear()
     jwt_plugin.CALL_CACHE.clear()
-    # The environment and ansible.cfg are read once per process; each test sets its own.
-    options.LOOKUP_OPTIONS.clear()
     for name in ("IZUMA_PRIVATE_KEY_PATH", "IZUMA_PRIVATE_KEY", "IZUMA_PRIVATE_KEY_PASSPHRASE", "IZUMA_JWT_ALGORITHM",
                  "IZUMA_JWT_LIFETIME", "IZUMA_JWT_MAX_LIFETIME", "IZUMA_JWT_ISSUER", "IZUMA_JWT_AUDIENCE",
                  "IZUMA_JWT_NOT_BEFORE_SKEW", "IZUMA_JWT_REUSE_TOKENS"):
