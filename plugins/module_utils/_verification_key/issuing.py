@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as x509_issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.changes import WriteCsr
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.state import LocalKey
 
@@ -67,11 +68,11 @@ def request_certificate(planning: "Planning", local: LocalKey, why: str) -> None
     want, path = planning.want, str(planning.obs.files.csr)
     planning.facts["certificate_requested"] = True
     common_name = want.common_name or want.name
-    if certs.csr_matches(planning.obs.csr_data, local.key, common_name, want.subject):
+    if x509_issuing.csr_matches(planning.obs.csr_data, local.key, common_name, want.subject):
         return
-    pem = certs.create_csr(local.key, common_name, want.subject)
-    before = certs.csr_info(planning.obs.csr_data) if planning.obs.csr_data is not None else None
-    planning.plan.add(WriteCsr(path, pem.encode("ascii"), 0o644, why=why, before=before, after=certs.csr_info(pem)))
+    pem = x509_issuing.create_csr(local.key, common_name, want.subject)
+    before = x509_issuing.csr_info(planning.obs.csr_data) if planning.obs.csr_data is not None else None
+    planning.plan.add(WriteCsr(path, pem.encode("ascii"), 0o644, why=why, before=before, after=x509_issuing.csr_info(pem)))
 
 
 def next_step(planning: "Planning", what: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as x509_issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import issuing as issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._plans import Plan
@@ -66,8 +67,8 @@ class Planning:
         if want.certificate_provider == "external":
             raise AssertionError("certificate_provider=external never issues a certificate")  # pragma: no cover
         issuer = (authority.cert, authority.key) if authority is not None else None
-        cert = certs.create_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
-                                        now=self.obs.now, issuer=issuer)
+        cert = x509_issuing.create_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
+                                               now=self.obs.now, issuer=issuer)
         if authority is not None and certs.certificate_times(cert)[1] > authority.expires_at:
             self.warn("The CA certificate %s (%s) expires at %s, before the certificate it issues for '%s' (valid_days=%d): "
                       "renew the CA certificate in time, or a verifier that checks the chain refuses the key's certificate."
