@@ -22,6 +22,7 @@ import math
 import time
 import typing as t
 
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
@@ -72,7 +73,7 @@ def decode_unverified(token: t.Union[str, bytes]) -> t.Dict[str, t.Dict[str, t.A
 def _verification_key(public_key_or_cert: t.Any) -> t.Any:
     if isinstance(public_key_or_cert, (str, bytes)):
         try:
-            return _keys.load_public_key(public_key_or_cert, source="the verification key")
+            return _certificates.load_public_key(public_key_or_cert, source="the verification key")
         except IzumaKeyError as exc:
             raise IzumaTokenError(exc.message) from None
     try:

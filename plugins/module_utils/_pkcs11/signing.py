@@ -31,7 +31,7 @@ import hashlib
 import json
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as _issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
@@ -251,4 +251,4 @@ def create_certificate(pair: KeyPair, common_name: str, valid_days: int, **optio
     which is the token. ``options`` are that function's (subject,
     not_before, now).
     """
-    return _certificates.create_self_signed_certificate(private_key(pair), common_name, valid_days, **options)
+    return _issuing.create_certificate(private_key(pair), common_name, valid_days, **options)

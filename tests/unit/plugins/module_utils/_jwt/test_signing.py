@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as jws
@@ -128,7 +129,7 @@ def test_check_algorithm_mismatches(algorithm: str, key_name: str, expected: str
 @pytest.mark.parametrize("algorithm", tokens.ALGORITHMS)
 def test_sign_and_verify_round_trip(algorithm: str, key_for: t.Callable[[str], t.Any]) -> None:
     key = key_for(algorithm)
-    cert = certs.create_self_signed_certificate(key, "round-trip", 30)
+    cert = issuing.create_certificate(key, "round-trip", 30)
     token = tokens.sign_token(key, algorithm, lifetime=120, claims={"scope": "devices"})
     # PyJWT alone, with only the certificate's public key, accepts it.
     claims = jwt.decode(token, cert.public_key(), algorithms=[algorithm])
@@ -237,7 +238,7 @@ def test_sign_hard_ceiling_is_inclusive(ec256: t.Any) -> None:
 
 def test_sign_needs_private_key(ec256: t.Any) -> None:
     assert "a private key is needed to sign a token, got" in token_error(tokens.sign_token, ec256.public_key())
-    cert = certs.create_self_signed_certificate(ec256, "c", 3)
+    cert = issuing.create_certificate(ec256, "c", 3)
     assert "a private key is needed" in token_error(tokens.sign_token, cert)
 
 
@@ -379,7 +380,7 @@ def test_status_expired(ec256: t.Any) -> None:
 
 def test_status_signed_by_other_key(rsa2048: t.Any, rsa2048_other: t.Any) -> None:
     token = tokens.sign_token(rsa2048, lifetime=3600, now=NOW)
-    cert = certs.create_self_signed_certificate(rsa2048_other, "new", 30)
+    cert = issuing.create_certificate(rsa2048_other, "new", 30)
     status = token_status.token_status(token, key=cert, now=NOW)
     assert status["signed_by_key"] is False and status["valid"] is False and status["needs_renewal"] is True
     assert "not signed by the current key" in status["reason"]
