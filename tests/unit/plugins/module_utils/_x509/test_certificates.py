@@ -84,14 +84,14 @@ def test_create_certificate_not_before(ec256: ec.EllipticCurvePrivateKey) -> Non
 
 def test_create_certificate_subject_aliases(ec256: ec.EllipticCurvePrivateKey) -> None:
     cert = issuing.create_certificate(ec256, "alias", 5, subject={"organizationName": "Org", "CN": "alias", "emailAddress": "a@b.c"},
-                                                now=NOW)
+                                      now=NOW)
     assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Org"
     assert cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)[0].value == "a@b.c"
 
 
 def test_rsa4096_certificate_fits(rsa4096: rsa.RSAPrivateKey) -> None:
     cert = issuing.create_certificate(rsa4096, "izuma-device-management-verification-key", 3650,
-                                                subject={"O": "Example Organisation", "C": "FI"}, now=NOW)
+                                      subject={"O": "Example Organisation", "C": "FI"}, now=NOW)
     pem = certs.dump_certificate(cert)
     assert len(pem) <= keys.MAX_CERTIFICATE_CHARS
     assert certs.check_certificate_rules(pem, now=NOW) == []
