@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state as state
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
