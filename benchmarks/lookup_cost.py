@@ -170,7 +170,7 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="izuma-jwt-bench-")
     lookups = load_lookups(collections_path(workdir))
     # pylint: disable-next=import-outside-toplevel
-    from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+    from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source
     from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin as jwt_plugin  # pylint: disable=import-outside-toplevel
 
     cases = [

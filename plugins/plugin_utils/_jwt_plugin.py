@@ -33,8 +33,8 @@ import typing as t
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.module_utils._files import file_identity
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as jws
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_facts as key_facts
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_facts
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 
 

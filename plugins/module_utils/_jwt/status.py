@@ -137,9 +137,8 @@ def token_status(token: t.Union[str, bytes, None], key: t.Any = None, required_c
     claims = _decode_into(status, token)
     if claims is None:
         return status
-    reasons = _expiry_into(status, claims, current)
+    left, reasons = _expiry_into(status, claims, current)
     reasons += _request_differences(status, token, key, claims, required_claims, exact_claims, algorithm)
-    left = status["seconds_left"]
     not_before = claims.get("nbf")
     premature = _is_number(not_before) and current < not_before
     if premature:
@@ -170,15 +169,15 @@ def _decode_into(status: t.Dict[str, t.Any], token: t.Union[str, bytes, None]) -
     return decoded["claims"]
 
 
-def _expiry_into(status: t.Dict[str, t.Any], claims: t.Mapping[str, t.Any], current: float) -> t.List[str]:
-    """Put the token's expiry in ``status`` (expires_at, seconds_left); the reason to renew when it has none."""
+def _expiry_into(status: t.Dict[str, t.Any], claims: t.Mapping[str, t.Any], current: float) -> t.Tuple[t.Optional[int], t.List[str]]:
+    """The seconds the token has left, also put in ``status`` with its expiry; None, and the reason, when it has no exp."""
     try:
         left = seconds_left(claims, now=current)
     except IzumaTokenError as exc:
-        return [exc.message]
+        return None, [exc.message]
     status["expires_at"] = _times.to_rfc3339(claims["exp"])
     status["seconds_left"] = left
-    return []
+    return left, []
 
 
 def _request_differences(status: t.Dict[str, t.Any], token: t.Union[str, bytes], key: t.Any, claims: t.Mapping[str, t.Any],

@@ -15,8 +15,8 @@ import pytest
 from ansible.parsing.dataloader import DataLoader
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_facts as key_facts
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_facts
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError

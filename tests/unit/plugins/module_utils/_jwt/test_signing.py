@@ -19,10 +19,10 @@ import pytest
 from cryptography import x509
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as issuing
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as jws
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 
