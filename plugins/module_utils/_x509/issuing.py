@@ -131,18 +131,39 @@ def create_certificate(key: KeyOrCert, common_name: str, valid_days: int, subjec
     if isinstance(valid_days, bool) or not isinstance(valid_days, int) or not 1 <= valid_days <= MAX_VALID_DAYS:
         raise IzumaKeyError("valid_days must be a whole number of days from 1 to %d, got %r" % (MAX_VALID_DAYS, valid_days))
     name = _build_name(common_name, subject)
+    start, end = _validity(valid_days, not_before, now)
+    public_key = key.public_key() if hasattr(key, "private_bytes") else key
+    builder = _builder(name, name if issuer is None else issuer[0].subject, public_key, start, end)
+    if issuer is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False)
+    signer = key if issuer is None else issuer[1]
+    cert = builder.sign(signer, _signature_hash(signer))
+    length = len(dump_certificate(cert))
+    if length > MAX_CERTIFICATE_CHARS:
+        raise IzumaKeyError(
+            "the certificate would be %d characters of PEM, more than the %d Izuma Device Management accepts: "
+            "shorten common_name and the subject attributes, or use a smaller key (RSA 2048/3072 or EC)" % (length, MAX_CERTIFICATE_CHARS)
+        )
+    return cert
+
+
+def _validity(valid_days: int, not_before: t.Optional[datetime.datetime],
+              now: t.Optional[datetime.datetime]) -> t.Tuple[datetime.datetime, datetime.datetime]:
+    """notBefore and notAfter: from ``not_before``, else from ``now`` less the clock skew allowance."""
     current = as_utc(now if now is not None else utcnow()).replace(microsecond=0)
     if not_before is None:
-        start = current - datetime.timedelta(seconds=CLOCK_SKEW_SECONDS)
-        end = current + datetime.timedelta(days=valid_days)
-    else:
-        start = as_utc(not_before).replace(microsecond=0)
-        end = start + datetime.timedelta(days=valid_days)
-    public_key = key.public_key() if hasattr(key, "private_bytes") else key
-    builder = (
+        return current - datetime.timedelta(seconds=CLOCK_SKEW_SECONDS), current + datetime.timedelta(days=valid_days)
+    start = as_utc(not_before).replace(microsecond=0)
+    return start, start + datetime.timedelta(days=valid_days)
+
+
+def _builder(name: "x509.Name", issuer_name: "x509.Name", public_key: t.Any, start: datetime.datetime,
+             end: datetime.datetime) -> "x509.CertificateBuilder":
+    """The certificate before signing: random serial, the validity, and only the two extensions every one has."""
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name if issuer is None else issuer[0].subject)
+        .issuer_name(issuer_name)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
@@ -156,17 +177,6 @@ def create_certificate(key: KeyOrCert, common_name: str, valid_days: int, subjec
             critical=True,
         )
     )
-    if issuer is not None:
-        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False)
-    signer = key if issuer is None else issuer[1]
-    cert = builder.sign(signer, _signature_hash(signer))
-    length = len(dump_certificate(cert))
-    if length > MAX_CERTIFICATE_CHARS:
-        raise IzumaKeyError(
-            "the certificate would be %d characters of PEM, more than the %d Izuma Device Management accepts: "
-            "shorten common_name and the subject attributes, or use a smaller key (RSA 2048/3072 or EC)" % (length, MAX_CERTIFICATE_CHARS)
-        )
-    return cert
 
 
 def create_csr(key: PrivateKey, common_name: str, subject: t.Optional[t.Mapping[str, str]] = None) -> str:
