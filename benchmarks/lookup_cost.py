@@ -20,7 +20,7 @@ times, per token, in this one process:
 - ``env``: Ansible's builtin ``env`` lookup through the same lookup loader (the floor of any lookup);
 - ``core new`` and ``core reuse``: the same two without Ansible's option resolution
   (``set_options``), i.e. the collection's own part: _key_source.load_signing_key (key
-  cache), _jwt_plugin.sign_options and _jwt_plugin.TOKEN_CACHE.get_or_sign.
+  cache), _jwt_plugin.sign_options and _jwt_plugin.TOKEN_CACHE.get_or_sign_window.
 
 The lookup is loaded by Ansible's plugin loader from this checkout, with its real
 option handling (``set_options``), as a playbook would use it. The measurements are
@@ -127,7 +127,7 @@ def measure(lookups: t.Tuple[t.Any, t.Any], core_modules: t.Tuple[t.Any, t.Any],
     def core(subject: str) -> str:
         signing_key = key_source.load_signing_key(path, passphrase=passphrase)
         sign = jwt_plugin.sign_options({"algorithm": algorithm, "lifetime": 600, "subject": subject}.get)
-        return jwt_plugin.TOKEN_CACHE.get_or_sign(signing_key, **sign)
+        return jwt_plugin.TOKEN_CACHE.get_or_sign_window(signing_key, **sign)[0]
 
     key_source.SIGNING_KEY_CACHE.clear()
     jwt_plugin.TOKEN_CACHE.clear()

@@ -14,12 +14,12 @@ For RS256 and PS256 (RSA 2048), RS256 (RSA 4096) and ES256 (P-256) it times, per
   RSA key's load alone takes tens of milliseconds);
 - ``raw pkcs11``: python-pkcs11's ``sign()`` on a JWT-sized signing input with a key object found once (the floor
   of token keys: one C_SignInit + C_Sign; for ES256 the SHA-256 digest is made in Python, as the backend does);
-- ``pkcs11 jwt``: ``_pkcs11_signing.sign_jwt`` with a key pair found once (claims, headers, JSON, base64url, sign);
-- ``pkcs11 lookup``: what a lookup does per call: ``open_session`` (cached login) and ``cached_key_pair`` (the pair
-  found on the first call), then ``sign_jwt``;
-- ``pkcs11 find``: the same with ``find_key_pair`` on every call (C_FindObjects twice and the public key read
-  again), to show what the pair cache saves;
-- ``pkcs11 adapter``: ``_tokens.sign_token`` (PyJWT) with the token-backed cryptography key object;
+- ``pkcs11 jwt``: ``_tokens.sign_token`` with the token-backed key object of a key pair found once (checks, claims,
+  headers, JSON, base64url, and the token's raw signature through the key's ``sign_jws``);
+- ``pkcs11 lookup``: what a lookup does per call: ``open_session`` (cached login), ``cached_key_pair`` (the pair
+  found on the first call) and its key object, then ``sign_token``;
+- ``pkcs11 find``: the same with ``find_key_pair`` on every call (C_FindObjects twice, the public key read again and
+  a new key object whose facts are worked out again), to show what the pair cache saves;
 - ``lookup pem`` / ``lookup pkcs11``: the ``izuma.device_management.izuma_jwt`` lookup itself, loaded by Ansible's
   plugin loader, with a PEM file key / the token key (``pkcs11_key_label``), one call per token with another subject
   each time (so neither its call cache nor its token cache answers: every call signs);
@@ -96,7 +96,7 @@ def variants(module: str, workdir: str, key_type: str, size: t.Optional[int], cu
     pem_path = os.path.join(workdir, "%s.pem" % label.replace(":", "_"))
     with open(os.open(pem_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as stream:
         stream.write(_keys.dump_private_key(file_key))
-    adapter = _pkcs11_signing.private_key(pair)
+    key = _pkcs11_signing.private_key(pair)
     signing_input = jwt.encode({"sub": "host-0", "iat": 0, "exp": 300}, file_key, algorithm=algorithm).rsplit(".", 1)[0].encode()
     mechanism, parameter = (None, None) if algorithm.startswith("ES") else _pkcs11_signing._mechanism(algorithm)  # pylint: disable=protected-access
 
@@ -121,21 +121,19 @@ def variants(module: str, workdir: str, key_type: str, size: t.Optional[int], cu
 
     def pkcs11_jwt(n: int) -> None:
         for number in range(n):
-            _pkcs11_signing.sign_jwt(pair, algorithm, subject="host-%d" % number)
+            _tokens.sign_token(key, algorithm, subject="host-%d" % number)
 
     def pkcs11_lookup(n: int) -> None:
         for number in range(n):
             session = _pkcs11.open_session(module, _pkcs11.token_ref("bench"), PIN)
-            _pkcs11_signing.sign_jwt(_pkcs11_keys.cached_key_pair(session, label), algorithm, subject="host-%d" % number)
+            found = _pkcs11_signing.private_key(_pkcs11_keys.cached_key_pair(session, label))
+            _tokens.sign_token(found, algorithm, subject="host-%d" % number)
 
     def pkcs11_find(n: int) -> None:
         for number in range(n):
             session = _pkcs11.open_session(module, _pkcs11.token_ref("bench"), PIN)
-            _pkcs11_signing.sign_jwt(_pkcs11_keys.find_key_pair(session, label), algorithm, subject="host-%d" % number)
-
-    def pkcs11_adapter(n: int) -> None:
-        for number in range(n):
-            _tokens.sign_token(adapter, algorithm, subject="host-%d" % number)
+            found = _pkcs11_signing.private_key(_pkcs11_keys.find_key_pair(session, label))
+            _tokens.sign_token(found, algorithm, subject="host-%d" % number)
 
     lookup = _lookup()
     pkcs11_options = {"pkcs11_key_label": label, "pkcs11_library": module, "pkcs11_token": "bench", "pkcs11_pin": PIN,
@@ -159,7 +157,7 @@ def variants(module: str, workdir: str, key_type: str, size: t.Optional[int], cu
     # Reading an RSA PEM key costs tens of milliseconds (cryptography checks the key on load): fewer tokens for it.
     pem_reread.share = 20  # type: ignore[attr-defined]
     return {"pem pyjwt": pem_pyjwt, "pem reread": pem_reread, "raw pkcs11": raw_pkcs11, "pkcs11 jwt": pkcs11_jwt,
-            "pkcs11 lookup": pkcs11_lookup, "pkcs11 find": pkcs11_find, "pkcs11 adapter": pkcs11_adapter,
+            "pkcs11 lookup": pkcs11_lookup, "pkcs11 find": pkcs11_find,
             "lookup pem": lookup_pem, "lookup pkcs11": lookup_pkcs11, "lookup pkcs11 again": lookup_pkcs11_again}
 
 

@@ -54,7 +54,7 @@ class JwtAuth:
 
     def _load_key(self) -> None:
         # Imported here so that access-key users need neither cryptography nor PyJWT.
-        from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source as key_source
+        from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source
         from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 
         config = self._config

@@ -4,13 +4,17 @@
 #
 # Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
 # do not import it from outside this collection.
-"""Safe local files for secrets: atomic writes with a private mode from the start, reads, removal.
+"""Safe local files for secrets: atomic writes with a private mode from the start, reads, removal, identity.
 
 A private key or token file is written to a temporary file in the same
 directory, created with its final mode (0600 by default) so the secret is never
 readable by others even for a moment, flushed to disk, then renamed over the
 target. Readers see the old file or the new one, never a partial one, and a
 failure leaves the old file as it was.
+
+A file's identity (``file_identity``: device, inode, size, mtime) tells that
+it changed, an atomic rewrite included (a new inode): the key caches of the
+signing path use it.
 
 Failures raise IzumaFileError naming the path and the reason. File contents
 never appear in messages.
@@ -24,13 +28,6 @@ import typing as t
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaFileError
 
-try:
-    import grp
-    import pwd
-except ImportError:  # pragma: no cover - not on Windows; Ansible modules run on POSIX
-    grp = None  # type: ignore[assignment]
-    pwd = None  # type: ignore[assignment]
-
 # Key, certificate and token files are small; a huge file is a wrong path.
 MAX_READ_BYTES = 1024 * 1024
 
@@ -42,22 +39,17 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def _resolve_id(value: t.Union[str, int, None], kind: str) -> int:
-    """Return a uid/gid for a user/group name or number; -1 means "leave as is" for os.fchown."""
-    if value is None:
-        return -1
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value)
-    if text.isdigit():
-        return int(text)
+def file_identity(path: str) -> t.Optional[t.Tuple[int, int, int, int]]:
+    """(device, inode, size, mtime in ns) of the file at ``path``, or None when it cannot be read.
+
+    Links are followed: the device and inode name the file itself, whatever path leads to it. A rewritten file
+    (an atomic write makes a new inode) or an edited one has another identity.
+    """
     try:
-        if kind == "owner":
-            return pwd.getpwnam(text).pw_uid
-        return grp.getgrnam(text).gr_gid
-    except (KeyError, AttributeError):
-        raise IzumaFileError("%s %r does not exist on this host: give an existing %s name or a numeric id"
-                             % (kind, text, "user" if kind == "owner" else "group")) from None
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def read_file(path: str, what: str = "private key", max_size: int = MAX_READ_BYTES) -> bytes:
@@ -116,12 +108,11 @@ def _create_exclusive(directory: str, base: str, mode: int) -> t.Tuple[str, int]
     raise FileExistsError(errno.EEXIST, "could not create a unique temporary file")
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o600, owner: t.Union[str, int, None] = None,
-                 group: t.Union[str, int, None] = None) -> None:
-    """Write ``data`` to ``path`` atomically, with permission bits ``mode`` and optional owner/group.
+def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically, with permission bits ``mode``.
 
     The temporary file is created in the target's directory with O_EXCL and
-    ``mode`` (then set exactly, whatever the umask), owned as asked, written,
+    ``mode`` (then set exactly, whatever the umask), written,
     fsynced and renamed over ``path``; the directory is fsynced too. A
     symbolic link at ``path`` is followed: its target is replaced, so a linked
     deployment keeps its link. On failure the temporary file is removed and
@@ -135,16 +126,12 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600, owner: t.Union[str, 
         raise IzumaFileError("cannot write %s: directory %s does not exist; create it first" % (path, directory), path=path)
     if os.path.isdir(target):
         raise IzumaFileError("cannot write %s: it is a directory; give a file path" % path, path=path)
-    uid = _resolve_id(owner, "owner")
-    gid = _resolve_id(group, "group")
     temp = None  # type: t.Optional[str]
     try:
         temp, fd = _create_exclusive(directory, base, mode)
         try:
             # The umask may have removed bits from ``mode``; it can never have added any.
             os.fchmod(fd, mode)
-            if uid != -1 or gid != -1:
-                os.fchown(fd, uid, gid)
             _write_all(fd, bytes(data))
             os.fsync(fd)
         finally:
@@ -153,11 +140,7 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600, owner: t.Union[str, 
         temp = None
         _fsync_directory(directory)
     except OSError as exc:
-        if exc.errno in (errno.EACCES, errno.EPERM) and (uid != -1 or gid != -1):
-            reason = "permission denied (changing the owner or group needs root: run the task with become)"
-        else:
-            reason = _reason(exc)
-        raise IzumaFileError("cannot write %s: %s" % (path, reason), path=path) from None
+        raise IzumaFileError("cannot write %s: %s" % (path, _reason(exc)), path=path) from None
     finally:
         if temp is not None:
             try:

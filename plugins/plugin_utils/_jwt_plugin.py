@@ -11,12 +11,16 @@ community.hashi_vault's and community.crypto's plugin_utils are:
 
 - ``resolve_key_path``: where a relative private_key_path points (the role's
   directory in a role, else the playbook's), written once for both plugins;
-- ``sign_options``: plugin options turned into ``_tokens.sign_token`` keywords;
+- ``sign_options``: plugin options turned into ``_jwt.signing.sign_token`` keywords;
 - ``TokenCache`` / ``TOKEN_CACHE``: tokens reused within one process while
-  enough of their lifetime remains.
+  enough of their lifetime remains;
+- ``CallCache`` / ``CALL_CACHE``: whole lookup calls answered again.
 
-The key itself is reached through module_utils ``_key_source``, which the API
-client's JWT authentication on managed hosts uses too.
+The key itself is reached through module_utils ``_jwt.key_source``, which the
+API client's JWT authentication on managed hosts uses too; what is known about
+a key (its fingerprint, the algorithms it signs) is in ``_jwt.key_facts``, the
+one table the token cache and the signer read. docs/jwt.md lists every cache
+of the signing path.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ import threading
 import time
 import typing as t
 
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as jws
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils._files import file_identity
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_facts
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 
 
 def resolve_key_path(path: t.Optional[str], variables: t.Mapping[str, t.Any], loader: t.Any) -> t.Optional[str]:
@@ -109,9 +114,10 @@ def sign_options(get: t.Callable[[str], t.Any]) -> t.Dict[str, t.Any]:
 class TokenCache:
     """Signed tokens reused while enough of their lifetime remains.
 
-    Keyed by the signing key's public key fingerprint, the algorithm and the
-    canonical JSON of every other signing option, so a change in claims,
-    headers, lifetime or key signs anew. A cached token is handed out again
+    Keyed by the signing key's public key fingerprint (``key_facts``: worked
+    out once per key object), the algorithm and the canonical JSON of every
+    other signing option, so a change in claims, headers, lifetime or key
+    signs anew. A cached token is handed out again
     only while more than ``min_remaining_fraction`` of its lifetime and more
     than ``min_remaining_seconds`` remain; otherwise it is re-signed. A reused
     token is the same token, so with ``jwt_id=True`` its jti repeats too.
@@ -124,39 +130,22 @@ class TokenCache:
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._entries = {}  # type: t.Dict[t.Tuple[str, str, str], t.Tuple[str, int, int]]
-        # Public key fingerprints by id() of the key object, computed once per key (a DER encoding and a hash each
-        # time would cost as much as the lookup itself); the key is kept so that its id cannot be reused.
-        self._fingerprints = {}  # type: t.Dict[int, t.Tuple[t.Any, str]]
         self.hits = 0
         self.misses = 0
 
-    def _fingerprint(self, key: t.Any) -> str:
-        known = self._fingerprints.get(id(key))  # one dictionary read is atomic: no lock needed to read
-        if known is not None and known[0] is key:
-            return known[1]
-        fingerprint = keys.public_key_fingerprint(key)
-        with self._lock:
-            self._fingerprints[id(key)] = (key, fingerprint)
-            while len(self._fingerprints) > self.max_entries:
-                del self._fingerprints[next(iter(self._fingerprints))]
-        return fingerprint
-
-    def get_or_sign(self, key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[float] = None, **sign_options: t.Any) -> str:
-        """Return a cached token for these options, or sign (via ``sign_token``) and cache a new one.
-
-        ``sign_options`` are sign_token's keyword arguments other than key, algorithm and now.
-        """
-        return self.get_or_sign_window(key, algorithm=algorithm, now=now, **sign_options)[0]
-
     def get_or_sign_window(self, key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[float] = None,
                            **sign_options: t.Any) -> t.Tuple[str, float, float]:
-        """``get_or_sign``, and the window ``(from, until)`` in which this cache would hand out the same token again."""
+        """Return ``(token, from, until)``: a cached token for these options, or one signed now and cached.
+
+        ``from`` and ``until`` are the window in which this cache would hand out the same token again. ``sign_options``
+        are ``sign_token``'s keyword arguments other than key, algorithm and now.
+        """
         algorithm = tokens.default_algorithm(key) if algorithm is None else algorithm
         try:
             options = _CANONICAL_JSON.encode(sign_options)
         except (TypeError, ValueError):
             raise IzumaTokenError("token options must be JSON values (strings, numbers, booleans, lists, mappings)") from None
-        cache_key = (self._fingerprint(key), algorithm, options)
+        cache_key = (key_facts.fingerprint(key), algorithm, options)
         current = time.time() if now is None else now
         entry = self._entries.get(cache_key)  # one dictionary read is atomic: the lock guards the writes
         if entry is not None:
@@ -186,7 +175,6 @@ class TokenCache:
         """Forget every cached token."""
         with self._lock:
             self._entries.clear()
-            self._fingerprints.clear()
 
 
 class CallCache:
@@ -229,7 +217,7 @@ class CallCache:
             identity: t.Optional[t.Tuple[int, ...]] = None) -> None:
         """Keep ``results`` for ``call`` within ``window``, as long as the key file at ``key_path`` (if any) is the same.
 
-        ``identity`` is the file's identity when the key was read (``file_identity``), if the caller has it.
+        ``identity`` is the file's identity when the key was read (``_files.file_identity``), if the caller has it.
         """
         key_file = None
         if key_path:
@@ -249,15 +237,6 @@ class CallCache:
         """Forget every answer."""
         with self._lock:
             self._entries.clear()
-
-
-def file_identity(path: str) -> t.Optional[t.Tuple[int, ...]]:
-    """(device, inode, size, mtime) of the file at ``path`` (links followed), or None when it cannot be read."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 # Made once (json.dumps makes its encoder on every call, a third of the cost of encoding a few options).

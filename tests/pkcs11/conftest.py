@@ -93,8 +93,6 @@ def softhsm() -> t.Iterator[SoftHsm]:
     hsm.serial = hsm.init_token(TOKEN_LABEL)  # type: ignore[attr-defined]
     hsm.other_serial = hsm.init_token(OTHER_TOKEN_LABEL)  # type: ignore[attr-defined]
     yield hsm
-    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11  # pylint: disable=import-outside-toplevel
-    _pkcs11.close_sessions()
     if not configured:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -21,6 +21,7 @@ import requests
 import yaml
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as _issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
 
 from conftest import COLLECTION_ROOT
@@ -82,7 +83,7 @@ class Api:
     def application_with_key(self, name: str, pair: t.Any, groups: t.Sequence[str] = ()) -> t.Tuple[str, str]:
         """An application with the token key's self-signed certificate as its verification key: (id, certificate PEM)."""
         application = self.call("POST", "/v3/applications", json={"name": name})
-        pem = _certificates.dump_certificate(_pkcs11_signing.create_certificate(pair, name, 30))
+        pem = _certificates.dump_certificate(_issuing.create_certificate(_pkcs11_signing.private_key(pair), name, 30))
         self.call("POST", "/v3/applications/%s/verification-keys" % application["id"], json={"name": name, "certificate": pem})
         for group in groups:
             found = self.call("GET", "/v3/policy-groups", params={"name__eq": group})["data"]

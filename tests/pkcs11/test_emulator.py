@@ -12,8 +12,10 @@ import requests
 from izuma_emulator.testing import start_in_thread
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as _issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 
 from conftest import ALGORITHMS_FOR, KEY_SPECS, spec_id
 
@@ -49,12 +51,13 @@ def test_emulator_accepts_the_certificate_and_every_algorithm(api, pairs, spec) 
     application = api.call("POST", "/v3/applications", json={"name": "pkcs11-" + spec_id(spec)})
     assert application.status_code == 201, application.text
     application_id = application.json()["id"]
-    pem = _certificates.dump_certificate(_pkcs11_signing.create_certificate(pair, "izuma-emulator-" + spec_id(spec), 30))
+    signing_key = _pkcs11_signing.private_key(pair)
+    pem = _certificates.dump_certificate(_issuing.create_certificate(signing_key, "izuma-emulator-" + spec_id(spec), 30))
     key = api.call("POST", "/v3/applications/%s/verification-keys" % application_id, json={"name": "hsm", "certificate": pem})
     assert key.status_code == 201, key.text
     assert key.json()["certificate_fingerprint"] == _certificates.certificate_info(_certificates.load_certificate(pem))["fingerprint"]
     for algorithm in ALGORITHMS_FOR[spec]:
-        token = _pkcs11_signing.sign_jwt(pair, algorithm, lifetime=120, subject="pkcs11-test")
+        token = _tokens.sign_token(signing_key, algorithm, lifetime=120, subject="pkcs11-test")
         response = api.call("GET", "/v3/applications/%s" % application_id, token=token, application_id=application_id)
         assert response.status_code == 200, (algorithm, response.text)
         assert api.emulator.log()[-1]["auth"] == "jwt"
@@ -64,14 +67,14 @@ def test_emulator_refuses_a_token_of_a_key_it_does_not_know(api, token, pairs) -
     # The acceptance above means something: a token-signed JWT from a key that was not uploaded is refused.
     spec = ("EC", None, "P-256")
     application = api.call("POST", "/v3/applications", json={"name": "pkcs11-unknown-key"}).json()
-    pem = _certificates.dump_certificate(_pkcs11_signing.create_certificate(pairs[spec], "izuma-known", 30))
+    pem = _certificates.dump_certificate(_issuing.create_certificate(_pkcs11_signing.private_key(pairs[spec]), "izuma-known", 30))
     assert api.call("POST", "/v3/applications/%s/verification-keys" % application["id"],
                     json={"name": "known", "certificate": pem}).status_code == 201
     label = _pkcs11_keys.key_label("not-uploaded")
     _pkcs11_keys.destroy_key_pair(token, label)
     stranger = _pkcs11_keys.generate_key_pair(token, label, "EC", curve="P-256")
     try:
-        refused = api.call("GET", "/v3/applications/%s" % application["id"], token=_pkcs11_signing.sign_jwt(stranger, "ES256"),
+        refused = api.call("GET", "/v3/applications/%s" % application["id"], token=_tokens.sign_token(_pkcs11_signing.private_key(stranger), "ES256"),
                            application_id=application["id"])
         assert refused.status_code == 401 and refused.json()["type"] == "invalid_token", refused.text
     finally:

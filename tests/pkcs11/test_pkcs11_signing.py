@@ -14,10 +14,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing as _issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import IzumaPkcs11Error
 
 from conftest import ALGORITHMS_FOR, KEY_SPECS, spec_id
@@ -33,14 +34,15 @@ def _case_id(case) -> str:
 @pytest.fixture(scope="module")
 def certificates(pairs):
     """The self-signed certificate of every test key pair, issued by the token, as PEM text."""
-    return {spec: _certificates.dump_certificate(_pkcs11_signing.create_certificate(pair, "izuma-pkcs11-" + spec_id(spec), 30))
+    return {spec: _certificates.dump_certificate(_issuing.create_certificate(_pkcs11_signing.private_key(pair), "izuma-pkcs11-" + spec_id(spec), 30))
             for spec, pair in pairs.items()}
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_every_algorithm_signs_a_jwt_pyjwt_verifies_with_only_the_certificate(pairs, certificates, case) -> None:
     spec, algorithm = case
-    token = _pkcs11_signing.sign_jwt(pairs[spec], algorithm, lifetime=600, issuer="izuma-pkcs11", claims={"scope": ["a", "b"]})
+    token = _tokens.sign_token(_pkcs11_signing.private_key(pairs[spec]), algorithm, lifetime=600, issuer="izuma-pkcs11",
+                               claims={"scope": ["a", "b"]})
     public_key = _certificates.load_certificate(certificates[spec]).public_key()
     claims = jwt.decode(token, public_key, algorithms=[algorithm], issuer="izuma-pkcs11")
     assert claims["scope"] == ["a", "b"] and claims["exp"] - claims["iat"] == 600
@@ -56,7 +58,7 @@ def test_every_algorithm_signs_a_jwt_pyjwt_verifies_with_only_the_certificate(pa
 def test_header_and_payload_are_byte_for_byte_pyjwts(pairs, spec) -> None:
     algorithm = ALGORITHMS_FOR[spec][0]
     options = {"lifetime": 300, "subject": "device-7", "audience": ["izuma"], "now": NOW}
-    token = _pkcs11_signing.sign_jwt(pairs[spec], algorithm, headers={"typ": "JWT", "cty": "x"}, key_id=True, **options)
+    token = _tokens.sign_token(_pkcs11_signing.private_key(pairs[spec]), algorithm, headers={"typ": "JWT", "cty": "x"}, key_id=True, **options)
     file_key = rsa.generate_private_key(65537, 2048) if spec[0] == "RSA" else ec.generate_private_key(pairs[spec].public_key().curve)
     reference = jwt.encode(_tokens.build_claims(**options), file_key, algorithm=algorithm,
                            headers={"typ": "JWT", "cty": "x", "kid": _tokens.kid_for_key(pairs[spec].public_key())})
@@ -66,10 +68,28 @@ def test_header_and_payload_are_byte_for_byte_pyjwts(pairs, spec) -> None:
 @pytest.mark.parametrize("spec, length", [(("EC", None, "P-256"), 64), (("EC", None, "P-384"), 96), (("EC", None, "P-521"), 132)])
 def test_ecdsa_signatures_are_raw_r_s_of_fixed_length_and_der_for_x509(pairs, spec, length) -> None:
     algorithm = ALGORITHMS_FOR[spec][0]
+    key = _pkcs11_signing.private_key(pairs[spec])
     assert {len(_pkcs11_signing.sign(pairs[spec], b"message %d" % number, algorithm)) for number in range(20)} == {length}
-    der = _pkcs11_signing.sign_der(pairs[spec], b"message", algorithm)
-    hash_algorithm = {"ES256": "SHA256", "ES384": "SHA384", "ES512": "SHA512"}[algorithm]
-    pairs[spec].public_key().verify(der, b"message", ec.ECDSA(getattr(hashes, hash_algorithm)()))
+    # The JWS writer's form (sign_jws): raw r||s; the certificate builder's (sign): DER, as cryptography's keys give it.
+    assert {len(key.sign_jws(b"message %d" % number, algorithm)) for number in range(20)} == {length}
+    hash_algorithm = getattr(hashes, {"ES256": "SHA256", "ES384": "SHA384", "ES512": "SHA512"}[algorithm])()
+    der = key.sign(b"message", ec.ECDSA(hash_algorithm))
+    pairs[spec].public_key().verify(der, b"message", ec.ECDSA(hash_algorithm))
+
+
+@pytest.mark.parametrize("spec", [spec for spec in KEY_SPECS if spec[0] == "EC"], ids=spec_id)
+def test_a_token_is_signed_with_the_raw_signature_no_der_in_between(pairs, certificates, spec, monkeypatch) -> None:
+    # The JWT path takes the token's raw r||s (sign_jws): the DER form of sign(), which the certificate builder needs,
+    # is not made and taken apart again.
+    def no_der(*_args):
+        raise AssertionError("the JWT path asked for a DER signature")
+
+    key = _pkcs11_signing.private_key(pairs[spec])
+    monkeypatch.setattr(type(key), "sign", no_der)
+    algorithm = ALGORITHMS_FOR[spec][0]
+    token = _tokens.sign_token(key, algorithm, subject="raw", key_id=True)
+    public_key = _certificates.load_certificate(certificates[spec]).public_key()
+    assert jwt.decode(token, public_key, algorithms=[algorithm])["sub"] == "raw"
 
 
 @pytest.mark.parametrize("spec, algorithm, fragment", [
@@ -79,8 +99,11 @@ def test_ecdsa_signatures_are_raw_r_s_of_fixed_length_and_der_for_x509(pairs, sp
     (("RSA", 2048, None), "HS256", "HMAC algorithms use a shared secret"),
 ])
 def test_an_algorithm_that_does_not_fit_the_key_is_refused(pairs, spec, algorithm, fragment) -> None:
+    # Before anything is signed: by the token library for a token, by sign itself (naming the key) for anything else.
+    with pytest.raises(IzumaTokenError, match=fragment):
+        _tokens.sign_token(_pkcs11_signing.private_key(pairs[spec]), algorithm)
     with pytest.raises(IzumaPkcs11Error, match=fragment) as caught:
-        _pkcs11_signing.sign_jwt(pairs[spec], algorithm)
+        _pkcs11_signing.sign(pairs[spec], b"signing input", algorithm)
     assert pairs[spec].label in caught.value.message
 
 
@@ -109,11 +132,12 @@ def test_certificate_passes_the_upload_rules_and_openssl_self_signature_check(pa
 
 def test_certificate_options_are_those_of_file_keys(pairs) -> None:
     pair = pairs[("EC", None, "P-384")]
-    cert = _pkcs11_signing.create_certificate(pair, "subject-test", 7, subject={"O": "Izuma", "C": "FI"})
+    key = _pkcs11_signing.private_key(pair)
+    cert = _issuing.create_certificate(key, "subject-test", 7, subject={"O": "Izuma", "C": "FI"})
     assert cert.subject.rfc4514_string() == "CN=subject-test,O=Izuma,C=FI"
     assert cert.signature_hash_algorithm.name == "sha384"
     with pytest.raises(IzumaKeyError, match="valid_days must be a whole number"):
-        _pkcs11_signing.create_certificate(pair, "x", 0)
+        _issuing.create_certificate(key, "x", 0)
 
 
 @pytest.mark.parametrize("spec", [("RSA", 2048, None), ("EC", None, "P-521")], ids=spec_id)
@@ -140,6 +164,7 @@ def test_an_old_cryptography_is_named_before_the_token_is_asked(pairs, monkeypat
     # cryptography 36 and older sign certificates only with their own key objects (checked by hand with 36.0.2 and 37.0.4).
     monkeypatch.setattr(_pkcs11_signing, "cryptography_version", "36.0.2")
     with pytest.raises(IzumaPkcs11Error, match="needs the Python library cryptography 37 or later, found 36.0.2"):
-        _pkcs11_signing.create_certificate(pairs[("EC", None, "P-256")], "old", 1)
+        _issuing.create_certificate(_pkcs11_signing.private_key(pairs[("EC", None, "P-256")]), "old", 1)
     monkeypatch.setattr(_pkcs11_signing, "cryptography_version", "48.0.0")
-    assert _pkcs11_signing.create_certificate(pairs[("EC", None, "P-256")], "new", 1).subject.rfc4514_string() == "CN=new"
+    key = _pkcs11_signing.private_key(pairs[("EC", None, "P-256")])
+    assert _issuing.create_certificate(key, "new", 1).subject.rfc4514_string() == "CN=new"

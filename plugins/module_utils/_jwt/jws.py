@@ -4,7 +4,7 @@
 #
 # Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
 # do not import it from outside this collection.
-"""The JWS compact serialization of a token, for ``_tokens.sign_token`` (the one signing path).
+"""The JWS compact serialization of a token, for ``signing.sign_token`` (the one signing path); PyJWT, when needed.
 
 What PyJWT's ``jwt.encode`` writes, byte for byte (compact JSON; header keys
 sorted, claims in their order; base64url without padding), with what cannot
@@ -12,7 +12,17 @@ change for a key and an algorithm done once: the header segment and the
 signer (padding, hash and ECDSA objects, the raw signature length). Per token
 only the claims are encoded and signed, which halves the cost of an ES256
 token next to ``jwt.encode``. The options are checked before this, by
-``_tokens.signing_request``; nothing here is a check.
+``signing.signing_request``; nothing here is a check.
+
+A key object that makes JWS signatures itself has a ``sign_jws(data,
+algorithm)`` method, used instead of its ``sign()``: a PKCS#11 key's
+(``_pkcs11.signing``) returns the token's raw ECDSA r||s as the JWS wants it,
+where its ``sign()`` must return DER for the certificate builder.
+
+PyJWT is imported only where it is used (``pyjwt``): to decode and verify
+tokens (``status``), and to write a token with the headers it treats
+specially. Importing it costs about a tenth of a second, which signing alone
+(the API client on a managed host) does not pay.
 """
 
 from __future__ import annotations
@@ -20,19 +30,37 @@ from __future__ import annotations
 import binascii
 import json
 import json.encoder
+import traceback
 import typing as t
 
-try:
-    import jwt
-except ImportError:
-    pass  # _tokens.require_pyjwt says so before any use.
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
 
 try:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 except ImportError:
-    pass  # _tokens.require_pyjwt says so before any use.
+    pass  # require_cryptography says so before any use.
+
+PYJWT_MISSING_MESSAGE = "the Python library 'PyJWT' is required on the host that runs this task (install it with: pip install 'PyJWT>=2.6')"
+
+
+def require_cryptography() -> None:
+    """Raise IzumaTokenError when cryptography, which every signature and verification of a token needs, is missing."""
+    if not _keys.HAS_CRYPTOGRAPHY:
+        raise IzumaTokenError(_keys.CRYPTOGRAPHY_MISSING_MESSAGE, import_error=_keys.CRYPTOGRAPHY_IMPORT_ERROR)
+
+
+def pyjwt() -> t.Any:
+    """The PyJWT module (``jwt``), imported on first use; IzumaTokenError when it (or cryptography) is missing."""
+    try:
+        # Optional, and slow to import: only where it is used.
+        import jwt  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise IzumaTokenError(PYJWT_MISSING_MESSAGE, import_error=traceback.format_exc()) from None
+    require_cryptography()
+    return jwt
 
 
 class CompactJson:
@@ -97,8 +125,13 @@ def _signer(key: t.Any, algorithm: str, signers: t.Dict[str, t.Callable[[bytes],
     signer = signers.get(algorithm)
     if signer is not None:
         return signer
+    sign_jws = getattr(key, "sign_jws", None)
     digest = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}[algorithm[2:]]()
-    if algorithm.startswith("RS"):
+    if sign_jws is not None:
+        # The key makes the JWS signature itself (a PKCS#11 key: the token's raw r||s, with no DER in between).
+        def signer(data: bytes) -> bytes:
+            return sign_jws(data, algorithm)
+    elif algorithm.startswith("RS"):
         pkcs1 = padding.PKCS1v15()
 
         def signer(data: bytes) -> bytes:
@@ -121,16 +154,21 @@ def _signer(key: t.Any, algorithm: str, signers: t.Dict[str, t.Callable[[bytes],
     return signer
 
 
+def written_by_pyjwt(headers: t.Mapping[str, t.Any]) -> bool:
+    """Tell whether a token with these extra headers is left to PyJWT: ``b64``, or a ``kid`` that is not a string."""
+    return bool(headers) and ("b64" in headers or not isinstance(headers.get("kid", ""), str))
+
+
 def encode_token(key: t.Any, algorithm: str, claims: t.Dict[str, t.Any], headers: t.Mapping[str, t.Any],
                  signers: t.Dict[str, t.Callable[[bytes], bytes]]) -> str:
     """Sign and serialize the token that ``signing_request`` described (``algorithm`` already checked to fit ``key``).
 
     The same bytes as ``jwt.encode(claims, key, algorithm, headers)``; headers that PyJWT treats specially
-    (``b64``, a ``kid`` that is not a string) are left to PyJWT itself. ``signers`` keeps the key's signers
-    (``_tokens`` holds one such mapping per key object, with the key's other facts).
+    (``written_by_pyjwt``) are left to PyJWT itself. ``signers`` keeps the key's signers (``key_facts`` holds one
+    such mapping per key object, with the key's other facts).
     """
-    if headers and ("b64" in headers or not isinstance(headers.get("kid", ""), str)):
-        token = jwt.encode(claims, key, algorithm=algorithm, headers=dict(headers))
+    if written_by_pyjwt(headers):
+        token = pyjwt().encode(claims, key, algorithm=algorithm, headers=dict(headers))
         return token if isinstance(token, str) else token.decode("ascii")
     signing_input = _header_segment(algorithm, headers) + b"." + _b64(_COMPACT_JSON.encode(claims).encode("utf-8"))
     return (signing_input + b"." + _b64(_signer(key, algorithm, signers)(signing_input))).decode("ascii")

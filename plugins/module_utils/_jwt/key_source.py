@@ -10,16 +10,19 @@ Everything that signs reaches its key here: the izuma_jwt action plugin and
 lookup on the controller, and the API client's JWT authentication inside
 modules on a managed host (so this lives in module_utils, not plugin_utils).
 A key lives in a PEM file, in PEM content, or in a PKCS#11 token
-(``Pkcs11KeySource``, from ``_pkcs11_options``): the token's key comes back as
+(``Pkcs11KeySource``, from ``_pkcs11.options``): the token's key comes back as
 a ``cryptography`` private key object whose ``sign()`` is done by the token, so
 nothing that signs knows which source it has.
 
 Keys are parsed once per process through ``SigningKeyCache`` (again only
-when the file changes): a lookup templated a thousand times, or a client
-signing a token per request, parses its key once; and each parse is cheap
-(``parse_private_key``: no RSA consistency checks, a sign-and-verify instead),
-because every Ansible worker process parses the key again. Messages never quote key
-material or passphrases, and the cache keeps no passphrase.
+when the file changes, as ``_files.file_identity`` tells): a lookup templated
+a thousand times, or a client signing a token per request, parses its key
+once; and each parse is cheap (``parse_private_key``: no RSA consistency
+checks, a sign-and-verify instead), because every Ansible worker process
+parses the key again. The same key object comes back for the same key (a
+PKCS#11 key pair keeps its one key object), so that what ``key_facts`` knows
+of it is worked out once. Messages never quote key material or passphrases,
+and the cache keeps no passphrase.
 """
 
 from __future__ import annotations
@@ -79,8 +82,9 @@ def _signs_and_verifies(key: t.Any) -> bool:
 class SigningKeyCache:
     """Parsed private keys, so that a lookup templated many times parses its key once.
 
-    Entries for files are keyed by (device, inode, size, mtime) so
-    that a rewritten file (atomic writes make a new inode) is parsed again;
+    Entries for files are keyed by the file's identity (``_files.file_identity``:
+    device, inode, size, mtime) so that a rewritten file (atomic writes make a
+    new inode) is parsed again;
     entries for content by its SHA-256. The passphrase is part of the key as
     an HMAC with a random per-process secret, so that a wrong passphrase is
     never accepted because an earlier call gave the right one, and the
@@ -126,17 +130,12 @@ class SigningKeyCache:
 
     def load_file_identity(self, path: str, passphrase: t.Optional[t.Union[str, bytes]] = None, what: str = "private key",
                            source: t.Optional[str] = None, **load_options: t.Any) -> t.Tuple[t.Any, t.Tuple[int, int, int, int]]:
-        """``load_file``, and the identity (device, inode, size, mtime) of the file the key was read from, from one stat."""
-        try:
-            # Links followed: the device and inode name the file itself, whatever path leads to it.
-            info = os.stat(path)
-        except OSError:
+        """``load_file``, and the identity (``_files.file_identity``) of the file the key was read from, from one stat."""
+        identity = _files.file_identity(path)
+        if identity is None:
             # Let read_file produce its precise message (missing, permission, ...).
-            info = None
-        if info is None:
             _files.read_file(path, what=what)
             raise IzumaKeyError("private key file %s cannot be read" % path)
-        identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
         cache_key = ("file",) + identity + (self._passphrase_tag(passphrase), tuple(sorted(load_options.items())) if load_options else ())
         return self._get(cache_key, lambda: parse_private_key(_files.read_file(path, what=what), passphrase=passphrase,
                                                               source="private key file %s" % path if source is None else source,
@@ -159,37 +158,24 @@ def load_pkcs11_key(source: Pkcs11KeySource) -> t.Any:
     """Return the private key object ``source`` names, signing in its token; one login per process and token.
 
     The session and the key pair found by label are kept for the process
-    (``_pkcs11.open_session``, ``_pkcs11_keys.cached_key_pair``), so a lookup
+    (``_pkcs11.session.open_session``, ``_pkcs11.key_pairs.cached_key_pair``), so a lookup
     templated a thousand times logs in and finds its key once. Raises
     IzumaKeyError (python-pkcs11 missing, library, token, PIN, no such key).
     """
     # Imported here: python-pkcs11 is needed only by those who use a token.
-    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as pkcs11_tokens  # pylint: disable=import-outside-toplevel
+    from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as pkcs11_session  # pylint: disable=import-outside-toplevel
     from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as pkcs11_keys  # pylint: disable=import-outside-toplevel
     from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as pkcs11_signing  # pylint: disable=import-outside-toplevel
 
-    ref = pkcs11_tokens.token_ref(source.token, source.serial)
-    session = pkcs11_tokens.open_session(source.library, ref, pkcs11_tokens.resolve_pin(source.pin, ref))
+    ref = pkcs11_session.token_ref(source.token, source.serial)
+    session = pkcs11_session.open_session(source.library, ref, pkcs11_session.resolve_pin(source.pin, ref))
     pair = pkcs11_keys.cached_key_pair(session, source.label)
     if pair is None:
         raise IzumaKeyError("%s has no private key labelled %r: check pkcs11_key_label (izuma_verification_key returns the "
                             "label of the current key as pkcs11_key_label; pkcs11-tool --list-objects lists a token's keys)"
                             % (session.describe(), source.label))
-    with _TOKEN_KEYS_LOCK:
-        known = _TOKEN_KEYS.get(id(pair))
-        if known is None or known[0] is not pair:
-            # The same key object for the same pair: the lookup's token cache knows a key by its object, and works out
-            # its fingerprint (a DER encoding and a hash) only for a key object it has not seen.
-            known = (pair, pkcs11_signing.private_key(pair))
-            _TOKEN_KEYS[id(pair)] = known
-            while len(_TOKEN_KEYS) > 32:
-                del _TOKEN_KEYS[next(iter(_TOKEN_KEYS))]
-    return known[1]
-
-
-# The token-backed key object of each key pair this process found (keeping the pair, so that its id stays its own).
-_TOKEN_KEYS = {}  # type: t.Dict[int, t.Tuple[t.Any, t.Any]]
-_TOKEN_KEYS_LOCK = threading.Lock()
+    # The same key object for the same pair (kept on the pair): key_facts knows a key by its object.
+    return pkcs11_signing.private_key(pair)
 
 
 def load_signing_key(path: t.Optional[str] = None, content: t.Optional[t.Union[str, bytes]] = None,

@@ -38,7 +38,7 @@ MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content", "pkcs11_key_la
 def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
     """The options of izuma_jwt, without AnsibleModule's file arguments (``add_file_common_args`` adds them).
 
-    The PKCS#11 options (``_pkcs11_options``) are read by the action plugin on the controller, like the key options;
+    The PKCS#11 options (``_pkcs11.options``) are read by the action plugin on the controller, like the key options;
     none of them is in HOST_OPTIONS, so the PIN never reaches a managed host.
     """
     spec = dict(

@@ -6,13 +6,16 @@
 # do not import it from outside this collection.
 """JSON Web Tokens for Izuma Device Management: check the options, build claims and headers, sign.
 
-The signing half of the collection's one token library (``_token_status``
-is the inspecting half). Izuma Device Management verifies a JWT with the
+The signing half of the collection's one token library (``status`` is the
+inspecting half). Izuma Device Management verifies a JWT with the
 application's uploaded certificates; it accepts RS256/384/512, ES256/384/512
-and PS256/384/512 (``_jwt_algorithms``) and requires an ``exp`` claim. Every
+and PS256/384/512 (``algorithms``) and requires an ``exp`` claim. Every
 option is checked in one place, ``signing_request``, before anything is
 signed, so a bad token fails here with a clear message rather than as a 401
-from the API; ``sign_token`` signs what ``signing_request`` built.
+from the API; ``sign_token`` signs what ``signing_request`` built, written by
+``jws`` (no PyJWT needed, but for headers only PyJWT writes). What is known
+about a key (its description, fingerprint, fitting algorithms) is kept once
+per key object, in ``key_facts``.
 
 Messages never contain tokens, key material or passphrases.
 """
@@ -21,26 +24,14 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 import typing as t
 import uuid
 
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as _jws
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_facts as _key_facts
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt.algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME, ES_CURVES, HARD_MAX_LIFETIME
-
-# PyJWT is what the tokens are checked against (and what _token_status decodes them with): required as before,
-# although _jws serializes the tokens it signs.
-try:
-    import jwt  # noqa: F401  pylint: disable=unused-import
-except ImportError:
-    HAS_PYJWT = False
-    PYJWT_IMPORT_ERROR = traceback.format_exc()  # type: t.Optional[str]
-else:
-    HAS_PYJWT = True
-    PYJWT_IMPORT_ERROR = None
-
 
 # Claims the signer sets from its own options (lifetime, not_before_skew), never from user claims.
 RESERVED_CLAIMS = ("exp", "iat", "nbf")
@@ -54,59 +45,14 @@ CLAIM_OPTIONS = ("lifetime", "claims", "issuer", "subject", "audience", "jwt_id"
 HEADER_OPTIONS = ("headers", "key_id")
 _OPTION_NAMES = frozenset(CLAIM_OPTIONS + HEADER_OPTIONS + ("algorithm",))
 
-PYJWT_MISSING_MESSAGE = "the Python library 'PyJWT' is required on the host that runs this task (install it with: pip install 'PyJWT>=2.6')"
-
-
-def require_pyjwt() -> None:
-    """Raise IzumaTokenError when PyJWT (or cryptography, which it needs here) cannot be imported."""
-    if not HAS_PYJWT:
-        raise IzumaTokenError(PYJWT_MISSING_MESSAGE, import_error=PYJWT_IMPORT_ERROR)
-    if not _keys.HAS_CRYPTOGRAPHY:
-        raise IzumaTokenError(_keys.CRYPTOGRAPHY_MISSING_MESSAGE, import_error=_keys.CRYPTOGRAPHY_IMPORT_ERROR)
-
-
-class _KeyFacts:
-    """What never changes for one key object: its description, fingerprint, fitting algorithms and signers."""
-
-    __slots__ = ("key", "description", "fingerprint", "fitting", "signers")
-
-    def __init__(self, key: t.Any, description: t.Dict[str, t.Any]) -> None:
-        self.key = key  # kept, so that its id() cannot be reused by another object while the facts are known
-        self.description = description
-        self.fingerprint = None  # type: t.Optional[str]
-        self.fitting = set()  # type: t.Set[str]
-        self.signers = {}  # type: t.Dict[str, t.Callable[[bytes], bytes]]
-
-
-# Key facts by id() of the key object, computed once per key: a lookup signs many tokens with one parsed key.
-_FACTS = {}  # type: t.Dict[int, _KeyFacts]
-_MAX_FACTS = 64
-
-
-def _facts(key: t.Any) -> _KeyFacts:
-    known = _FACTS.get(id(key))
-    if known is not None and known.key is key:
-        return known
-    try:
-        description = _keys.key_description(key)
-    except IzumaKeyError as exc:
-        raise IzumaTokenError(exc.message) from None
-    if len(_FACTS) >= _MAX_FACTS:
-        _FACTS.clear()
-    _FACTS[id(key)] = facts = _KeyFacts(key, description)
-    return facts
-
 
 def _describe(key: t.Any) -> t.Dict[str, t.Any]:
-    return _facts(key).description
+    return _key_facts.facts(key).description
 
 
 def kid_for_key(key: t.Any) -> str:
     """Return the ``kid`` this library puts in a token signed with ``key`` when asked: the first 32 hex digits of its public key fingerprint."""
-    facts = _facts(key)
-    if facts.fingerprint is None:
-        facts.fingerprint = _keys.public_key_fingerprint(key)
-    return facts.fingerprint[:KID_LENGTH]
+    return _key_facts.fingerprint(key)[:KID_LENGTH]
 
 
 def default_algorithm(key: t.Any) -> str:
@@ -131,7 +77,7 @@ def check_algorithm(algorithm: str, key: t.Any) -> None:
     """
     if not isinstance(algorithm, str) or not algorithm:
         raise IzumaTokenError("the JWT algorithm must be a non-empty string, one of %s" % ", ".join(ALGORITHMS))
-    if algorithm in ALGORITHMS and algorithm in _facts(key).fitting:
+    if algorithm in ALGORITHMS and algorithm in _key_facts.facts(key).fitting:
         return  # checked before for this key object: neither can have changed
     if algorithm not in ALGORITHMS:
         if algorithm.lower() == "none":
@@ -156,7 +102,7 @@ def check_algorithm(algorithm: str, key: t.Any) -> None:
         if desc["algorithm"] != "EC" or desc["curve"] != wanted:
             raise IzumaTokenError("JWT algorithm %s needs an EC key on %s, but the key is %s: use %s, or a key on %s"
                                   % (algorithm, wanted, _label(desc), _suggest(desc), wanted))
-    _facts(key).fitting.add(algorithm)
+    _key_facts.facts(key).fitting.add(algorithm)
 
 
 def _label(desc: t.Dict[str, t.Any]) -> str:
@@ -314,10 +260,12 @@ def sign_token(key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[fl
       Off by default, because Izuma Device Management does not document kid
       and finds the key by trying the application's certificates.
     """
-    require_pyjwt()
+    _jws.require_cryptography()
     request = signing_request(key, now=now, algorithm=algorithm, **options)
+    if _jws.written_by_pyjwt(request["headers"]):
+        _jws.pyjwt()  # says so when PyJWT is missing
     try:
-        return _jws.encode_token(key, request["algorithm"], request["claims"], request["headers"], _facts(key).signers)
+        return _jws.encode_token(key, request["algorithm"], request["claims"], request["headers"], _key_facts.facts(key).signers)
     except Exception as exc:  # pylint: disable=broad-except
         # PyJWT and the key raise several unrelated types here; none of their text is shown, as it could quote the key.
         raise IzumaTokenError("the token could not be signed with %s (%s): check that the key and algorithm match"

@@ -6,7 +6,7 @@
 # do not import it from outside this collection.
 """JSON Web Tokens for Izuma Device Management: inspect a deployed token and decide whether to renew it.
 
-The inspecting half of the collection's one token library (``_tokens`` signs):
+The inspecting half of the collection's one token library (``signing`` signs):
 ``decode_unverified`` reads a token without trusting it, ``seconds_left`` says
 how long it lives, ``token_status`` whether it is still good, and
 ``renewal_status`` whether it must be replaced by one signed with the given
@@ -22,16 +22,13 @@ import math
 import time
 import typing as t
 
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as _jws
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt.algorithms import ALGORITHMS
 from ansible_collections.izuma.device_management.plugins.module_utils import _times
-
-try:
-    import jwt
-except ImportError:
-    pass  # _tokens.require_pyjwt() says so before any use.
 
 # Claims that differ between two otherwise identical tokens: never compared for renewal.
 VOLATILE_CLAIMS = ("exp", "iat", "nbf", "jti")
@@ -54,7 +51,7 @@ def decode_unverified(token: t.Union[str, bytes]) -> t.Dict[str, t.Dict[str, t.A
     Raises IzumaTokenError (which never quotes the token) when it is not a
     well-formed JWS compact token with a JSON object as header and claims.
     """
-    _tokens.require_pyjwt()
+    jwt = _jws.pyjwt()
     text = _token_text(token)
     if text.count(".") != 2:
         raise IzumaTokenError("the token is not a JWT: a JWT has three base64url parts separated by dots, this has %d part(s)" % (text.count(".") + 1))
@@ -72,7 +69,7 @@ def decode_unverified(token: t.Union[str, bytes]) -> t.Dict[str, t.Dict[str, t.A
 def _verification_key(public_key_or_cert: t.Any) -> t.Any:
     if isinstance(public_key_or_cert, (str, bytes)):
         try:
-            return _keys.load_public_key(public_key_or_cert, source="the verification key")
+            return _certificates.load_public_key(public_key_or_cert, source="the verification key")
         except IzumaKeyError as exc:
             raise IzumaTokenError(exc.message) from None
     try:
@@ -105,7 +102,7 @@ def _same_claim(name: str, wanted: t.Any, actual: t.Any) -> bool:
         # "x" and ["x"] name the same audience.
         wanted = [wanted] if isinstance(wanted, str) else wanted
         actual = [actual] if isinstance(actual, str) else actual
-    return json.dumps(wanted, sort_keys=True) == json.dumps(actual, sort_keys=True)
+    return _same_json(wanted, actual)
 
 
 def token_status(token: t.Union[str, bytes, None], key: t.Any = None, required_claims: t.Optional[t.Mapping[str, t.Any]] = None,
@@ -132,30 +129,62 @@ def token_status(token: t.Union[str, bytes, None], key: t.Any = None, required_c
 
     Bad tokens are reported, not raised; only bad arguments raise.
     """
-    _tokens.require_pyjwt()
+    _jws.pyjwt()
     current = time.time() if now is None else now
     margin = _tokens.whole_seconds("renew_margin", renew_margin, allow_zero=True)
     status = {"valid": False, "expires_at": None, "seconds_left": None, "signed_by_key": None, "claims_match": None,
               "needs_renewal": True, "reason": "", "algorithm": None}  # type: t.Dict[str, t.Any]
+    claims = _decode_into(status, token)
+    if claims is None:
+        return status
+    left, reasons = _expiry_into(status, claims, current)
+    reasons += _request_differences(status, token, key, claims, required_claims, exact_claims, algorithm)
+    not_before = claims.get("nbf")
+    premature = _is_number(not_before) and current < not_before
+    if premature:
+        reasons.append("the token is not valid before %s" % _times.to_rfc3339(not_before))
+    expired = left is not None and claims["exp"] <= current
+    if expired:
+        reasons.append("the token expired at %s" % status["expires_at"])
+    status["valid"] = (left is not None and not expired and not premature and status["algorithm"] in ALGORITHMS
+                       and status["signed_by_key"] is not False)
+    if not reasons and left is not None and left <= margin:
+        reasons.append("the token expires in %d seconds, within the renewal margin of %d seconds" % (left, margin))
+    status["needs_renewal"] = bool(reasons)
+    status["reason"] = "; ".join(reasons) if reasons else "the token is valid for another %d seconds and matches the request" % left
+    return status
+
+
+def _decode_into(status: t.Dict[str, t.Any], token: t.Union[str, bytes, None]) -> t.Optional[t.Dict[str, t.Any]]:
+    """The token's claims, its algorithm put in ``status``; None, with the reason in ``status``, for no or a bad token."""
     if token is None or (isinstance(token, (str, bytes)) and not token.strip()):
         status["reason"] = "there is no token yet"
-        return status
+        return None
     try:
         decoded = decode_unverified(token)
     except IzumaTokenError as exc:
         status["reason"] = exc.message
-        return status
-    header, claims = decoded["header"], decoded["claims"]
-    status["algorithm"] = header.get("alg")
-    reasons = []
+        return None
+    status["algorithm"] = decoded["header"].get("alg")
+    return decoded["claims"]
+
+
+def _expiry_into(status: t.Dict[str, t.Any], claims: t.Mapping[str, t.Any], current: float) -> t.Tuple[t.Optional[int], t.List[str]]:
+    """The seconds the token has left, also put in ``status`` with its expiry; None, and the reason, when it has no exp."""
     try:
         left = seconds_left(claims, now=current)
     except IzumaTokenError as exc:
-        reasons.append(exc.message)
-        left = None
-    else:
-        status["expires_at"] = _times.to_rfc3339(claims["exp"])
-        status["seconds_left"] = left
+        return None, [exc.message]
+    status["expires_at"] = _times.to_rfc3339(claims["exp"])
+    status["seconds_left"] = left
+    return left, []
+
+
+def _request_differences(status: t.Dict[str, t.Any], token: t.Union[str, bytes], key: t.Any, claims: t.Mapping[str, t.Any],
+                         required_claims: t.Optional[t.Mapping[str, t.Any]], exact_claims: bool,
+                         algorithm: t.Optional[str]) -> t.List[str]:
+    """Where the token differs from the request: its algorithm, its key (signed_by_key), its claims (claims_match)."""
+    reasons = []
     if status["algorithm"] not in ALGORITHMS:
         reasons.append("the token is signed with algorithm %r, which Izuma Device Management does not accept" % str(status["algorithm"])[:20])
     elif algorithm is not None and status["algorithm"] != algorithm:
@@ -172,24 +201,12 @@ def token_status(token: t.Union[str, bytes, None], key: t.Any = None, required_c
         status["claims_match"] = not differing
         if differing:
             reasons.append("the token's claims differ from the requested ones (%s)" % ", ".join(differing))
-    not_before = claims.get("nbf")
-    premature = isinstance(not_before, (int, float)) and not isinstance(not_before, bool) and current < not_before
-    if premature:
-        reasons.append("the token is not valid before %s" % _times.to_rfc3339(not_before))
-    expired = left is not None and claims["exp"] <= current
-    if expired:
-        reasons.append("the token expired at %s" % status["expires_at"])
-    status["valid"] = (left is not None and not expired and not premature and status["algorithm"] in ALGORITHMS
-                       and status["signed_by_key"] is not False)
-    if not reasons and left is not None and left <= margin:
-        reasons.append("the token expires in %d seconds, within the renewal margin of %d seconds" % (left, margin))
-    status["needs_renewal"] = bool(reasons)
-    status["reason"] = "; ".join(reasons) if reasons else "the token is valid for another %d seconds and matches the request" % left
-    return status
+    return reasons
 
 
 def _signed_by(token: t.Union[str, bytes], key: t.Any, algorithm: t.Optional[str]) -> bool:
     """Tell whether ``token``'s signature verifies with ``key``, ignoring its times."""
+    jwt = _jws.pyjwt()
     public_key = _verification_key(key)
     if algorithm not in ALGORITHMS:
         return False
@@ -238,9 +255,20 @@ def renewal_status(token: t.Union[str, bytes, None], key: t.Any, renew_margin: i
     decoded = decode_unverified(t.cast(t.Union[str, bytes], token))
     header, claims = decoded["header"], decoded["claims"]
     status.update(header=header, claims=claims)
+    reasons = _claim_differences(claims, request["claims"], options) + _header_differences(header, request["headers"])
+    if reasons:
+        if status["needs_renewal"]:
+            reasons.insert(0, status["reason"])
+        status["needs_renewal"] = True
+        status["reason"] = "; ".join(reasons)
+    return status
+
+
+def _claim_differences(claims: t.Mapping[str, t.Any], requested: t.Mapping[str, t.Any], options: t.Mapping[str, t.Any]) -> t.List[str]:
+    """What token_status does not compare in the claims: the lifetime, nbf and jti against the request and its options."""
     reasons = []
     issued, expires = claims.get("iat"), claims.get("exp")
-    lifetime = request["claims"]["exp"] - request["claims"]["iat"]
+    lifetime = requested["exp"] - requested["iat"]
     if not _is_number(issued):
         reasons.append("the token has no iat claim")
     elif _is_number(expires) and expires - issued != lifetime:
@@ -255,19 +283,18 @@ def renewal_status(token: t.Union[str, bytes, None], key: t.Any, renew_margin: i
         reasons.append("the token has no jti claim, and random_jwt_id is requested")
     elif isinstance(jwt_id, str) and claims.get("jti") != jwt_id:
         reasons.append("the token's jti is not the requested jwt_id")
-    wanted = request["headers"]
+    return reasons
+
+
+def _header_differences(header: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any]) -> t.List[str]:
+    """The token's headers besides alg against the requested ones (``typ`` may be the default JWT when none is asked)."""
     differing = sorted(name for name, value in wanted.items() if name not in header or not _same_json(value, header[name]))
     differing += sorted(name for name in header if name not in wanted and name not in ("alg", "typ"))
     if "typ" not in wanted and header.get("typ", "JWT") != "JWT":
         differing.append("typ")
     if differing:
-        reasons.append("the token's headers differ from the requested ones (%s)" % ", ".join(differing))
-    if reasons:
-        if status["needs_renewal"]:
-            reasons.insert(0, status["reason"])
-        status["needs_renewal"] = True
-        status["reason"] = "; ".join(reasons)
-    return status
+        return ["the token's headers differ from the requested ones (%s)" % ", ".join(differing)]
+    return []
 
 
 def _is_number(value: t.Any) -> bool:

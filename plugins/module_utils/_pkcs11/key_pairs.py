@@ -18,7 +18,7 @@ the CKA_ID; ``find_key_pair()`` finds the public half by that CKA_ID, so a
 pair whose relabel was interrupted half-way is still found whole.
 
 Public keys come back as ``cryptography`` public key objects, so the
-fingerprints, descriptions and rules of ``_keys`` apply to them unchanged.
+fingerprints, descriptions and rules of ``_x509.keys`` apply to them unchanged.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._x509 impo
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import (
     HAS_PKCS11,
     IzumaPkcs11Error,
-    TokenSession,
+    Pkcs11Session,
 )
 
 if HAS_PKCS11:
@@ -74,14 +74,18 @@ def key_label(key_name: str, generation: str = "current") -> str:
 class KeyPair:
     """A private key object and its public key object in one token."""
 
-    def __init__(self, token: TokenSession, private: t.Any, public: t.Any) -> None:
-        self.token = token
+    def __init__(self, session: Pkcs11Session, private: t.Any, public: t.Any) -> None:
+        self.session = session
         self.private = private
         self.public = public
         # Read once: messages must be able to name the key even when its object handle is no longer valid.
         self.label = str(private.label)  # the private key's CKA_LABEL
         self.key_id = bytes(private.id)  # the CKA_ID shared by the two objects
         self._public_key = None  # type: t.Any
+        # The cryptography private key object that signs with this pair (signing.private_key makes it once): one key
+        # object per pair, so that what is known about a key object (its fingerprint, the algorithms it signs) is
+        # worked out once per pair.
+        self.signing_key = None  # type: t.Any
 
     def public_key(self) -> t.Any:
         """The public key as a ``cryptography`` public key object (read from the token once)."""
@@ -97,7 +101,7 @@ class KeyPair:
         desc.update({
             "label": self.label,
             "id": self.key_id.hex(),
-            "token": self.token.token_label,
+            "token": self.session.token_label,
             "public_key_fingerprint": _keys.public_key_fingerprint(self.public_key()),
             "sensitive": bool(attrs[Attribute.SENSITIVE]),
             "extractable": bool(attrs[Attribute.EXTRACTABLE]),
@@ -121,56 +125,56 @@ def public_key_of(public: t.Any) -> t.Any:
     return serialization.load_der_public_key(der)
 
 
-def _objects(token: TokenSession, object_class: t.Any, **attributes: t.Any) -> t.List[t.Any]:
+def _objects(session: Pkcs11Session, object_class: t.Any, **attributes: t.Any) -> t.List[t.Any]:
     template = {Attribute.CLASS: object_class}
     for name, value in attributes.items():
         template[getattr(Attribute, name.upper())] = value
-    with token.lock:
-        return list(token.session.get_objects(template))
+    with session.lock:
+        return list(session.session.get_objects(template))
 
 
-def find_key_pair(token: TokenSession, label: str) -> t.Optional[KeyPair]:
+def find_key_pair(session: Pkcs11Session, label: str) -> t.Optional[KeyPair]:
     """Return the key pair whose private key has CKA_LABEL ``label``, or None when there is none.
 
     The public key is found by the private key's CKA_ID (whatever its label).
     Raises IzumaPkcs11Error when the label is ambiguous or the public half is
     missing, as both mean the token was changed by hand.
     """
-    privates = _objects(token, ObjectClass.PRIVATE_KEY, label=label)
+    privates = _objects(session, ObjectClass.PRIVATE_KEY, label=label)
     if not privates:
         return None
     if len(privates) > 1:
         raise IzumaPkcs11Error("%s holds %d private keys labelled %r: remove the extra ones (pkcs11-tool --delete-object) "
-                               "so that the label names one key" % (token.describe(), len(privates), label))
+                               "so that the label names one key" % (session.describe(), len(privates), label))
     private = privates[0]
-    publics = _objects(token, ObjectClass.PUBLIC_KEY, id=bytes(private.id))
+    publics = _objects(session, ObjectClass.PUBLIC_KEY, id=bytes(private.id))
     if len(publics) != 1:
         raise IzumaPkcs11Error("%s has %d public keys with the CKA_ID of the private key %r (expected one): the pair was "
-                               "changed outside this collection" % (token.describe(), len(publics), label))
-    return KeyPair(token, private, publics[0])
+                               "changed outside this collection" % (session.describe(), len(publics), label))
+    return KeyPair(session, private, publics[0])
 
 
-def cached_key_pair(token: TokenSession, label: str) -> t.Optional[KeyPair]:
+def cached_key_pair(session: Pkcs11Session, label: str) -> t.Optional[KeyPair]:
     """Like ``find_key_pair``, but the pair found is kept in the session for the next call (a lookup's path).
 
     This process's own generate, relabel and destroy calls drop the entry; a
     key destroyed by another process makes the next signature fail with a
-    clear error and drops it too (see _pkcs11_signing.sign).
+    clear error and drops it too (see signing.sign).
     """
-    pair = token.pairs.get(label)
+    pair = session.pairs.get(label)
     if pair is None:
-        pair = find_key_pair(token, label)
+        pair = find_key_pair(session, label)
         if pair is not None:
-            token.pairs[label] = pair
+            session.pairs[label] = pair
     return pair
 
 
-def forget_key_pair(token: TokenSession, label: str) -> None:
+def forget_key_pair(session: Pkcs11Session, label: str) -> None:
     """Drop ``label`` from the session's key pair cache."""
-    token.pairs.pop(label, None)
+    session.pairs.pop(label, None)
 
 
-def generate_key_pair(token: TokenSession, label: str, key_type: str = "RSA", size: t.Optional[int] = None,
+def generate_key_pair(session: Pkcs11Session, label: str, key_type: str = "RSA", size: t.Optional[int] = None,
                       curve: t.Optional[str] = None) -> KeyPair:
     """Generate a key pair inside the token: RSA 2048/3072/4096 or EC P-256/P-384/P-521.
 
@@ -180,9 +184,9 @@ def generate_key_pair(token: TokenSession, label: str, key_type: str = "RSA", si
     object in the token already has, and changes nothing then.
     """
     key_type, size, curve = _key_spec(key_type, size, curve)
-    forget_key_pair(token, label)
-    if _objects(token, ObjectClass.PRIVATE_KEY, label=label) or _objects(token, ObjectClass.PUBLIC_KEY, label=label):
-        raise IzumaPkcs11Error("%s already holds a key labelled %r: use that key, or destroy it first" % (token.describe(), label))
+    forget_key_pair(session, label)
+    if _objects(session, ObjectClass.PRIVATE_KEY, label=label) or _objects(session, ObjectClass.PUBLIC_KEY, label=label):
+        raise IzumaPkcs11Error("%s already holds a key labelled %r: use that key, or destroy it first" % (session.describe(), label))
     key_id = os.urandom(ID_BYTES)
     private_template = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True,
                         Attribute.TOKEN: True, Attribute.SIGN: True, Attribute.DECRYPT: False, Attribute.UNWRAP: False,
@@ -192,19 +196,19 @@ def generate_key_pair(token: TokenSession, label: str, key_type: str = "RSA", si
     options = {"id": key_id, "label": label, "store": True, "capabilities": MechanismFlag.SIGN | MechanismFlag.VERIFY,
                "private_template": private_template, "public_template": public_template}
     try:
-        with token.lock:
+        with session.lock:
             if key_type == "RSA":
                 public_template[Attribute.PUBLIC_EXPONENT] = _keys.RSA_PUBLIC_EXPONENT.to_bytes(3, "big")
-                public, private = token.session.generate_keypair(KeyType.RSA, size, **options)
+                public, private = session.session.generate_keypair(KeyType.RSA, size, **options)
             else:
-                params = token.session.create_domain_parameters(
+                params = session.session.create_domain_parameters(
                     KeyType.EC, {Attribute.EC_PARAMS: pkcs11_ec.encode_named_curve_parameters(_OPENSSL_CURVES[curve])}, local=True)
                 public, private = params.generate_keypair(**options)
     except pkcs11_errors.PKCS11Error as exc:
         what = "RSA %d" % size if key_type == "RSA" else "EC %s" % curve
         raise IzumaPkcs11Error("%s could not generate an %s key pair (%s): check that the token supports it and has room"
-                               % (token.describe(), what, type(exc).__name__)) from None
-    return KeyPair(token, private, public)
+                               % (session.describe(), what, type(exc).__name__)) from None
+    return KeyPair(session, private, public)
 
 
 def _key_spec(key_type: str, size: t.Optional[int], curve: t.Optional[str]) -> t.Tuple[str, t.Optional[int], t.Optional[str]]:
@@ -229,48 +233,43 @@ def relabel_key_pair(pair: KeyPair, label: str) -> KeyPair:
     private key's label and its public key by CKA_ID, so an interruption
     between the two writes leaves a pair that the new label already finds.
     """
-    token = pair.token
-    forget_key_pair(token, pair.label)
-    forget_key_pair(token, label)
+    session = pair.session
+    forget_key_pair(session, pair.label)
+    forget_key_pair(session, label)
     for object_class in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
-        if any(bytes(obj.id) != pair.key_id for obj in _objects(token, object_class, label=label)):
-            raise IzumaPkcs11Error("%s already holds another key labelled %r: destroy or relabel it first" % (token.describe(), label))
+        if any(bytes(obj.id) != pair.key_id for obj in _objects(session, object_class, label=label)):
+            raise IzumaPkcs11Error("%s already holds another key labelled %r: destroy or relabel it first" % (session.describe(), label))
     try:
-        with token.lock:
+        with session.lock:
             pair.private[Attribute.LABEL] = label
             pair.label = label
             pair.public[Attribute.LABEL] = label
     except pkcs11_errors.PKCS11Error as exc:
-        raise IzumaPkcs11Error("%s refused to relabel the key %r (%s)" % (token.describe(), pair.label, type(exc).__name__)) from None
+        raise IzumaPkcs11Error("%s refused to relabel the key %r (%s)" % (session.describe(), pair.label, type(exc).__name__)) from None
     return pair
 
 
-def destroy_key_pair(token: TokenSession, label: str) -> bool:
+def destroy_key_pair(session: Pkcs11Session, label: str) -> bool:
     """Destroy the private and public key objects labelled ``label`` (and the public key of its CKA_ID).
 
     Returns whether anything was destroyed; destroying a missing pair is not
     an error, so a run interrupted after the destruction converges.
     """
-    forget_key_pair(token, label)
-    pair_ids = {bytes(obj.id) for obj in _objects(token, ObjectClass.PRIVATE_KEY, label=label)}
-    victims = _objects(token, ObjectClass.PRIVATE_KEY, label=label) + _objects(token, ObjectClass.PUBLIC_KEY, label=label)
+    forget_key_pair(session, label)
+    pair_ids = {bytes(obj.id) for obj in _objects(session, ObjectClass.PRIVATE_KEY, label=label)}
+    victims = _objects(session, ObjectClass.PRIVATE_KEY, label=label) + _objects(session, ObjectClass.PUBLIC_KEY, label=label)
     for key_id in pair_ids:
-        victims.extend(obj for obj in _objects(token, ObjectClass.PUBLIC_KEY, id=key_id) if obj not in victims)
+        victims.extend(obj for obj in _objects(session, ObjectClass.PUBLIC_KEY, id=key_id) if obj not in victims)
     try:
-        with token.lock:
+        with session.lock:
             for obj in victims:
                 obj.destroy()
     except pkcs11_errors.PKCS11Error as exc:
-        raise IzumaPkcs11Error("%s refused to destroy the key %r (%s)" % (token.describe(), label, type(exc).__name__)) from None
+        raise IzumaPkcs11Error("%s refused to destroy the key %r (%s)" % (session.describe(), label, type(exc).__name__)) from None
     return bool(victims)
 
 
-def list_key_labels(token: TokenSession, prefix: str = LABEL_PREFIX + ":") -> t.List[str]:
-    """Return the sorted labels of the private keys in the token that start with ``prefix``."""
-    return sorted({str(obj.label) for obj in _objects(token, ObjectClass.PRIVATE_KEY) if str(obj.label).startswith(prefix)})
-
-
-def straighten_key_pairs(token: TokenSession, labels: t.Sequence[str]) -> int:
+def straighten_key_pairs(session: Pkcs11Session, labels: t.Sequence[str]) -> int:
     """Repair what an interrupted relabel or destroy of the pairs labelled ``labels`` left; return the repairs made.
 
     ``relabel_key_pair`` writes the private key's label first and ``destroy_key_pair`` destroys the private key
@@ -280,16 +279,16 @@ def straighten_key_pairs(token: TokenSession, labels: t.Sequence[str]) -> int:
     """
     owners = {}  # type: t.Dict[bytes, str]
     for label in labels:
-        for private in _objects(token, ObjectClass.PRIVATE_KEY, label=label):
+        for private in _objects(session, ObjectClass.PRIVATE_KEY, label=label):
             owners[bytes(private.id)] = label
     repairs = 0
     try:
         for label in labels:
-            for public in _objects(token, ObjectClass.PUBLIC_KEY, label=label):
+            for public in _objects(session, ObjectClass.PUBLIC_KEY, label=label):
                 owner = owners.get(bytes(public.id))
-                if owner == label or (owner is None and _objects(token, ObjectClass.PRIVATE_KEY, id=bytes(public.id))):
+                if owner == label or (owner is None and _objects(session, ObjectClass.PRIVATE_KEY, id=bytes(public.id))):
                     continue  # whole, or the public half of a pair that is not one of these labels' (left alone)
-                with token.lock:
+                with session.lock:
                     if owner is None:
                         public.destroy()
                     else:
@@ -297,7 +296,7 @@ def straighten_key_pairs(token: TokenSession, labels: t.Sequence[str]) -> int:
                 repairs += 1
     except pkcs11_errors.PKCS11Error as exc:
         raise IzumaPkcs11Error("%s refused to repair the key objects labelled %s (%s)"
-                               % (token.describe(), ", ".join(labels), type(exc).__name__)) from None
+                               % (session.describe(), ", ".join(labels), type(exc).__name__)) from None
     for label in labels:
-        forget_key_pair(token, label)
+        forget_key_pair(session, label)
     return repairs

@@ -13,7 +13,7 @@ the same ``IZUMA_PKCS11_*`` environment fallbacks (which an AWX credential
 injects): ``pkcs11_library``, ``pkcs11_token`` (a label or an RFC 7512
 ``pkcs11:`` URI), ``pkcs11_serial``, ``pkcs11_pin`` (no_log) and
 ``pkcs11_key_label``. ``pkcs11_source()`` turns them into a ``Pkcs11KeySource``
-that ``_key_source.load_signing_key`` opens. No python-pkcs11 import here: the
+that ``_jwt.key_source.load_signing_key`` opens. No python-pkcs11 import here: the
 options are checked before the library is needed.
 """
 

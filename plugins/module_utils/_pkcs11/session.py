@@ -20,8 +20,8 @@ and the token, so there is one session per token: a different PIN for the same
 token closes the old session and logs in again (and fails if that PIN is
 wrong), rather than riding on the earlier login.
 
-Key pairs are in ``_pkcs11_keys``; signing (JWS, X.509, and a ``cryptography``
-private key object backed by the token) in ``_pkcs11_signing``.
+Key pairs are in ``key_pairs``; signing (JWS signatures, and a ``cryptography``
+private key object backed by the token) in ``signing``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
-# The PIN's environment variable (AWX injects it from a credential), named once in _pkcs11_options.
+# The PIN's environment variable (AWX injects it from a credential), named once in options.
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import PIN_ENV
 
 try:
@@ -78,7 +78,7 @@ def require_pkcs11() -> None:
 # ---------------------------------------------------------------------------
 
 @dataclass
-class TokenRef:
+class Pkcs11TokenRef:
     """Which token (and optionally which object in it) a user means: label, serial, URI attributes."""
 
     label: t.Optional[str] = None
@@ -129,8 +129,8 @@ def _uri_value(name: str, raw: str) -> str:
         raise IzumaPkcs11Error("the pkcs11: URI attribute %s is not UTF-8 once percent-decoded: fix its %%XX escapes" % name) from None
 
 
-def parse_uri(uri: str, allow_pin_value: bool = False) -> TokenRef:
-    """Parse an RFC 7512 ``pkcs11:`` URI into a TokenRef.
+def parse_uri(uri: str, allow_pin_value: bool = False) -> Pkcs11TokenRef:
+    """Parse an RFC 7512 ``pkcs11:`` URI into a Pkcs11TokenRef.
 
     Understood: ``token``, ``serial``, ``manufacturer``, ``model`` (select the
     token), ``object``, ``id`` (percent-encoded bytes) and ``type`` (select an
@@ -166,14 +166,14 @@ def parse_uri(uri: str, allow_pin_value: bool = False) -> TokenRef:
         raise IzumaPkcs11Error("the pkcs11: URI type %r is not supported: use private, public or cert" % object_type[:20])
     object_id = urllib.parse.unquote_to_bytes(values["id"]) if "id" in values else None
     decoded = {name: _uri_value(name, raw) for name, raw in values.items() if name not in ("id", "type")}
-    return TokenRef(label=decoded.get("token"), serial=decoded.get("serial"), manufacturer=decoded.get("manufacturer"),
-                    model=decoded.get("model"), object_label=decoded.get("object"), object_id=object_id, object_type=object_type,
-                    module_path=decoded.get("module-path"), pin=decoded.get("pin-value"))
+    return Pkcs11TokenRef(label=decoded.get("token"), serial=decoded.get("serial"), manufacturer=decoded.get("manufacturer"),
+                          model=decoded.get("model"), object_label=decoded.get("object"), object_id=object_id, object_type=object_type,
+                          module_path=decoded.get("module-path"), pin=decoded.get("pin-value"))
 
 
 def token_ref(token: t.Optional[str] = None, serial: t.Optional[str] = None, uri: t.Optional[str] = None,
-              allow_pin_value: bool = False) -> TokenRef:
-    """Combine the token options (a label, a serial, or a ``pkcs11:`` URI) into one TokenRef.
+              allow_pin_value: bool = False) -> Pkcs11TokenRef:
+    """Combine the token options (a label, a serial, or a ``pkcs11:`` URI) into one Pkcs11TokenRef.
 
     A token option that itself starts with ``pkcs11:`` is taken as a URI, so
     a single option can carry either. A URI together with a label or serial
@@ -190,10 +190,10 @@ def token_ref(token: t.Optional[str] = None, serial: t.Optional[str] = None, uri
     for name, value in (("token label", token), ("token serial", serial)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise IzumaPkcs11Error("the PKCS#11 %s must be a non-empty string" % name)
-    return TokenRef(label=token, serial=serial)
+    return Pkcs11TokenRef(label=token, serial=serial)
 
 
-def resolve_pin(pin: t.Optional[str] = None, ref: t.Optional[TokenRef] = None,
+def resolve_pin(pin: t.Optional[str] = None, ref: t.Optional[Pkcs11TokenRef] = None,
                 environ: t.Optional[t.Mapping[str, str]] = None) -> str:
     """Return the user PIN: the option, else a pin-value the caller allowed in the URI, else IZUMA_PKCS11_PIN."""
     environ = os.environ if environ is None else environ
@@ -213,7 +213,7 @@ def resolve_pin(pin: t.Optional[str] = None, ref: t.Optional[TokenRef] = None,
 # brute-forced from a short numeric PIN) is kept as a dictionary key.
 _PIN_SECRET = os.urandom(32)
 _LOCK = threading.RLock()
-_SESSIONS = {}  # type: t.Dict[t.Tuple[t.Any, ...], "TokenSession"]
+_SESSIONS = {}  # type: t.Dict[t.Tuple[t.Any, ...], "Pkcs11Session"]
 _REFS = {}  # type: t.Dict[t.Tuple[t.Any, ...], t.Tuple[t.Any, ...]]
 # Deterministic counts for tests and benchmarks: how often this process called C_Login and opened a library.
 STATS = {"logins": 0, "library_loads": 0}
@@ -223,10 +223,10 @@ def _pin_digest(pin: str) -> str:
     return hmac.new(_PIN_SECRET, pin.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-class TokenSession:
+class Pkcs11Session:
     """One logged-in read/write session on one token, shared by every caller in this process."""
 
-    def __init__(self, library_path: str, ref: TokenRef, token: t.Any, session: t.Any, pin_digest: str) -> None:
+    def __init__(self, library_path: str, ref: Pkcs11TokenRef, token: t.Any, session: t.Any, pin_digest: str) -> None:
         self.library_path = library_path
         self.ref = ref
         self.token = token
@@ -234,7 +234,7 @@ class TokenSession:
         self.pin_digest = pin_digest
         self.pid = os.getpid()
         self.lock = threading.RLock()
-        # Key pairs found by label in this session (see _pkcs11_keys.cached_key_pair): finding objects costs
+        # Key pairs found by label in this session (see key_pairs.cached_key_pair): finding objects costs
         # milliseconds on some tokens, ten times the signature itself.
         self.pairs = {}  # type: t.Dict[str, t.Any]
 
@@ -269,7 +269,7 @@ def _load_library(path: str) -> t.Any:
                                "machine's architecture" % (path, type(exc).__name__)) from None
 
 
-def _find_token(lib: t.Any, ref: TokenRef) -> t.Any:
+def _find_token(lib: t.Any, ref: Pkcs11TokenRef) -> t.Any:
     try:
         tokens = [token for token in lib.get_tokens() if ref.matches(token)]
     except pkcs11_errors.PKCS11Error as exc:
@@ -283,7 +283,7 @@ def _find_token(lib: t.Any, ref: TokenRef) -> t.Any:
     return tokens[0]
 
 
-def _login(token: t.Any, ref: TokenRef, pin: str) -> t.Any:
+def _login(token: t.Any, ref: Pkcs11TokenRef, pin: str) -> t.Any:
     try:
         session = token.open(rw=True, user_pin=pin)
     except pkcs11_errors.PinIncorrect:
@@ -306,7 +306,7 @@ def _login(token: t.Any, ref: TokenRef, pin: str) -> t.Any:
     return session
 
 
-def open_session(library: str, ref: TokenRef, pin: str) -> TokenSession:
+def open_session(library: str, ref: Pkcs11TokenRef, pin: str) -> Pkcs11Session:
     """Return the process's logged-in session on the token ``ref`` names, logging in on first use only.
 
     Sessions are cached per physical token (library, serial, label), so a
@@ -340,7 +340,7 @@ def open_session(library: str, ref: TokenRef, pin: str) -> TokenSession:
             # Same token, another PIN: log out first, so that the new PIN is checked by the token rather than
             # accepted on the strength of the earlier login.
             cached.close()
-        entry = TokenSession(library_path, ref, token, _login(token, ref, pin), digest)
+        entry = Pkcs11Session(library_path, ref, token, _login(token, ref, pin), digest)
         _SESSIONS[physical] = entry
         return entry
 
@@ -359,13 +359,3 @@ def _reinitialize(lib: t.Any) -> None:
         lib.reinitialize()
     except pkcs11_errors.PKCS11Error:
         pass
-
-
-def close_sessions() -> None:
-    """Close every cached session of this process (tests, and a long-lived process that wants to log out)."""
-    with _LOCK:
-        for entry in list(_SESSIONS.values()):
-            if entry.pid == os.getpid():
-                entry.close()
-        _SESSIONS.clear()
-        _REFS.clear()

@@ -167,12 +167,14 @@ class Planner:
 
 def new_certificate(planner: Planner, key: Any) -> str:
     """A new certificate for ``key``, as PEM: self-signed, or issued by the CA of certificate_provider=ownca."""
+    # Certificate building only where a certificate is issued: a converged run never loads it.
+    from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing  # pylint: disable=import-outside-toplevel
     want, authority = planner.want, planner.obs.authority
     if want.certificate_provider == "external":
         raise AssertionError("certificate_provider=external never issues a certificate")  # pragma: no cover
     issuer = (authority.cert, authority.key) if authority is not None else None
-    cert = certs.create_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
-                                    now=planner.obs.now, issuer=issuer)
+    cert = issuing.create_certificate(key, want.common_name or want.name, want.valid_days, subject=want.subject,
+                                      now=planner.obs.now, issuer=issuer)
     if authority is not None and certs.certificate_times(cert)[1] > authority.expires_at:
         planner.warn("The CA certificate %s (%s) expires at %s, before the certificate it issues for '%s' (valid_days=%d): "
                      "renew the CA certificate in time, or a verifier that checks the chain refuses the key's certificate."
@@ -258,14 +260,16 @@ def provider_mismatch(planner: Planner, pem: str, source: str) -> None:
 def request_certificate(planner: Planner, local: LocalKey, why: str) -> None:
     """certificate_provider=external: write a certificate signing request for ``local`` to csr_path (0644), unless
     the file already asks for that key with that subject."""
+    from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing  # pylint: disable=import-outside-toplevel
+
     want, path = planner.want, str(planner.obs.files.csr)
     planner.facts["certificate_requested"] = True
     common_name = want.common_name or want.name
-    if certs.csr_matches(planner.obs.csr_data, local.key, common_name, want.subject):
+    if issuing.csr_matches(planner.obs.csr_data, local.key, common_name, want.subject):
         return
-    pem = certs.create_csr(local.key, common_name, want.subject)
-    before = certs.csr_info(planner.obs.csr_data) if planner.obs.csr_data is not None else None
-    planner.plan.add(WriteCsr(path, pem.encode("ascii"), 0o644, why=why, before=before, after=certs.csr_info(pem)))
+    pem = issuing.create_csr(local.key, common_name, want.subject)
+    before = issuing.csr_info(planner.obs.csr_data) if planner.obs.csr_data is not None else None
+    planner.plan.add(WriteCsr(path, pem.encode("ascii"), 0o644, why=why, before=before, after=issuing.csr_info(pem)))
 
 
 def next_step(planner: Planner, what: str) -> str:

@@ -4,15 +4,14 @@
 #
 # Internal to izuma.device_management: not a public API. It may change in any release, minor or patch;
 # do not import it from outside this collection.
-"""X.509 certificates for Izuma Device Management verification keys: reading and checking them.
+"""X.509 certificates for Izuma Device Management verification keys: reading, writing and checking them.
 
-Load and describe certificates, tell who issued one, and check a certificate
+Load, write (PEM) and describe certificates, read a public key from PEM (a
+public key or a certificate), tell who issued a certificate, and check one
 against the product's upload rules (X.509 PEM, at most 2,000 characters,
 RSA >= 2048 bits or EC >= 256 bits, not expired). Making certificates and
-signing requests is in ``_certificate_building``, whose functions are
-re-exported here (``create_certificate``, ``create_self_signed_certificate``,
-``create_csr``, ``csr_info``, ``csr_matches``, ``dump_certificate``). Keys
-are in ``_keys``, time helpers in ``_times``.
+signing requests is in ``issuing``, which builds on this module; keys are in
+``keys``, which this module builds on; time helpers in ``_times``.
 
 Error messages name the input (the ``source`` argument) and the fix. They never
 contain key material, certificates' base64 bodies or passphrases.
@@ -23,15 +22,6 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-# Re-exported: callers make certificates through this module, as before the split.
-from ansible_collections.izuma.device_management.plugins.module_utils._x509.issuing import (  # noqa: F401  pylint: disable=unused-import
-    create_certificate,
-    create_csr,
-    create_self_signed_certificate,
-    csr_info,
-    csr_matches,
-    dump_certificate,
-)
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import (
     MAX_CERTIFICATE_CHARS,
@@ -49,7 +39,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._times imp
 try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 except ImportError:
     pass  # _keys records the import error; require_cryptography() reports it.
@@ -104,6 +94,28 @@ def load_certificate(data: t.Union[bytes, str], source: str = "certificate") -> 
         raise IzumaKeyError("%s is not a valid X.509 certificate: the PEM block is damaged; export the certificate again" % source) from None
 
 
+def load_public_key(data: t.Union[bytes, str], source: str = "public key") -> t.Any:
+    """Load a PEM public key or the public key of a PEM certificate (no rules enforced)."""
+    require_cryptography()
+    text = _to_text(data)
+    blocks = _pem_blocks(text)
+    if any(label == "CERTIFICATE" for label, _block in blocks):
+        return load_certificate(text, source=source).public_key()
+    for label, block in blocks:
+        if label == "PUBLIC KEY":
+            try:
+                return serialization.load_pem_public_key(block.encode("ascii", "replace"))
+            except (ValueError, TypeError, UnsupportedAlgorithm):
+                raise IzumaKeyError("%s is not a valid public key: the PEM block is damaged" % source) from None
+    raise IzumaKeyError("%s holds no PEM public key or certificate (-----BEGIN PUBLIC KEY----- or -----BEGIN CERTIFICATE-----)" % source)
+
+
+def dump_certificate(cert: "x509.Certificate") -> str:
+    """Return the certificate as PEM text (64-character lines, trailing newline)."""
+    require_cryptography()
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
 def normalize_certificate_pem(data: t.Union[bytes, str], source: str = "certificate") -> str:
     """Return the canonical PEM text of the one certificate in ``data``.
 
@@ -126,20 +138,7 @@ def certificate_times(cert: "x509.Certificate") -> t.Tuple[datetime.datetime, da
 
 
 def _is_self_signed(cert: "x509.Certificate") -> bool:
-    if cert.issuer != cert.subject:
-        return False
-    if hasattr(cert, "verify_directly_issued_by"):
-        try:
-            cert.verify_directly_issued_by(cert)
-        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-            return False
-        return True
-    return _signed_by_own_key(cert)
-
-
-def _signed_by_own_key(cert: "x509.Certificate") -> bool:
-    """Verify a certificate's signature with its own public key (for cryptography < 40)."""
-    return _signed_by(cert, cert.public_key())
+    return issued_by(cert, cert)
 
 
 def _signed_by(cert: "x509.Certificate", public_key: t.Any) -> bool:

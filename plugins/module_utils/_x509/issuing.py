@@ -8,10 +8,9 @@
 
 The building half of the certificate library: subject names, self-signed and
 CA-issued certificates within the product's upload rules, certificate signing
-requests (and whether one still fits a key), and PEM output. Reading and
-checking certificates is in ``_certificates``, which also re-exports these
-functions so that ``_certificates.create_certificate`` and the like keep
-working.
+requests (and whether one still fits a key). It builds on ``certificates``
+(reading, writing and checking certificates) and ``keys``; only what issues
+something imports it.
 
 Error messages name the input and the fix. They never contain key material,
 certificates' base64 bodies or passphrases.
@@ -23,15 +22,11 @@ import datetime
 import typing as t
 
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
-from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import (
-    CLOCK_SKEW_SECONDS,
-    MAX_CERTIFICATE_CHARS,
-    MAX_VALID_DAYS,
-    key_problems,
-    public_key_fingerprint,
-    require_cryptography,
-)
 from ansible_collections.izuma.device_management.plugins.module_utils._times import as_utc, utcnow
+from ansible_collections.izuma.device_management.plugins.module_utils._x509.certificates import dump_certificate
+from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import (
+    CLOCK_SKEW_SECONDS, MAX_CERTIFICATE_CHARS, MAX_VALID_DAYS, key_problems, public_key_fingerprint, require_cryptography,
+)
 
 try:
     from cryptography import x509
@@ -40,7 +35,7 @@ try:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 except ImportError:
-    pass  # _keys records the import error; require_cryptography() reports it.
+    pass  # keys records the import error; require_cryptography() reports it.
 
 if t.TYPE_CHECKING:  # pragma: no cover - names for annotations only
     from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import KeyOrCert, PrivateKey
@@ -102,34 +97,30 @@ def _signature_hash(key: PrivateKey) -> t.Any:
     return hashes.SHA256()
 
 
-def create_self_signed_certificate(key: PrivateKey, common_name: str, valid_days: int, subject: t.Optional[t.Mapping[str, str]] = None,
-                                   not_before: t.Optional[datetime.datetime] = None,
-                                   now: t.Optional[datetime.datetime] = None) -> "x509.Certificate":
-    """Create a self-signed X.509 certificate for ``key``, fit to upload as a verification key.
+def create_certificate(key: KeyOrCert, common_name: str, valid_days: int, subject: t.Optional[t.Mapping[str, str]] = None,
+                       not_before: t.Optional[datetime.datetime] = None, now: t.Optional[datetime.datetime] = None,
+                       issuer: t.Optional[t.Tuple["x509.Certificate", PrivateKey]] = None) -> "x509.Certificate":
+    """Create a certificate for ``key``, fit to upload as a verification key: self-signed, or issued by ``issuer``.
 
-    The certificate has a random serial, subject = issuer = ``common_name``
-    plus the optional ``subject`` attributes (C, ST, L, O, OU, emailAddress),
-    only two extensions (basicConstraints CA:FALSE and keyUsage
-    digitalSignature, both critical) so that even an RSA 4096 certificate stays
-    under the 2,000 character limit, and a SHA-256 signature (SHA-384 for
-    P-384, SHA-512 for P-521).
+    The certificate has a random serial, subject ``common_name`` plus the
+    optional ``subject`` attributes (C, ST, L, O, OU, emailAddress), only two
+    extensions (basicConstraints CA:FALSE and keyUsage digitalSignature, both
+    critical) so that even an RSA 4096 certificate stays under the 2,000
+    character limit, and a SHA-256 signature (SHA-384 for P-384, SHA-512 for
+    P-521).
+
+    Without ``issuer`` it is self-signed: issuer = subject, signed by ``key``
+    (a private key; one in a PKCS#11 token signs too, its ``sign()`` being the
+    token's). With ``issuer`` (a CA certificate and its private key) it takes the
+    CA's subject as its issuer, adds an authorityKeyIdentifier (so that chain
+    builders find the CA) and is signed by the CA's key with the hash that
+    matches the CA key; ``key`` may then be a public key, as a CA needs no
+    private key of the subject.
 
     Validity starts at ``not_before`` (default: ``now`` minus five minutes, to
     allow for clock skew) and ends ``valid_days`` days after ``not_before`` if
     given, else after ``now``. Raises IzumaKeyError for unusable keys, bad
     subjects and a result longer than 2,000 characters.
-    """
-    return create_certificate(key, common_name, valid_days, subject=subject, not_before=not_before, now=now)
-
-
-def create_certificate(key: KeyOrCert, common_name: str, valid_days: int, subject: t.Optional[t.Mapping[str, str]] = None,
-                       not_before: t.Optional[datetime.datetime] = None, now: t.Optional[datetime.datetime] = None,
-                       issuer: t.Optional[t.Tuple["x509.Certificate", PrivateKey]] = None) -> "x509.Certificate":
-    """Create a certificate for ``key``: self-signed, or issued by ``issuer`` (a CA certificate and its private key).
-
-    As ``create_self_signed_certificate``; a CA-issued certificate takes the CA's subject as its issuer and adds an
-    authorityKeyIdentifier (so that chain builders find the CA), and is signed by the CA's key with the hash that
-    matches the CA key. ``key`` may then be a public key: a CA needs no private key of the subject.
     """
     require_cryptography()
     problems = key_problems(key, what="the private key")
@@ -140,18 +131,39 @@ def create_certificate(key: KeyOrCert, common_name: str, valid_days: int, subjec
     if isinstance(valid_days, bool) or not isinstance(valid_days, int) or not 1 <= valid_days <= MAX_VALID_DAYS:
         raise IzumaKeyError("valid_days must be a whole number of days from 1 to %d, got %r" % (MAX_VALID_DAYS, valid_days))
     name = _build_name(common_name, subject)
+    start, end = _validity(valid_days, not_before, now)
+    public_key = key.public_key() if hasattr(key, "private_bytes") else key
+    builder = _builder(name, name if issuer is None else issuer[0].subject, public_key, start, end)
+    if issuer is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False)
+    signer = key if issuer is None else issuer[1]
+    cert = builder.sign(signer, _signature_hash(signer))
+    length = len(dump_certificate(cert))
+    if length > MAX_CERTIFICATE_CHARS:
+        raise IzumaKeyError(
+            "the certificate would be %d characters of PEM, more than the %d Izuma Device Management accepts: "
+            "shorten common_name and the subject attributes, or use a smaller key (RSA 2048/3072 or EC)" % (length, MAX_CERTIFICATE_CHARS)
+        )
+    return cert
+
+
+def _validity(valid_days: int, not_before: t.Optional[datetime.datetime],
+              now: t.Optional[datetime.datetime]) -> t.Tuple[datetime.datetime, datetime.datetime]:
+    """notBefore and notAfter: from ``not_before``, else from ``now`` less the clock skew allowance."""
     current = as_utc(now if now is not None else utcnow()).replace(microsecond=0)
     if not_before is None:
-        start = current - datetime.timedelta(seconds=CLOCK_SKEW_SECONDS)
-        end = current + datetime.timedelta(days=valid_days)
-    else:
-        start = as_utc(not_before).replace(microsecond=0)
-        end = start + datetime.timedelta(days=valid_days)
-    public_key = key.public_key() if hasattr(key, "private_bytes") else key
-    builder = (
+        return current - datetime.timedelta(seconds=CLOCK_SKEW_SECONDS), current + datetime.timedelta(days=valid_days)
+    start = as_utc(not_before).replace(microsecond=0)
+    return start, start + datetime.timedelta(days=valid_days)
+
+
+def _builder(name: "x509.Name", issuer_name: "x509.Name", public_key: t.Any, start: datetime.datetime,
+             end: datetime.datetime) -> "x509.CertificateBuilder":
+    """The certificate before signing: random serial, the validity, and only the two extensions every one has."""
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name if issuer is None else issuer[0].subject)
+        .issuer_name(issuer_name)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
@@ -165,17 +177,6 @@ def create_certificate(key: KeyOrCert, common_name: str, valid_days: int, subjec
             critical=True,
         )
     )
-    if issuer is not None:
-        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False)
-    signer = key if issuer is None else issuer[1]
-    cert = builder.sign(signer, _signature_hash(signer))
-    length = len(dump_certificate(cert))
-    if length > MAX_CERTIFICATE_CHARS:
-        raise IzumaKeyError(
-            "the certificate would be %d characters of PEM, more than the %d Izuma Device Management accepts: "
-            "shorten common_name and the subject attributes, or use a smaller key (RSA 2048/3072 or EC)" % (length, MAX_CERTIFICATE_CHARS)
-        )
-    return cert
 
 
 def create_csr(key: PrivateKey, common_name: str, subject: t.Optional[t.Mapping[str, str]] = None) -> str:
@@ -221,9 +222,3 @@ def csr_matches(data: t.Optional[t.Union[bytes, str]], key: KeyOrCert, common_na
         return False
     return (request.is_signature_valid and public_key_fingerprint(request.public_key()) == public_key_fingerprint(key)
             and request.subject == _build_name(common_name, subject))
-
-
-def dump_certificate(cert: "x509.Certificate") -> str:
-    """Return the certificate as PEM text (64-character lines, trailing newline)."""
-    require_cryptography()
-    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")

@@ -8,8 +8,9 @@
 
 The one key library of the collection: generate, load and dump private keys,
 describe them and check them against the product's key rules (RSA >= 2048 bits
-or EC >= 256 bits on P-256, P-384 or P-521). Certificates are in ``_certificates``,
-time helpers in ``_times``.
+or EC >= 256 bits on P-256, P-384 or P-521). Certificates (and public keys read
+from PEM, which may be a certificate's) are in ``certificates``, which builds on
+this module; time helpers in ``_times``.
 
 Everything uses the ``cryptography`` library's API; nothing here parses ASN.1
 by hand. The only text handling is finding PEM blocks, so that a file holding
@@ -336,25 +337,6 @@ def load_private_key(data: t.Union[bytes, str], passphrase: t.Optional[t.Union[s
         if problems:
             raise IzumaKeyError(" ".join(problems), **key_description(key))
     return key
-
-
-def load_public_key(data: t.Union[bytes, str], source: str = "public key") -> t.Any:
-    """Load a PEM public key or the public key of a PEM certificate (no rules enforced)."""
-    require_cryptography()
-    text = _to_text(data)
-    labels = [label for label, _block in _pem_blocks(text)]
-    if "CERTIFICATE" in labels:
-        # Imported here: _certificates builds on this module.
-        from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as _certificates
-
-        return _certificates.load_certificate(text, source=source).public_key()
-    for label, block in _pem_blocks(text):
-        if label == "PUBLIC KEY":
-            try:
-                return serialization.load_pem_public_key(block.encode("ascii", "replace"))
-            except (ValueError, TypeError, UnsupportedAlgorithm):
-                raise IzumaKeyError("%s is not a valid public key: the PEM block is damaged" % source) from None
-    raise IzumaKeyError("%s holds no PEM public key or certificate (-----BEGIN PUBLIC KEY----- or -----BEGIN CERTIFICATE-----)" % source)
 
 
 def dump_private_key(key: PrivateKey, passphrase: t.Optional[t.Union[str, bytes]] = None) -> bytes:

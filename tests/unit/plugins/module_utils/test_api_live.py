@@ -13,7 +13,8 @@ import pytest
 from izuma_emulator.testing import ThreadedEmulator, start_in_thread
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError
@@ -53,7 +54,7 @@ def jwt_application(admin_client: IzumaClient, tmp_path: Any, group: str = "Admi
     groups = {g["name"]: g["id"] for g in admin_client.list("/v3/policy-groups")}
     app = admin_client.create("/v3/applications", {"name": "jwt-" + group, "groups": [groups[group]]})
     key = keys.generate_private_key("EC", curve="P-256")
-    pem = certs.dump_certificate(certs.create_self_signed_certificate(key, "jwt", 30))
+    pem = certs.dump_certificate(issuing.create_certificate(key, "jwt", 30))
     admin_client.create("/v3/applications/%s/verification-keys" % app["id"], {"name": "jwt", "certificate": pem})
     path = tmp_path / "jwt.key"
     path.write_bytes(keys.dump_private_key(key))

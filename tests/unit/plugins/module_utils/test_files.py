@@ -1,14 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils/_files.py: atomic secret writes, reads, backups, modes."""
+"""Unit tests of module_utils/_files.py: atomic secret writes, reads, backups, modes, file identity."""
 
 from __future__ import annotations
 
 import errno
 import os
-import pwd
-import grp
 import stat
 import typing as t
 
@@ -147,32 +145,15 @@ def test_atomic_write_follows_symlink(tmp_path: t.Any) -> None:
     assert os.path.islink(str(link)) and real.read_bytes() == SECRET and mode_of(real) == 0o600
 
 
-def test_atomic_write_owner_group(tmp_path: t.Any) -> None:
-    user = pwd.getpwuid(os.getuid()).pw_name
-    group = grp.getgrgid(os.getgid()).gr_name
-    for owner, grp_value in ((os.getuid(), os.getgid()), (user, group), (str(os.getuid()), None)):
-        path = tmp_path / ("owned-%s" % owner)
-        files.atomic_write(str(path), SECRET, owner=owner, group=grp_value)
-        info = os.stat(str(path))
-        assert (info.st_uid, info.st_gid) == (os.getuid(), os.getgid())
-
-
-def test_atomic_write_unknown_owner_group(tmp_path: t.Any) -> None:
-    assert "owner 'no-such-user-izuma' does not exist on this host" in file_error(files.atomic_write, str(tmp_path / "k"), SECRET,
-                                                                                  owner="no-such-user-izuma")
-    assert "group 'no-such-group-izuma' does not exist" in file_error(files.atomic_write, str(tmp_path / "k"), SECRET,
-                                                                      group="no-such-group-izuma")
-    assert leftovers(tmp_path) == [] and not (tmp_path / "k").exists()
-
-
-def test_atomic_write_chown_denied(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    def denied(*_args: t.Any) -> None:
-        raise PermissionError(errno.EPERM, "Operation not permitted")
-
-    monkeypatch.setattr(files.os, "fchown", denied)
-    message = file_error(files.atomic_write, str(tmp_path / "k"), SECRET, owner=0)
-    assert "permission denied (changing the owner or group needs root: run the task with become)" in message
-    assert leftovers(tmp_path) == [] and not (tmp_path / "k").exists()
+def test_file_identity(tmp_path: t.Any) -> None:
+    path = tmp_path / "f"
+    assert files.file_identity(str(path)) is None
+    path.write_text("x")
+    first = files.file_identity(str(path))
+    assert first is not None and files.file_identity(str(path)) == first
+    os.replace(str(path), str(tmp_path / "g"))
+    path.write_text("x")
+    assert files.file_identity(str(path)) != first
 
 
 # ---------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import pytest
 from izuma_emulator.testing import ThreadedEmulator
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
@@ -113,7 +114,7 @@ def application_with_key(admin_client: IzumaClient) -> t.Tuple[str, t.Any]:
     """An application in no group with one verification key; its id and private key."""
     app = admin_client.create("/v3/applications", {"name": "verify-me"})
     key = keys.generate_private_key("EC", curve="P-256")
-    pem = certs.dump_certificate(certs.create_self_signed_certificate(key, "verify-me", 30))
+    pem = certs.dump_certificate(issuing.create_certificate(key, "verify-me", 30))
     admin_client.create("/v3/applications/%s/verification-keys" % app["id"], {"name": "signing", "certificate": pem})
     return app["id"], key
 

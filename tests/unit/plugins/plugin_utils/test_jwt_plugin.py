@@ -14,7 +14,9 @@ import pytest
 
 from ansible.parsing.dataloader import DataLoader
 
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_facts
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
@@ -31,6 +33,11 @@ def token_error(func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> 
     with pytest.raises(IzumaTokenError) as info:
         func(*args, **kwargs)
     return info.value.message
+
+
+def sign(cache: jwt_plugin.TokenCache, key: t.Any, **options: t.Any) -> str:
+    """The token the cache hands out (the lookup's call, without the window)."""
+    return cache.get_or_sign_window(key, **options)[0]
 
 
 def loader_at(basedir: str) -> DataLoader:
@@ -85,31 +92,31 @@ def test_token_cache_reuses_until_half_life(ec256: t.Any, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(tokens, "sign_token", counting_sign)
     cache = jwt_plugin.TokenCache()
-    first = cache.get_or_sign(ec256, lifetime=600, claims={"scope": "x"}, now=NOW)
-    assert cache.get_or_sign(ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 299) == first
+    first = sign(cache, ec256, lifetime=600, claims={"scope": "x"}, now=NOW)
+    assert sign(cache, ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 299) == first
     assert len(signed) == 1 and cache.hits == 1
     # Half of the lifetime gone: sign anew.
-    renewed = cache.get_or_sign(ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 300)
+    renewed = sign(cache, ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 300)
     assert renewed != first and len(signed) == 2
     assert token_status.decode_unverified(renewed)["claims"]["iat"] == NOW + 300
     # Other claims, lifetime, algorithm or key: another token.
-    assert cache.get_or_sign(ec256, lifetime=600, claims={"scope": "y"}, now=NOW + 300) != renewed
-    assert cache.get_or_sign(ec256, lifetime=601, claims={"scope": "x"}, now=NOW + 300) != renewed
+    assert sign(cache, ec256, lifetime=600, claims={"scope": "y"}, now=NOW + 300) != renewed
+    assert sign(cache, ec256, lifetime=601, claims={"scope": "x"}, now=NOW + 300) != renewed
     other = keys.generate_private_key("EC")
-    assert cache.get_or_sign(other, lifetime=600, claims={"scope": "x"}, now=NOW + 300) != renewed
+    assert sign(cache, other, lifetime=600, claims={"scope": "x"}, now=NOW + 300) != renewed
     assert len(signed) == 5
     cache.clear()
-    cache.get_or_sign(ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 300)
+    sign(cache, ec256, lifetime=600, claims={"scope": "x"}, now=NOW + 300)
     assert len(signed) == 6
 
 
 def test_token_cache_min_seconds_and_errors(ec256: t.Any) -> None:
     cache = jwt_plugin.TokenCache(min_remaining_fraction=0.0, min_remaining_seconds=30)
-    first = cache.get_or_sign(ec256, lifetime=60, now=NOW)
-    assert cache.get_or_sign(ec256, lifetime=60, now=NOW + 29) == first
-    assert cache.get_or_sign(ec256, lifetime=60, now=NOW + 30) != first
-    assert "token options must be JSON values" in token_error(cache.get_or_sign, ec256, claims={"x": object()}, now=NOW)
-    assert "lifetime must be a positive" in token_error(cache.get_or_sign, ec256, lifetime=0, now=NOW)
+    first = sign(cache, ec256, lifetime=60, now=NOW)
+    assert sign(cache, ec256, lifetime=60, now=NOW + 29) == first
+    assert sign(cache, ec256, lifetime=60, now=NOW + 30) != first
+    assert "token options must be JSON values" in token_error(sign, cache, ec256, claims={"x": object()}, now=NOW)
+    assert "lifetime must be a positive" in token_error(sign, cache, ec256, lifetime=0, now=NOW)
 
 
 def test_token_cache_threads(ec256: t.Any) -> None:
@@ -120,7 +127,7 @@ def test_token_cache_threads(ec256: t.Any) -> None:
     def worker(index: int) -> None:
         try:
             for _round in range(20):
-                results.append(cache.get_or_sign(ec256, claims={"n": index % 3}, now=NOW))
+                results.append(sign(cache, ec256, claims={"n": index % 3}, now=NOW))
         except BaseException as exc:  # pylint: disable=broad-except
             errors.append(exc)
 
@@ -136,19 +143,26 @@ def test_token_cache_threads(ec256: t.Any) -> None:
         jwt.decode(token, ec256.public_key(), algorithms=["ES256"], options={"verify_exp": False})
 
 
-def test_token_cache_fingerprints_each_key_once(ec256: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_cache_fingerprints_each_key_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fingerprint comes from the key's one fact table (key_facts), worked out once per key object: not again for
+    # another token, nor after the token cache forgets its tokens; and the signer's kid is the same fact.
     calls = []
-    real = jwt_plugin.keys.public_key_fingerprint  # pylint: disable=protected-access
-    monkeypatch.setattr(jwt_plugin.keys, "public_key_fingerprint", lambda key: calls.append(1) or real(key))  # pylint: disable=protected-access
+    real = key_facts._keys.public_key_fingerprint  # pylint: disable=protected-access
+    monkeypatch.setattr(key_facts._keys, "public_key_fingerprint", lambda key: calls.append(1) or real(key))  # pylint: disable=protected-access
+    key = keys.generate_private_key("EC")
     cache = jwt_plugin.TokenCache()
-    first = cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="a")
-    assert cache.get_or_sign(ec256, now=NOW + 299, lifetime=600, subject="a") == first
-    assert cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="b") != first
+    first = sign(cache, key, now=NOW, lifetime=600, subject="a")
+    assert sign(cache, key, now=NOW + 299, lifetime=600, subject="a") == first
+    assert sign(cache, key, now=NOW, lifetime=600, subject="b") != first
     assert len(calls) == 1
     # The expiry the cache keeps is the token's own: reused before half the lifetime, re-signed after.
-    assert cache.get_or_sign(ec256, now=NOW + 301, lifetime=600, subject="a") != first
+    assert sign(cache, key, now=NOW + 301, lifetime=600, subject="a") != first
     cache.clear()
-    cache.get_or_sign(ec256, now=NOW, lifetime=600, subject="a")
+    sign(cache, key, now=NOW, lifetime=600, subject="a")
+    assert tokens.kid_for_key(key) == key_facts.fingerprint(key)[:tokens.KID_LENGTH]
+    assert len(calls) == 1
+    # Another key object: its fingerprint, once.
+    sign(cache, keys.generate_private_key("EC"), now=NOW, lifetime=600, subject="a")
     assert len(calls) == 2
 
 
@@ -180,17 +194,6 @@ def test_call_cache_within_its_window_and_key_file(tmp_path: t.Any) -> None:
     assert cache.get(call, 1.0) is None
 
 
-def test_file_identity(tmp_path: t.Any) -> None:
-    path = tmp_path / "f"
-    assert jwt_plugin.file_identity(str(path)) is None
-    path.write_text("x")
-    first = jwt_plugin.file_identity(str(path))
-    assert first is not None and jwt_plugin.file_identity(str(path)) == first
-    os.replace(str(path), str(tmp_path / "g"))
-    path.write_text("x")
-    assert jwt_plugin.file_identity(str(path)) != first
-
-
 def test_token_cache_window(ec256: t.Any) -> None:
     cache = jwt_plugin.TokenCache()
     token, start, until = cache.get_or_sign_window(ec256, lifetime=600, now=NOW)
@@ -213,7 +216,7 @@ def test_call_cache_takes_the_key_files_identity_from_the_caller(tmp_path: t.Any
     key_file.write_text("one")
     cache = jwt_plugin.CallCache()
     call = cache.key("lookup", [], {})
-    cache.put(call, ["token"], (0.0, 10.0), str(key_file), jwt_plugin.file_identity(str(key_file)))
+    cache.put(call, ["token"], (0.0, 10.0), str(key_file), files.file_identity(str(key_file)))
     assert cache.get(call, 1.0) == ["token"]
     cache.put(call, ["token"], (0.0, 10.0), str(key_file), (0, 0, 0, 0))
     assert cache.get(call, 1.0) is None

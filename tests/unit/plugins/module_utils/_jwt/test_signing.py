@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import typing as t
 import uuid
 
@@ -16,9 +19,10 @@ import pytest
 from cryptography import x509
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import status as token_status
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as jws
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
 
@@ -51,15 +55,68 @@ def test_constants() -> None:
     assert tokens.ALGORITHMS == ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512")
     assert tokens.RESERVED_CLAIMS == ("exp", "iat", "nbf")
     assert tokens.RESERVED_HEADERS == ("alg", "jku", "jwk", "x5u", "x5c", "crit")
-    assert tokens.HAS_PYJWT is True and tokens.PYJWT_IMPORT_ERROR is None
+    assert jws.pyjwt() is jwt
 
 
-def test_require_pyjwt(monkeypatch: pytest.MonkeyPatch, rsa2048: t.Any) -> None:
-    monkeypatch.setattr(tokens, "HAS_PYJWT", False)
-    assert "PyJWT" in token_error(tokens.sign_token, rsa2048)
-    monkeypatch.setattr(tokens, "HAS_PYJWT", True)
+def test_pyjwt_is_required_where_it_is_used(monkeypatch: pytest.MonkeyPatch, rsa2048: t.Any) -> None:
+    # Without PyJWT (None in sys.modules: "import jwt" fails), signing still works: the token library writes the JWS
+    # itself. Decoding, verifying and the headers only PyJWT writes need it, and say so.
+    token = tokens.sign_token(rsa2048, subject="s")
+    monkeypatch.setitem(sys.modules, "jwt", None)
+    assert tokens.sign_token(rsa2048, subject="s", now=NOW).count(".") == 2
+    for call in (lambda: token_status.decode_unverified(token), lambda: token_status.token_status(token, key=rsa2048),
+                 lambda: tokens.sign_token(rsa2048, headers={"b64": False})):
+        with pytest.raises(IzumaTokenError) as caught:
+            call()
+        assert caught.value.message == jws.PYJWT_MISSING_MESSAGE and "import of jwt" in str(caught.value.details["import_error"])
+    monkeypatch.undo()
     monkeypatch.setattr(keys, "HAS_CRYPTOGRAPHY", False)
     assert "cryptography" in token_error(token_status.decode_unverified, "a.b.c")
+    assert "cryptography" in token_error(tokens.sign_token, rsa2048)
+
+
+def test_importing_the_signing_path_imports_neither_pyjwt_nor_pkcs11_nor_certificate_building() -> None:
+    # What the API client on a managed host imports to sign its tokens, and what the lookup imports: PyJWT (a tenth
+    # of a second), python-pkcs11 and the certificate builder only when used.
+    code = ("import sys\n"
+            "from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_source, signing, status\n"
+            "from ansible_collections.izuma.device_management.plugins.plugin_utils import _jwt_plugin\n"
+            "print(sorted(name for name in ('jwt', 'pkcs11', 'ansible_collections.izuma.device_management.plugins.module_utils._x509.issuing')"
+            " if name in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+class RawSigner:
+    """A key object that makes JWS signatures itself (as a PKCS#11 key does) and whose sign() must not be used."""
+
+    def __init__(self, key: t.Any) -> None:
+        self.key = key
+        self.calls: t.List[str] = []
+
+    def public_key(self) -> t.Any:
+        return self.key.public_key()
+
+    def private_bytes(self, *_args: t.Any) -> bytes:
+        raise AssertionError("never exported")
+
+    def sign(self, *_args: t.Any) -> bytes:
+        raise AssertionError("the JWS writer takes the raw signature from sign_jws")
+
+    def sign_jws(self, data: bytes, algorithm: str) -> bytes:
+        self.calls.append(algorithm)
+        return jws._signer(self.key, algorithm, {})(data)  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "RS256", "PS256"])
+def test_a_key_that_signs_jws_itself_gives_its_raw_signature(algorithm: str, key_for: t.Callable[[str], t.Any]) -> None:
+    key = RawSigner(key_for(algorithm))
+    for subject in ("a", "b"):
+        token = tokens.sign_token(key, algorithm=algorithm, subject=subject)
+        assert jwt.decode(token, key.public_key(), algorithms=[algorithm])["sub"] == subject
+    assert key.calls == [algorithm, algorithm]
 
 
 # ---------------------------------------------------------------------------
@@ -128,7 +185,7 @@ def test_check_algorithm_mismatches(algorithm: str, key_name: str, expected: str
 @pytest.mark.parametrize("algorithm", tokens.ALGORITHMS)
 def test_sign_and_verify_round_trip(algorithm: str, key_for: t.Callable[[str], t.Any]) -> None:
     key = key_for(algorithm)
-    cert = certs.create_self_signed_certificate(key, "round-trip", 30)
+    cert = issuing.create_certificate(key, "round-trip", 30)
     token = tokens.sign_token(key, algorithm, lifetime=120, claims={"scope": "devices"})
     # PyJWT alone, with only the certificate's public key, accepts it.
     claims = jwt.decode(token, cert.public_key(), algorithms=[algorithm])
@@ -237,7 +294,7 @@ def test_sign_hard_ceiling_is_inclusive(ec256: t.Any) -> None:
 
 def test_sign_needs_private_key(ec256: t.Any) -> None:
     assert "a private key is needed to sign a token, got" in token_error(tokens.sign_token, ec256.public_key())
-    cert = certs.create_self_signed_certificate(ec256, "c", 3)
+    cert = issuing.create_certificate(ec256, "c", 3)
     assert "a private key is needed" in token_error(tokens.sign_token, cert)
 
 
@@ -379,7 +436,7 @@ def test_status_expired(ec256: t.Any) -> None:
 
 def test_status_signed_by_other_key(rsa2048: t.Any, rsa2048_other: t.Any) -> None:
     token = tokens.sign_token(rsa2048, lifetime=3600, now=NOW)
-    cert = certs.create_self_signed_certificate(rsa2048_other, "new", 30)
+    cert = issuing.create_certificate(rsa2048_other, "new", 30)
     status = token_status.token_status(token, key=cert, now=NOW)
     assert status["signed_by_key"] is False and status["valid"] is False and status["needs_renewal"] is True
     assert "not signed by the current key" in status["reason"]

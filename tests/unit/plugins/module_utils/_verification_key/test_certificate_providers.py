@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError
@@ -149,7 +150,7 @@ def test_ownca_keeps_a_certificate_another_ca_issued_and_says_so(tmp_path, emula
     other_dir.mkdir()
     other = make_ca(other_dir, name="Other CA")
     key = keys.load_private_key((tmp_path / "signing.key").read_bytes())
-    pem = ca_sign(certs.create_csr(key, "signing").encode(), other)
+    pem = ca_sign(issuing.create_csr(key, "signing").encode(), other)
     (tmp_path / "signing.crt").write_text(pem)
     result = run(admin_client, app, ownca(tmp_path))
     assert result["plan"] == ["update verification key 'signing': certificate_fingerprint, expires_at"]
@@ -236,7 +237,7 @@ def test_external_renewal_due_writes_a_request_warns_and_picks_up_the_renewed_ce
     ca = make_ca(tmp_path)
     key = keys.generate_private_key("EC", curve="P-256")
     (tmp_path / "signing.key").write_bytes(keys.dump_private_key(key))
-    (tmp_path / "signing.crt").write_text(ca_sign(certs.create_csr(key, "signing").encode(), ca, days=20))
+    (tmp_path / "signing.crt").write_text(ca_sign(issuing.create_csr(key, "signing").encode(), ca, days=20))
     uploaded = run(admin_client, app, external(tmp_path))
     assert kinds(uploaded) == ["WriteCsr", "UploadKey"] and uploaded["certificate_requested"]
     assert any("certificate_provider=external" in warning and "put it at certificate_path" in warning for warning in uploaded["warnings"])
@@ -258,7 +259,7 @@ def test_external_expired_certificate_fails_after_writing_the_request(tmp_path, 
     ca = make_ca(tmp_path)
     key = keys.generate_private_key("EC", curve="P-256")
     (tmp_path / "signing.key").write_bytes(keys.dump_private_key(key))
-    (tmp_path / "signing.crt").write_text(ca_sign(certs.create_csr(key, "signing").encode(), ca, days=10))
+    (tmp_path / "signing.crt").write_text(ca_sign(issuing.create_csr(key, "signing").encode(), ca, days=10))
     assert kinds(run(admin_client, app, external(tmp_path, renew_before=5))) == ["UploadKey"]
     assert not (tmp_path / "signing.crt.csr").exists()
     later = times.utcnow() + datetime.timedelta(days=12)
@@ -275,7 +276,7 @@ def test_external_rotation_waits_for_the_new_keys_certificate_with_the_current_k
     ca = make_ca(tmp_path)
     key = keys.generate_private_key("EC", curve="P-256")
     (tmp_path / "signing.key").write_bytes(keys.dump_private_key(key))
-    old_pem = ca_sign(certs.create_csr(key, "signing").encode(), ca)
+    old_pem = ca_sign(issuing.create_csr(key, "signing").encode(), ca)
     (tmp_path / "signing.crt").write_text(old_pem)
     first = run(admin_client, app, external(tmp_path))
     emulator.clear_log()

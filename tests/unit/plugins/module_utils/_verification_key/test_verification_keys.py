@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.izuma.device_management.plugins.module_utils import _files as files
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import state
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key.options import Desired
@@ -77,7 +78,7 @@ def test_check_mode_plans_everything_and_writes_nothing(tmp_path, emulator, admi
 
 def test_existing_key_and_certificate_content_are_uploaded_as_given(tmp_path, admin_client, app) -> None:
     key = keys.generate_private_key("RSA", size=2048)
-    cert = certs.dump_certificate(certs.create_self_signed_certificate(key, "given", 30))
+    cert = certs.dump_certificate(issuing.create_certificate(key, "given", 30))
     want = Desired(name="given", private_key_content=keys.dump_private_key(key).decode(), certificate_content=cert, renew_before=7)
     run(admin_client, app, want)
     uploaded = remote(admin_client, app)["given"]
@@ -104,7 +105,7 @@ def test_replacing_the_certificate_file_replaces_the_uploaded_certificate(tmp_pa
     want = desired(tmp_path)
     run(admin_client, app, want)
     key = keys.load_private_key(open(want.private_key_path, "rb").read())
-    fresh = certs.dump_certificate(certs.create_self_signed_certificate(key, "replacement", 200))
+    fresh = certs.dump_certificate(issuing.create_certificate(key, "replacement", 200))
     (tmp_path / "signing.crt").write_text(fresh)
     result = run(admin_client, app, want)
     assert result["plan"] == ["update verification key 'signing': certificate_fingerprint, expires_at"]
@@ -257,7 +258,7 @@ def test_rotation_by_age_and_by_expiry_margin(tmp_path, emulator, admin_client, 
 def test_a_key_it_cannot_account_for_is_never_deleted(tmp_path, admin_client, app) -> None:
     run(admin_client, app, desired(tmp_path))
     stranger = keys.generate_private_key("EC", curve="P-256")
-    pem = certs.dump_certificate(certs.create_self_signed_certificate(stranger, "stranger", 30))
+    pem = certs.dump_certificate(issuing.create_certificate(stranger, "stranger", 30))
     admin_client.create(state.keys_path(app["id"]), {"name": "someone-else", "certificate": pem})
     with pytest.raises(IzumaError) as info:
         run(admin_client, app, desired(tmp_path, rotate=True, retire_previous="now"))
@@ -271,7 +272,7 @@ def test_a_key_it_cannot_account_for_is_never_deleted(tmp_path, admin_client, ap
 
 def test_a_name_held_by_another_key_is_refused(tmp_path, admin_client, app) -> None:
     stranger = keys.generate_private_key("EC", curve="P-256")
-    pem = certs.dump_certificate(certs.create_self_signed_certificate(stranger, "x", 30))
+    pem = certs.dump_certificate(issuing.create_certificate(stranger, "x", 30))
     admin_client.create(state.keys_path(app["id"]), {"name": "signing", "certificate": pem})
     with pytest.raises(IzumaError) as info:
         run(admin_client, app, desired(tmp_path))
@@ -281,7 +282,7 @@ def test_a_name_held_by_another_key_is_refused(tmp_path, admin_client, app) -> N
 
 def test_a_certificate_that_does_not_match_the_key_is_refused(tmp_path, admin_client, app) -> None:
     other = keys.generate_private_key("EC", curve="P-256")
-    (tmp_path / "signing.crt").write_text(certs.dump_certificate(certs.create_self_signed_certificate(other, "x", 30)))
+    (tmp_path / "signing.crt").write_text(certs.dump_certificate(issuing.create_certificate(other, "x", 30)))
     (tmp_path / "signing.key").write_bytes(keys.dump_private_key(keys.generate_private_key("EC", curve="P-256")))
     before = snapshot(tmp_path)
     with pytest.raises(IzumaError) as info:
@@ -317,7 +318,7 @@ def test_a_weak_existing_key_is_refused_before_anything_is_written(tmp_path, adm
 def test_an_expired_given_certificate_is_reissued_not_uploaded_expired(tmp_path, admin_client, app) -> None:
     key = keys.generate_private_key("EC", curve="P-256")
     past = times.utcnow() - datetime.timedelta(days=10)
-    expired = certs.dump_certificate(certs.create_self_signed_certificate(key, "old", 2, not_before=past))
+    expired = certs.dump_certificate(issuing.create_certificate(key, "old", 2, not_before=past))
     (tmp_path / "signing.key").write_bytes(keys.dump_private_key(key))
     (tmp_path / "signing.crt").write_text(expired)
     run(admin_client, app, desired(tmp_path))
@@ -327,7 +328,7 @@ def test_an_expired_given_certificate_is_reissued_not_uploaded_expired(tmp_path,
 def test_an_expired_certificate_given_as_content_is_refused_not_replaced(tmp_path, emulator, admin_client, app) -> None:
     key = keys.generate_private_key("EC", curve="P-256")
     past = times.utcnow() - datetime.timedelta(days=10)
-    expired = certs.dump_certificate(certs.create_self_signed_certificate(key, "old", 2, not_before=past))
+    expired = certs.dump_certificate(issuing.create_certificate(key, "old", 2, not_before=past))
     want = Desired(name="given", private_key_content=keys.dump_private_key(key).decode(), certificate_content=expired)
     emulator.clear_log()
     with pytest.raises(IzumaError) as info:
@@ -340,7 +341,7 @@ def test_a_certificate_given_as_content_is_never_renewed_so_runs_converge(tmp_pa
     # Within renew_before: a renewed certificate could not be kept in certificate_content, and every run would renew
     # again. It is uploaded as given, with a warning, and the next run changes nothing.
     key = keys.generate_private_key("EC", curve="P-256")
-    cert = certs.dump_certificate(certs.create_self_signed_certificate(key, "given", 10))
+    cert = certs.dump_certificate(issuing.create_certificate(key, "given", 10))
     want = Desired(name="given", private_key_content=keys.dump_private_key(key).decode(), certificate_content=cert)
     first = run(admin_client, app, want)
     assert first["plan"] == ["create verification key 'given'"]

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
 
 NOW = datetime.datetime(2026, 11, 28, 17, 0, 0, tzinfo=datetime.timezone.utc)
@@ -44,14 +45,14 @@ def damaged(pem: bytes) -> bytes:
 @pytest.mark.parametrize("curve, hash_name", [("P-256", "sha256"), ("P-384", "sha384"), ("P-521", "sha512")])
 def test_create_certificate_ec(curve: str, hash_name: str, ec_keys: t.Dict[str, t.Any]) -> None:
     key = ec_keys[curve]
-    cert = certs.create_self_signed_certificate(key, "izuma-ec", 365, now=NOW)
+    cert = issuing.create_certificate(key, "izuma-ec", 365, now=NOW)
     assert cert.signature_hash_algorithm.name == hash_name
     assert certs.certificate_matches_key(cert, key)
     assert certs.certificate_info(cert, now=NOW)["self_signed"] is True
 
 
 def test_create_certificate_rsa_properties(rsa2048: rsa.RSAPrivateKey) -> None:
-    cert = certs.create_self_signed_certificate(rsa2048, "izuma-jwt-key", 30, subject={"O": "Example Oy", "C": "FI", "OU": "IoT"}, now=NOW)
+    cert = issuing.create_certificate(rsa2048, "izuma-jwt-key", 30, subject={"O": "Example Oy", "C": "FI", "OU": "IoT"}, now=NOW)
     assert cert.subject.rfc4514_string() == "CN=izuma-jwt-key,OU=IoT,O=Example Oy,C=FI"
     assert cert.issuer == cert.subject
     assert cert.signature_hash_algorithm.name == "sha256"
@@ -69,28 +70,28 @@ def test_create_certificate_rsa_properties(rsa2048: rsa.RSAPrivateKey) -> None:
 
 
 def test_create_certificate_serials_differ(ec256: ec.EllipticCurvePrivateKey) -> None:
-    one = certs.create_self_signed_certificate(ec256, "s", 1, now=NOW)
-    two = certs.create_self_signed_certificate(ec256, "s", 1, now=NOW)
+    one = issuing.create_certificate(ec256, "s", 1, now=NOW)
+    two = issuing.create_certificate(ec256, "s", 1, now=NOW)
     assert one.serial_number != two.serial_number
 
 
 def test_create_certificate_not_before(ec256: ec.EllipticCurvePrivateKey) -> None:
     start = datetime.datetime(2027, 1, 1, 0, 0, 0)  # naive: UTC
-    info = certs.certificate_info(certs.create_self_signed_certificate(ec256, "future", 10, not_before=start, now=NOW), now=NOW)
+    info = certs.certificate_info(issuing.create_certificate(ec256, "future", 10, not_before=start, now=NOW), now=NOW)
     assert info["valid_from"] == "2027-01-01T00:00:00Z" and info["expires_at"] == "2027-01-11T00:00:00Z"
     assert info["valid"] is False and info["expired"] is False
 
 
 def test_create_certificate_subject_aliases(ec256: ec.EllipticCurvePrivateKey) -> None:
-    cert = certs.create_self_signed_certificate(ec256, "alias", 5, subject={"organizationName": "Org", "CN": "alias", "emailAddress": "a@b.c"},
-                                                now=NOW)
+    cert = issuing.create_certificate(ec256, "alias", 5, subject={"organizationName": "Org", "CN": "alias", "emailAddress": "a@b.c"},
+                                      now=NOW)
     assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Org"
     assert cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)[0].value == "a@b.c"
 
 
 def test_rsa4096_certificate_fits(rsa4096: rsa.RSAPrivateKey) -> None:
-    cert = certs.create_self_signed_certificate(rsa4096, "izuma-device-management-verification-key", 3650,
-                                                subject={"O": "Example Organisation", "C": "FI"}, now=NOW)
+    cert = issuing.create_certificate(rsa4096, "izuma-device-management-verification-key", 3650,
+                                      subject={"O": "Example Organisation", "C": "FI"}, now=NOW)
     pem = certs.dump_certificate(cert)
     assert len(pem) <= keys.MAX_CERTIFICATE_CHARS
     assert certs.check_certificate_rules(pem, now=NOW) == []
@@ -98,7 +99,7 @@ def test_rsa4096_certificate_fits(rsa4096: rsa.RSAPrivateKey) -> None:
 
 def test_rsa4096_certificate_too_long_subject(rsa4096: rsa.RSAPrivateKey) -> None:
     subject = {"O": "O" * 64, "OU": "U" * 64, "L": "L" * 64, "ST": "S" * 64}
-    message = raises_key_error(certs.create_self_signed_certificate, rsa4096, "C" * 64, 365, subject=subject, now=NOW)
+    message = raises_key_error(issuing.create_certificate, rsa4096, "C" * 64, 365, subject=subject, now=NOW)
     assert "more than the 2000 Izuma Device Management accepts" in message and "shorten common_name" in message
 
 
@@ -118,13 +119,13 @@ def test_rsa4096_certificate_too_long_subject(rsa4096: rsa.RSAPrivateKey) -> Non
 def test_create_certificate_bad_arguments(kwargs: t.Dict[str, t.Any], expected: str, ec256: ec.EllipticCurvePrivateKey) -> None:
     arguments = {"common_name": "ok", "valid_days": 30, "now": NOW}
     arguments.update(kwargs)
-    assert expected in raises_key_error(certs.create_self_signed_certificate, ec256, **arguments)
+    assert expected in raises_key_error(issuing.create_certificate, ec256, **arguments)
 
 
 def test_create_certificate_refuses_unusable_keys(rsa1024: rsa.RSAPrivateKey, ed25519_key: t.Any, ec256: ec.EllipticCurvePrivateKey) -> None:
-    assert "requires at least 2048 bits" in raises_key_error(certs.create_self_signed_certificate, rsa1024, "weak", 30)
-    assert "accepts only RSA and EC keys" in raises_key_error(certs.create_self_signed_certificate, ed25519_key, "ed", 30)
-    assert "a private key is needed" in raises_key_error(certs.create_self_signed_certificate, ec256.public_key(), "pub", 30)
+    assert "requires at least 2048 bits" in raises_key_error(issuing.create_certificate, rsa1024, "weak", 30)
+    assert "accepts only RSA and EC keys" in raises_key_error(issuing.create_certificate, ed25519_key, "ed", 30)
+    assert "a private key is needed" in raises_key_error(issuing.create_certificate, ec256.public_key(), "pub", 30)
 
 
 # ---------------------------------------------------------------------------
@@ -132,7 +133,7 @@ def test_create_certificate_refuses_unusable_keys(rsa1024: rsa.RSAPrivateKey, ed
 # ---------------------------------------------------------------------------
 
 def test_load_certificate_forms(ec256: ec.EllipticCurvePrivateKey, to_pkcs8: t.Callable[..., bytes]) -> None:
-    cert = certs.create_self_signed_certificate(ec256, "load", 30, now=NOW)
+    cert = issuing.create_certificate(ec256, "load", 30, now=NOW)
     pem = certs.dump_certificate(cert)
     assert pem.startswith("-----BEGIN CERTIFICATE-----\n") and pem.endswith("-----END CERTIFICATE-----\n")
     variants = [pem, pem.encode(), pem.replace("\n", "\r\n"), "subject=CN = load\n" + pem + "\n\n", to_pkcs8(ec256).decode() + pem]
@@ -151,7 +152,7 @@ def test_load_certificate_forms(ec256: ec.EllipticCurvePrivateKey, to_pkcs8: t.C
 ])
 def test_load_certificate_errors(case: str, expected: str, ec256: ec.EllipticCurvePrivateKey, rsa2048: rsa.RSAPrivateKey,
                                  to_pkcs8: t.Callable[..., bytes], safe_message: t.Callable[..., None]) -> None:
-    cert = certs.create_self_signed_certificate(ec256, "err", 30, now=NOW)
+    cert = issuing.create_certificate(ec256, "err", 30, now=NOW)
     pem = certs.dump_certificate(cert)
     key_pem = to_pkcs8(ec256)
     data = {
@@ -159,12 +160,22 @@ def test_load_certificate_errors(case: str, expected: str, ec256: ec.EllipticCur
         "garbage": "hello",
         "der": cert.public_bytes(serialization.Encoding.DER),
         "key": key_pem,
-        "two": pem + certs.dump_certificate(certs.create_self_signed_certificate(rsa2048, "b", 30, now=NOW)),
+        "two": pem + certs.dump_certificate(issuing.create_certificate(rsa2048, "b", 30, now=NOW)),
         "damaged": damaged(pem.encode()),
     }[case]
     message = raises_key_error(certs.load_certificate, data, source="cert.pem")
     assert expected in message
     safe_message(message, key_pem, pem)
+
+
+def test_load_public_key(rsa2048: rsa.RSAPrivateKey) -> None:
+    spki = rsa2048.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    cert = certs.dump_certificate(issuing.create_certificate(rsa2048, "pub", 10, now=NOW))
+    for data in (spki, cert):
+        assert keys.public_key_fingerprint(certs.load_public_key(data)) == keys.public_key_fingerprint(rsa2048)
+    assert "holds no PEM public key or certificate" in raises_key_error(certs.load_public_key, "nothing", source="verification key")
+    bad = spki.replace(spki.splitlines()[2], b"!" * 64)
+    assert "is not a valid public key" in raises_key_error(certs.load_public_key, bad)
 
 
 # ---------------------------------------------------------------------------
@@ -173,7 +184,7 @@ def test_load_certificate_errors(case: str, expected: str, ec256: ec.EllipticCur
 
 def test_certificate_info_fields(ec_keys: t.Dict[str, t.Any]) -> None:
     key = ec_keys["P-384"]
-    cert = certs.create_self_signed_certificate(key, "info", 10, subject={"O": "Org"}, now=NOW)
+    cert = issuing.create_certificate(key, "info", 10, subject={"O": "Org"}, now=NOW)
     info = certs.certificate_info(cert, now=NOW)
     json.dumps(info)  # JSON-friendly values only
     assert set(info) == {"fingerprint", "subject", "issuer", "algorithm", "key_size", "curve", "serial_number", "valid_from", "expires_at",
@@ -187,7 +198,7 @@ def test_certificate_info_fields(ec_keys: t.Dict[str, t.Any]) -> None:
 
 
 def test_certificate_info_days_left_floor_and_expiry(rsa2048: rsa.RSAPrivateKey) -> None:
-    cert = certs.create_self_signed_certificate(rsa2048, "days", 10, now=NOW)
+    cert = issuing.create_certificate(rsa2048, "days", 10, now=NOW)
     assert certs.certificate_info(cert, now=NOW + datetime.timedelta(seconds=1))["days_left"] == 9
     assert certs.certificate_info(cert, now=NOW + datetime.timedelta(days=10))["expired"] is False
     late = certs.certificate_info(cert, now=NOW + datetime.timedelta(days=10, seconds=1))
@@ -205,18 +216,22 @@ def test_certificate_info_not_self_signed(rsa2048: rsa.RSAPrivateKey, rsa2048_ot
     assert info["self_signed"] is False and info["issuer"] == "CN=Some CA"
 
 
+def own_key_signed(cert: x509.Certificate) -> bool:
+    return certs._signed_by(cert, cert.public_key())  # pylint: disable=protected-access
+
+
 def test_self_signed_fallback_for_old_cryptography(rsa2048: rsa.RSAPrivateKey, rsa2048_other: rsa.RSAPrivateKey,
                                                    ec256: ec.EllipticCurvePrivateKey, ed25519_key: t.Any,
                                                    make_cert: t.Callable[..., x509.Certificate]) -> None:
-    # certs._signed_by_own_key is what cryptography < 40 uses instead of verify_directly_issued_by.
-    assert certs._signed_by_own_key(make_cert(rsa2048)) is True  # pylint: disable=protected-access
-    assert certs._signed_by_own_key(make_cert(ec256)) is True  # pylint: disable=protected-access
-    assert certs._signed_by_own_key(make_cert(rsa2048, signer=rsa2048_other)) is False  # pylint: disable=protected-access
-    assert certs._signed_by_own_key(make_cert(ed25519_key)) is False  # pylint: disable=protected-access
+    # certs._signed_by is what cryptography < 40 uses instead of verify_directly_issued_by (here: with the certificate's own key).
+    assert own_key_signed(make_cert(rsa2048)) is True
+    assert own_key_signed(make_cert(ec256)) is True
+    assert own_key_signed(make_cert(rsa2048, signer=rsa2048_other)) is False
+    assert own_key_signed(make_cert(ed25519_key)) is False
 
 
 def test_certificate_info_default_now(ec256: ec.EllipticCurvePrivateKey) -> None:
-    info = certs.certificate_info(certs.create_self_signed_certificate(ec256, "now", 2))
+    info = certs.certificate_info(issuing.create_certificate(ec256, "now", 2))
     assert info["valid"] is True and info["days_left"] in (1, 2)
 
 
@@ -226,7 +241,7 @@ def test_certificate_info_default_now(ec256: ec.EllipticCurvePrivateKey) -> None
 
 def test_rules_pass_for_good_certificates(rsa2048: rsa.RSAPrivateKey, ec_keys: t.Dict[str, t.Any]) -> None:
     for key in [rsa2048] + list(ec_keys.values()):
-        cert = certs.create_self_signed_certificate(key, "good", 365, now=NOW)
+        cert = issuing.create_certificate(key, "good", 365, now=NOW)
         assert certs.check_certificate_rules(certs.dump_certificate(cert), now=NOW) == []
         assert certs.check_certificate_rules(cert, now=NOW) == []
         certs.assert_certificate_uploadable(certs.dump_certificate(cert).encode(), now=NOW)
@@ -291,6 +306,6 @@ def test_rules_unparsable(data: str, expected: str) -> None:
 
 
 def test_rules_two_certificates(ec256: ec.EllipticCurvePrivateKey) -> None:
-    pem = certs.dump_certificate(certs.create_self_signed_certificate(ec256, "a", 3, now=NOW))
+    pem = certs.dump_certificate(issuing.create_certificate(ec256, "a", 3, now=NOW))
     problems = certs.check_certificate_rules(pem + pem, now=NOW)
     assert len(problems) == 1 and "holds 2 certificates" in problems[0]

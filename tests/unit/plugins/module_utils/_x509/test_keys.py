@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import certificates as certs
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import issuing
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaError, IzumaKeyError
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
@@ -193,7 +194,7 @@ def test_load_encrypted_pkcs8_and_traditional(ec256: ec.EllipticCurvePrivateKey,
 
 
 def test_load_key_next_to_certificate(ec256: ec.EllipticCurvePrivateKey, to_pkcs8: t.Callable[..., bytes]) -> None:
-    cert = certs.dump_certificate(certs.create_self_signed_certificate(ec256, "combined", 30, now=NOW))
+    cert = certs.dump_certificate(issuing.create_certificate(ec256, "combined", 30, now=NOW))
     combined = cert + to_pkcs8(ec256).decode() + "\n"
     assert keys.public_key_fingerprint(keys.load_private_key(combined)) == keys.public_key_fingerprint(ec256)
 
@@ -264,7 +265,7 @@ def test_load_private_key_bad_input(case: str, expected: str, rsa2048: rsa.RSAPr
         "blank": "  \n",
         "garbage": b"this is not a key\n",
         "der": rsa2048.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-        "certificate": certs.dump_certificate(certs.create_self_signed_certificate(ec256, "c", 10, now=NOW)),
+        "certificate": certs.dump_certificate(issuing.create_certificate(ec256, "c", 10, now=NOW)),
         "openssh": rsa2048.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()),
         "two": pem + to_pkcs8(ec256),
         "damaged": damaged(pem),
@@ -319,16 +320,6 @@ def test_dump_private_key_refusals(rsa2048: rsa.RSAPrivateKey) -> None:
     assert "expected a private key" in raises_key_error(keys.dump_private_key, rsa2048.public_key())
 
 
-def test_load_public_key(rsa2048: rsa.RSAPrivateKey) -> None:
-    spki = rsa2048.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    cert = certs.dump_certificate(certs.create_self_signed_certificate(rsa2048, "pub", 10, now=NOW))
-    for data in (spki, cert):
-        assert keys.public_key_fingerprint(keys.load_public_key(data)) == keys.public_key_fingerprint(rsa2048)
-    assert "holds no PEM public key or certificate" in raises_key_error(keys.load_public_key, "nothing", source="verification key")
-    bad = spki.replace(spki.splitlines()[2], b"!" * 64)
-    assert "is not a valid public key" in raises_key_error(keys.load_public_key, bad)
-
-
 # ---------------------------------------------------------------------------
 # Descriptions and fingerprints
 # ---------------------------------------------------------------------------
@@ -339,13 +330,13 @@ def test_key_description(rsa2048: rsa.RSAPrivateKey, ec_keys: t.Dict[str, t.Any]
     for curve, key in ec_keys.items():
         assert keys.key_description(key) == {"algorithm": "EC", "key_size": int(curve[2:]), "curve": curve}
     assert keys.key_description(ed25519_key) == {"algorithm": "Ed25519", "key_size": None, "curve": None}
-    cert = certs.create_self_signed_certificate(ec_keys["P-384"], "d", 10, now=NOW)
+    cert = issuing.create_certificate(ec_keys["P-384"], "d", 10, now=NOW)
     assert keys.key_description(cert)["curve"] == "P-384"
     assert "expected a private key, public key or certificate" in raises_key_error(keys.key_description, "not a key")
 
 
 def test_fingerprints_and_matching(rsa2048: rsa.RSAPrivateKey, rsa2048_other: rsa.RSAPrivateKey) -> None:
-    cert = certs.create_self_signed_certificate(rsa2048, "fp", 10, now=NOW)
+    cert = issuing.create_certificate(rsa2048, "fp", 10, now=NOW)
     spki = rsa2048.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     expected = hashlib.sha256(spki).hexdigest()
     assert keys.public_key_fingerprint(rsa2048) == keys.public_key_fingerprint(rsa2048.public_key()) == keys.public_key_fingerprint(cert) == expected
@@ -367,7 +358,7 @@ def openssl(*args: str, data: t.Optional[bytes] = None) -> str:
 @pytest.mark.parametrize("key_type, size, curve", [("RSA", 2048, None), ("EC", None, "P-384")])
 def test_generated_material_with_openssl(key_type: str, size: t.Optional[int], curve: t.Optional[str], tmp_path: t.Any) -> None:
     key = keys.generate_private_key(key_type, size=size, curve=curve)
-    cert = certs.create_self_signed_certificate(key, "openssl-check", 90, subject={"O": "Example", "C": "FI"}, now=NOW)
+    cert = issuing.create_certificate(key, "openssl-check", 90, subject={"O": "Example", "C": "FI"}, now=NOW)
     key_file = tmp_path / "key.pem"
     cert_file = tmp_path / "cert.pem"
     key_file.write_bytes(keys.dump_private_key(key, PASSPHRASE))
