@@ -16,7 +16,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as _pkcs11_options
 from ansible_collections.izuma.device_management.plugins.module_utils import _rotation_policy as rotated
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
@@ -176,7 +175,10 @@ class Desired(rotated.RotatedKey):
 
     def pkcs11_label(self, generation: str) -> str:
         """The CKA_LABEL of a generation (current, next, previous) of this key in the PKCS#11 token."""
-        return _pkcs11_keys.key_label(self.name, generation)
+        # Only key_backend=pkcs11 asks: a file key's run never loads the PKCS#11 key code (nor python-pkcs11).
+        from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs  # pylint: disable=import-outside-toplevel
+
+        return key_pairs.key_label(self.name, generation)
 
     def pkcs11_source(self) -> _pkcs11_options.Pkcs11KeySource:
         """The PKCS#11 key source of key_backend=pkcs11 (library, token, PIN), with the current key's label."""
