@@ -53,6 +53,17 @@ def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
     )
 
 
+def key_filter_spec(**more: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The options of the ``application.filter`` doc fragment (whose keys, which name) for the _info modules, and ``more``.
+
+    Give ``mutually_exclusive=KEY_FILTER_EXCLUSIVE`` with it: an application is named by name or by id.
+    """
+    return dict(application=dict(type="str"), application_id=dict(type="str"), name=dict(type="str"), **more)
+
+
+KEY_FILTER_EXCLUSIVE = [("application", "application_id")]
+
+
 def _note_environment_sources(spec: Dict[str, Dict[str, Any]], sources: Dict[str, str]) -> None:
     """Make each option's environment fallback record in ``sources`` (option -> variable) when it gives the value,
     so that a warning about a value can name where the user set it."""

@@ -101,12 +101,9 @@ applications:
 """
 
 from ansible_collections.izuma.device_management.plugins.module_utils._access_key import converge as access_keys
-from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
+from ansible_collections.izuma.device_management.plugins.module_utils._module import KEY_FILTER_EXCLUSIVE, IzumaModule, key_filter_spec
 
-ARGUMENT_SPEC = dict(
-    application=dict(type="str"),
-    application_id=dict(type="str"),
-    name=dict(type="str"),
+ARGUMENT_SPEC = key_filter_spec(
     status=dict(type="str", choices=["active", "inactive", "expired"]),
     expires_within_days=dict(type="int"),
     unused_for_days=dict(type="int"),
@@ -115,7 +112,7 @@ ARGUMENT_SPEC = dict(
 
 def main() -> None:
     """Module entry point: the core lists and filters; this is the glue."""
-    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("application", "application_id")])
+    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=KEY_FILTER_EXCLUSIVE)
     izuma.run(lambda m: access_keys.info(m.client, m.params))
 
 

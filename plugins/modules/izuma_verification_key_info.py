@@ -84,12 +84,9 @@ applications:
 
 from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
 from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
-from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
+from ansible_collections.izuma.device_management.plugins.module_utils._module import KEY_FILTER_EXCLUSIVE, IzumaModule, key_filter_spec
 
-ARGUMENT_SPEC = dict(
-    application=dict(type="str"),
-    application_id=dict(type="str"),
-    name=dict(type="str"),
+ARGUMENT_SPEC = key_filter_spec(
     status=dict(type="str", choices=["active", "inactive"]),
     expires_within_days=dict(type="int"),
     usable=dict(type="bool"),
@@ -98,7 +95,7 @@ ARGUMENT_SPEC = dict(
 
 def main() -> None:
     """Module entry point: the core lists and filters; this is the glue."""
-    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("application", "application_id")])
+    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=KEY_FILTER_EXCLUSIVE)
     izuma.require(HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR)
     izuma.run(lambda m: vk.info(m.client, m.params))
 

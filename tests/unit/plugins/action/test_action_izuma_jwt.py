@@ -23,7 +23,7 @@ import pytest
 from ansible.parsing.dataloader import DataLoader
 
 from ansible_collections.izuma.device_management.plugins.action import izuma_jwt as action_plugin
-from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as keys
+from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import (
     ALGORITHM_KEYS,
