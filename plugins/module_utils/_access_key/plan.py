@@ -87,7 +87,7 @@ def _orphans(plan: Plan, observed: Observed, want: Desired, facts: Facts) -> Tup
     if current is not None and not observed.held(current):
         renamed = want.orphan_name(str(current["id"]))
         plan.add(RenameKey(current, {"name": renamed}, why="no secret file holds this key's secret (a run died after "
-                                                          "the API created it): it makes room for its replacement"))
+                                                           "the API created it): it makes room for its replacement"))
         orphans.append(dict(current, name=renamed))
         sentence = ("The access key '%s' (%s) is ACTIVE but no secret file holds its secret (a run died after the API "
                     "created it and before the secret reached %s): it is replaced by a new key whose secret is written "
