@@ -110,6 +110,10 @@ options:
       - How many times a request is retried after HTTP 429, 502, 503, 504 or a connection error, with capped
         exponential backoff and full jitter, honouring C(Retry-After).
       - A create request (POST) whose outcome is unknown is never sent again blindly; the object is looked up first.
+      - The longest a request can take is (O(retries) + 1) times O(timeout), plus at most 15.5 seconds of backoff
+        with the default 5 retries. With the defaults, a server that accepts connections and never answers is given up
+        after at most about 3 minutes 15 seconds; a refused connection or a host name that does not resolve fails within
+        about 16 seconds. The error says how many tries were made and how long they took.
       - If not set, the E(IZUMA_RETRIES) environment variable is used.
     type: int
     default: 5

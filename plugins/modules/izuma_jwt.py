@@ -44,8 +44,8 @@ options:
   renew_margin:
     description:
       - Issue a new token when the deployed one expires within this many seconds. Must be shorter than O(lifetime).
-      - When not given, a quarter of O(lifetime), and at most 21600 (6 hours): 21600 for the default O(lifetime) of one
-        day, 900 for a token of one hour.
+      - When not given, a quarter of O(lifetime), and at most 21600 (6 hours). That is 21600 for the default
+        O(lifetime) of one day, and 900 for a token of one hour.
     type: int
   force:
     description:
