@@ -73,10 +73,11 @@ need_python = @test -n "$(1)" || { echo "make: Python $(2) is missing (this targ
 # it with, $(2) that Python's version.
 define make_venv
 $(call need_python,$(1),$(2))
-rm -rf $(@D)
-$(1) -m venv $(@D)
-$(@D)/bin/pip install --quiet -r $<
-touch $@
+@echo "make: creating $(@D) (Python $(2), $<): a minute or two, once"
+@rm -rf $(@D)
+@$(1) -m venv $(@D)
+@$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<
+@touch $@
 endef
 
 $(VENV_219)/.installed: requirements/test-2.19.txt
