@@ -130,6 +130,31 @@ def test_antsibull_docs_finds_no_documentation_error(installed: Path) -> None:
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
 
 
+# The Python libraries that plugins' documentation names in its requirements.
+LIBRARIES = ("requests", "cryptography", "PyJWT", "python-pkcs11")
+
+
+def test_each_plugin_lists_each_library_once_in_its_requirements(installed: Path) -> None:
+    """ansible-doc merges the requirements of the doc fragments with the plugin's own: a library is in one entry."""
+    docs = {}  # type: t.Dict[str, t.Any]
+    for kind, folder in (("module", "modules"), ("lookup", "lookup")):
+        names = ["izuma.device_management." + p.stem for p in sorted((installed / "plugins" / folder).glob("[!_]*.py"))]
+        done = run([str(BIN / "ansible-doc"), "--json", "-t", kind] + names, installed,
+                   ANSIBLE_COLLECTIONS_PATH=str(installed.parents[2]))
+        assert done.returncode == 0, done.stderr
+        docs.update(("%s %s" % (name, kind), doc) for name, doc in json.loads(done.stdout).items())
+    assert len(docs) >= 8, sorted(docs)
+    twice = {}
+    for name, doc in docs.items():
+        requirements = doc["doc"].get("requirements") or []
+        assert requirements, "%s documents no requirements" % name
+        for library in LIBRARIES:
+            entries = [entry for entry in requirements if re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(library), entry)]
+            if len(entries) > 1:
+                twice["%s: %s" % (name, library)] = entries
+    assert twice == {}
+
+
 def test_the_changelog_lints_and_has_the_release(files: t.List[str]) -> None:
     done = run([str(BIN / "antsibull-changelog"), "lint"], ROOT)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
