@@ -184,6 +184,21 @@ def test_one_version_everywhere() -> None:
             assert tuple(map(int, found.split("."))) >= (1, 0, 0), (path, found)
 
 
+def test_links_to_the_project_use_galaxy_yml_repository() -> None:
+    """Every link to the project's GitHub pages (changelog issue links, docs) starts with galaxy.yml's repository."""
+    assert GALAXY["issues"] == GALAXY["repository"] + "/issues"
+    pattern = r"https?://github\.com/izuma/[A-Za-z0-9_.#/-]*"
+    found = run(["git", "grep", "-h", "-o", "-I", "-E", pattern], ROOT)
+    assert found.returncode in (0, 1), found.stderr
+    links = found.stdout.split()
+    # CHANGELOG.md escapes its punctuation (https\://github\.com/...).
+    links += re.findall(pattern, (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").replace("\\", ""))
+    wrong = sorted({link for link in links if not re.match(r"%s(/|$)" % re.escape(GALAXY["repository"]), link)})
+    assert wrong == [], "links that are not under %s: %s" % (GALAXY["repository"], wrong)
+    # The changelog's issue links are among them.
+    assert any(link.startswith(GALAXY["issues"] + "/") for link in links), links
+
+
 def test_the_repository_stands_on_its_own() -> None:
     """No tracked file points into the design folder that the repository was written from."""
     tracked = run(["git", "grep", "-l", "-E", "shared/(design|specs|seed)/"], ROOT)
