@@ -167,8 +167,8 @@ def test_the_changelog_lints_and_has_the_release(files: t.List[str]) -> None:
     if list(changes["releases"]) == ["1.0.0"]:
         # The first release: what the collection offers, nothing that changed or was fixed since an earlier one (a
         # change made while 1.0.0 was being written is a trivial fragment, or part of the feature it refines).
-        history = set(release["changes"]) & {"breaking_changes", "deprecated_features", "removed_features", "security_fixes",
-                                               "bugfixes"}
+        history = set(release["changes"]) & {"breaking_changes", "deprecated_features", "removed_features",
+                                             "security_fixes", "bugfixes"}
         assert history == set(), "the first release has no %s: rewrite those fragments as features or trivial" % sorted(history)
     # Every fragment is in the release (make changelog regenerates it after a fragment is added).
     fragments = sorted(p.name for p in (ROOT / "changelogs" / "fragments").glob("*.y*ml"))
