@@ -118,9 +118,10 @@ options:
     type: int
     default: 5
 requirements:
+  # The python-pkcs11 line is word for word the one in pkcs11.py: a module with both fragments then lists it once.
   - requests
-  - cryptography and PyJWT, for JWT authentication
-  - python-pkcs11 (0.10 or later), for JWT authentication with a key in a PKCS#11 token
+  - cryptography and PyJWT (for JWT authentication)
+  - python-pkcs11 0.10 or later and a PKCS#11 module on the host that signs (to use a key in a PKCS#11 token)
 notes:
   - All modules that talk to the API belong to the action group C(izuma.device_management.izuma), so
     C(module_defaults) with C(group/izuma.device_management.izuma) sets these options once for a play.

@@ -48,7 +48,8 @@ options:
         label as RV(izuma.device_management.izuma_verification_key#module:pkcs11_key_label).
     type: str
 requirements:
-  - python-pkcs11 (0.10 or later) and a PKCS#11 module on the host that signs, to use a key in a PKCS#11 token
+  # Word for word the python-pkcs11 line of connection.py: a module with both fragments then lists it once.
+  - python-pkcs11 0.10 or later and a PKCS#11 module on the host that signs (to use a key in a PKCS#11 token)
 """
 
     PLUGINS = r"""
