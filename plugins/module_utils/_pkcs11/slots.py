@@ -22,15 +22,17 @@ from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.er
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import SERIAL_ENV, TOKEN_ENV
 
 try:
-    from pkcs11 import TokenFlag
     from pkcs11 import exceptions as pkcs11_errors
 except ImportError:  # session.require_pkcs11 says what to install before anything here runs
     pass
 
+# CK_TOKEN_INFO flags bit of an initialised token (PKCS#11 v2.40, CKF_TOKEN_INITIALIZED).
+CKF_TOKEN_INITIALIZED = 0x00000400
+
 
 def _initialised(token: t.Any) -> bool:
     # An uninitialised token (SoftHSM2 and tpm2-pkcs11 always list a free slot with one) has no keys and no PIN.
-    return bool(int(token.flags) & int(TokenFlag.TOKEN_INITIALIZED))
+    return bool(int(token.flags) & CKF_TOKEN_INITIALIZED)
 
 
 def _listing(tokens: t.Sequence[t.Any]) -> str:
