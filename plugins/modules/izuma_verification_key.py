@@ -385,6 +385,26 @@ pkcs11_key_label:
   returned: when O(key_backend=pkcs11) and O(state=present)
   type: str
   sample: "izuma:telemetry-signing:current"
+pkcs11_generated_key:
+  description:
+    - The key pair this run generated in the token, as the token reports it (never key material).
+    - C(template) is the key template the token accepted, C(sign-only) (the private key may only sign, the public key
+      only verify) or C(token-default) (sign and verify asked for, the rest left to the token, for a token that refuses
+      the first, such as tpm2-pkcs11); C(capabilities) lists what the token says the key can do (C(sign), C(verify),
+      and for example C(decrypt), C(encrypt) with tpm2-pkcs11). C(label) is the label it was generated with.
+  returned: when O(key_backend=pkcs11) and the run generated a key pair (not in check mode)
+  type: dict
+  sample:
+    label: "izuma:telemetry-signing:next"
+    algorithm: EC
+    curve: P-256
+    template: token-default
+    capabilities: [decrypt, encrypt, sign, verify]
+    sensitive: true
+    extractable: false
+    never_extractable: true
+    token: izuma-tpm
+    library: libtpm2_pkcs11.so
 previous_pkcs11_key_label:
   description: The label of the previous key's object in the token, while it is there.
   returned: when O(key_backend=pkcs11) and the token holds the previous key after the run

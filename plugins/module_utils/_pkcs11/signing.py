@@ -117,6 +117,10 @@ def _pkcs11_sign(pair: KeyPair, data: bytes, mechanism: t.Any, parameter: t.Any,
 
     CKR_MECHANISM_INVALID is left to the caller (``_choose`` tries the next mechanism).
     """
+    if not hasattr(pair.private, "sign"):
+        # python-pkcs11 gives a key object a sign() only when the token says it may sign.
+        raise IzumaPkcs11Error("the key %r in %s may not sign (the token reports CKA_SIGN false): use a key made to sign "
+                               "(izuma_verification_key generates one)" % (pair.label, pair.session.describe()))
     try:
         with pair.session.lock:
             return pair.private.sign(data, mechanism=mechanism, mechanism_param=parameter)
