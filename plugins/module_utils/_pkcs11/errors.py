@@ -56,7 +56,8 @@ _NAMES = {value: name for name, value in CKR_VALUES.items()}
 # is not simply the return value's name in CamelCase.
 _CLASS_NAMES = {
     "AnotherUserAlreadyLoggedIn": "USER_ANOTHER_ALREADY_LOGGED_IN", "FunctionCancelled": "FUNCTION_CANCELED",
-    "RandomNoRNG": "RANDOM_NO_RNG", "SessionReadWriteSOExists": "SESSION_READ_WRITE_SO_EXISTS", "SlotIDInvalid": "SLOT_ID_INVALID", "TokenNotRecognised": "TOKEN_NOT_RECOGNIZED",
+    "RandomNoRNG": "RANDOM_NO_RNG", "SessionReadWriteSOExists": "SESSION_READ_WRITE_SO_EXISTS", "SlotIDInvalid": "SLOT_ID_INVALID",
+    "TokenNotRecognised": "TOKEN_NOT_RECOGNIZED",
 }
 _UNMAPPED = re.compile(r"error code (0x[0-9a-fA-F]+)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -7,15 +7,19 @@
 """Key pairs inside a PKCS#11 token: generate, find, describe, relabel, destroy.
 
 A verification key's private key is generated inside the token as a
-sensitive, non-extractable token object that can only sign; its public key is
-a token object next to it, with the same CKA_ID. Nothing here can read a
-private key's value, because the token will not give it.
+sensitive, non-extractable token object that signs; its public key is a
+token object next to it, with the same CKA_ID. Where the token allows it, the
+pair can do nothing else (the sign-only template); a token that refuses that
+gets the token-default template and adds capabilities of its own (tpm2-pkcs11:
+decrypt, encrypt), which ``KeyPair.describe()`` reports (``generation``).
+Nothing here can read a private key's value, because the token will not give it.
 
 Labels: each key name has three generations (current, next, previous), each
 an object pair with a distinct label from ``key_label()``. A rotation moves a
 pair from one generation to the next with ``relabel_key_pair()``, which keeps
 the CKA_ID; ``find_key_pair()`` finds the public half by that CKA_ID, so a
-pair whose relabel was interrupted half-way is still found whole.
+pair whose relabel was interrupted half-way is still found whole. A relabel
+is read back in a new session, as some tokens accept a label they do not keep.
 
 Public keys come back as ``cryptography`` public key objects, so the
 fingerprints, descriptions and rules of ``_x509.keys`` apply to them unchanged.

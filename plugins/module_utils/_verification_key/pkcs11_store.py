@@ -8,7 +8,7 @@
 
 The three generations of a key named ``name`` are the pairs labelled ``izuma:<name>:current``, ``:next`` and
 ``:previous`` (``_pkcs11.key_pairs.key_label``), found by label as ``FileStore`` finds files by path. A new key is
-generated inside the PKCS#11 token (sensitive, non-extractable, sign only) under ``:next`` before anything is
+generated inside the PKCS#11 token (sensitive, non-extractable, signing) under ``:next`` before anything is
 uploaded; a rotation promotes by relabelling (the old previous pair destroyed, current -> previous, next -> current),
 and a pair is destroyed only after its key was deleted from the application. Each step in the PKCS#11 token is one
 change, and each is safe to be killed after: the next run observes the labels and finishes the job
