@@ -263,8 +263,8 @@ options:
     description:
       - Where the private keys are. V(file) - PEM files at O(private_key_path) (or O(private_key_content)).
       - V(pkcs11) - key pairs generated inside a PKCS#11 token (a hardware security module, a cloud key service's PKCS#11
-        library, SoftHSM2) as sensitive, non-extractable objects that sign (and nothing else where the token allows it:
-        RV(pkcs11_generated_key)); the token is named by O(pkcs11_library),
+        library, SoftHSM2) as sensitive, non-extractable objects that sign (and nothing else where the token allows it,
+        see RV(pkcs11_generated_key)); the token is named by O(pkcs11_library),
         O(pkcs11_token) or O(pkcs11_serial), and O(pkcs11_pin) (or the E(IZUMA_PKCS11_*) environment variables). The token
         signs each self-signed certificate; no private key is ever on disk. The current, next and previous generations are
         the objects labelled C(izuma:<name>:current), C(izuma:<name>:next) and C(izuma:<name>:previous) (RV(pkcs11_key_label)),
