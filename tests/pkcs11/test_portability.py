@@ -22,7 +22,7 @@ import jwt
 import pytest
 from jwt.utils import base64url_decode
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 import pkcs11

@@ -304,8 +304,8 @@ def _labels_elsewhere(pair: KeyPair) -> t.List[str]:
             objects = (other or session.session).get_objects({Attribute.ID: pair.key_id})
             return [str(obj.label) for obj in objects]
         except pkcs11_errors.PKCS11Error as exc:
-            raise IzumaPkcs11Error("%s could not read back the label of the key %r: %s" % (session.describe(), pair.label,
-                                                                                         errors.describe(exc))) from None
+            raise IzumaPkcs11Error("%s could not read back the label of the key %r: %s"
+                                   % (session.describe(), pair.label, errors.describe(exc))) from None
         finally:
             if other is not None:
                 other.close()

@@ -337,8 +337,8 @@ def _login(token: t.Any, ref: Pkcs11TokenRef, pin: str, library: str) -> t.Any:
     except pkcs11_errors.UserPinNotInitialized:
         raise IzumaPkcs11Error("%s has no user PIN yet: initialise it (softhsm2-util --init-token ... --pin ...)" % name) from None
     except pkcs11_errors.PKCS11Error as exc:
-        raise IzumaPkcs11Error("logging in to %s (library %s) failed: %s" % (name, os.path.basename(library) or library,
-                                                                            errors.describe(exc))) from None
+        raise IzumaPkcs11Error("logging in to %s (library %s) failed: %s"
+                               % (name, os.path.basename(library) or library, errors.describe(exc))) from None
     STATS["logins"] += 1
     return session
 
