@@ -67,7 +67,7 @@ options:
   auth_pkcs11_token:
     description:
       - The token that holds O(auth_pkcs11_key_label), by its label or an RFC 7512 C(pkcs11:) URI (without
-        C(pin-value)). If neither this nor O(auth_pkcs11_serial) is given, the library must have exactly one token.
+        C(pin-value)). If neither this nor O(auth_pkcs11_serial) is given, the library must have exactly one initialised token.
       - If not set, the E(IZUMA_PKCS11_TOKEN) environment variable is used.
     type: str
   auth_pkcs11_serial:
