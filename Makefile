@@ -32,8 +32,8 @@ help:
 	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
 	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2"
 	@echo "  make release-test  the 1.0.0 tarball: its files, galaxy-importer, antsibull-docs and antsibull-changelog lint"
-	@echo "  make docs-test     the command blocks of README.md and docs/ run in a fresh copy, as a newcomer would"
-	@echo "  make install-test  the tarball installed into a separate project runs the quick start on 2.19 and 2.21"
+	@echo "  make docs-test     the command blocks of README.md, CONTRIBUTING.md, docs/awx.md and docs/hsm.md run in a fresh copy, as a newcomer would"
+	@echo "  make install-test  the tarball installed into a separate project: the quick start and the emulator guide, as written, on 2.19 and 2.21"
 	@echo "  make site-test     make docs, then headless Chromium opens every plugin page and guide"
 	@echo "make hsm-demo      a verification key inside a SoftHSM2 token, end to end (docs/hsm.md)"
 	@echo "make tarball       the collection as Galaxy gets it (galaxy.yml's build_ignore applied), under build/release"
@@ -277,7 +277,8 @@ release-test: tarball
 docs-test: release-venv
 	$(REL_ENV) $(REL_PYTEST) tests/docs/test_commands.py
 
-# The tarball installed with ansible-galaxy into a separate project runs the quick start, on 2.19 and on 2.21.
+# The tarball installed with ansible-galaxy into a separate project: docs/quickstart.md and docs/emulator.md followed as
+# written (every block, in order), on 2.19 and on 2.21.
 install-test: venvs tarball
 	$(REL_ENV) VENV_219="$(abspath $(VENV_219))" VENV_221="$(abspath $(VENV_221))" $(REL_PYTEST) tests/docs/test_installed.py
 
