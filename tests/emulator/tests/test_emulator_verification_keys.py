@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from emulator_helpers import ApiClient, CertFactory, assert_error
+from izuma_emulator.clock import parse_time
 
 FIELDS = {"object", "id", "account_id", "application_id", "name", "description", "status", "certificate",
           "certificate_fingerprint", "subject", "issuer", "algorithm", "key_size", "valid_from", "expires_at",
@@ -41,8 +40,8 @@ def test_upload_reports_every_field(api: ApiClient, certs: CertFactory) -> None:
     assert key["subject"] == parsed.subject.rfc4514_string() and "CN=device-signer" in key["subject"]
     assert key["issuer"] == parsed.issuer.rfc4514_string()
     assert (key["algorithm"], key["key_size"]) == ("RSA", 2048)
-    assert datetime.fromisoformat(key["expires_at"]) == parsed.not_valid_after_utc
-    assert datetime.fromisoformat(key["valid_from"]) == parsed.not_valid_before_utc
+    assert parse_time(key["expires_at"]) == parsed.not_valid_after_utc
+    assert parse_time(key["valid_from"]) == parsed.not_valid_before_utc
     assert api.get(f"{_keys_path(application['id'])}/{key['id']}").json() == key
 
 
