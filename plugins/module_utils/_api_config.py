@@ -196,20 +196,30 @@ def settle_authentication(config: ClientConfig) -> None:
     environment's; two at the same level stay for ``validate`` to refuse.
     """
     jwt = [option for option in JWT_OPTIONS if getattr(config, option)]
+    from_task = [option for option in jwt if _from_task(config, option)]
+    if config.api_key and jwt and not (from_task and not _from_task(config, "api_key")):
+        # The access key wins: same level, or the task's access key over the environment's JWT options.
+        if from_task or (config.auth_application_id and len(jwt) > 1):
+            config.notes.append(_jwt_set_aside(config, jwt, from_task))
+        for option in jwt:
+            setattr(config, option, None)
+        return
     if config.api_key and jwt:
-        from_task = [option for option in jwt if _from_task(config, option)]
-        if from_task and not _from_task(config, "api_key"):
-            _require_whole_jwt(config, from_task)
-            config.notes.append(
-                "%s is set in the environment but not used: the task asks for JWT authentication (%s), which wins over an "
-                "access key from the environment. Unset %s for these tasks, or give api_key in the task to authenticate "
-                "with an access key." % (config.sources["api_key"], _names(config, jwt), config.sources["api_key"]))
-            config.api_key = None
-        else:
-            if from_task or (config.auth_application_id and len(jwt) > 1):
-                config.notes.append(_jwt_set_aside(config, jwt, from_task))
-            for option in jwt:
-                setattr(config, option, None)
+        # The task's JWT authentication wins over the environment's access key.
+        _require_whole_jwt(config, from_task)
+        variable = config.sources["api_key"]
+        config.api_key = None
+        _settle_keys(config)
+        used = [option for option in JWT_OPTIONS if getattr(config, option)]
+        config.notes.insert(0, "%s is set in the environment but not used: the task asks for JWT authentication (%s), which "
+                               "wins over an access key from the environment. Unset %s for these tasks, or give api_key in "
+                               "the task to authenticate with an access key." % (variable, _names(config, used), variable))
+        return
+    _settle_keys(config)
+
+
+def _settle_keys(config: ClientConfig) -> None:
+    """Of two keys for the JWT, the task's wins over the environment's (a note names the variables not used)."""
     keys = [option for option in KEY_OPTIONS if getattr(config, option)]
     from_task = [option for option in keys if _from_task(config, option)]
     if from_task and len(from_task) < len(keys):

@@ -114,7 +114,9 @@ def test_both_kinds_of_note_when_the_task_wins_twice() -> None:
     config = configure("app label", "key path")
     assert config.auth_method == "jwt" and used(config) == ["app", "label"]
     first, second = config.warnings()
-    assert first.startswith("IZUMA_API_KEY is set in the environment but not used")
+    # The first names the options that authenticate, not the key from the environment that the second sets aside.
+    assert first.startswith("IZUMA_API_KEY is set in the environment but not used: the task asks for JWT authentication "
+                            "(auth_application_id and auth_pkcs11_key_label), which wins")
     assert second.startswith("IZUMA_PRIVATE_KEY_PATH is set in the environment but not used")
 
 
