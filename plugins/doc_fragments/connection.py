@@ -61,8 +61,8 @@ options:
         key file - a hardware security module, a cloud key service's PKCS#11 library or SoftHSM2. The key never
         leaves the token; the module logs in once and signs its tokens there.
       - Needs O(auth_application_id) and O(auth_pkcs11_library); given in the task, it wins over O(auth_private_key_path)
-        or O(auth_private_key_content) from the environment, and is refused beside one given in the task. M(izuma.device_management.izuma_jwt) describes the same options without the
-        C(auth_) prefix.
+        or O(auth_private_key_content) from the environment, and is refused beside one given in the task.
+        M(izuma.device_management.izuma_jwt) describes the same options without the C(auth_) prefix.
       - Needs C(python-pkcs11) on the host where the module runs.
     type: str
   auth_pkcs11_library:

@@ -189,8 +189,7 @@ def test_the_token_signs_the_request_and_the_cas_certificate_is_uploaded(softhsm
     assert uploaded(client, app) == {} and pair_of(token, name, "current") is None and os.listdir(tmp_path) == []
 
 
-def test_a_rotation_waits_for_the_new_keys_certificate_while_the_current_key_stays_in_use(softhsm, token, client, app,
-                                                                                           tmp_path) -> None:
+def test_a_rotation_waits_for_the_new_keys_certificate_while_the_current_key_stays_in_use(softhsm, token, client, app, tmp_path) -> None:
     name = "external-rotation"
     want = desired(softhsm, tmp_path, name)
     csr_path = tmp_path / ("%s.crt.csr" % name)

@@ -63,7 +63,7 @@ def calls(emulator: ThreadedEmulator) -> List[Dict[str, Any]]:
 
 @pytest.mark.parametrize("key_option", ["auth_private_key_path", "auth_private_key_content"])
 def test_the_tasks_jwt_wins_over_the_environments_access_key_and_says_so(emulator: ThreadedEmulator, application: Dict[str, Any],
-                                                                          monkeypatch: pytest.MonkeyPatch, key_option: str) -> None:
+                                                                         monkeypatch: pytest.MonkeyPatch, key_option: str) -> None:
     monkeypatch.setenv("IZUMA_API_KEY", emulator.admin_key)
     key = application["key_path"] if key_option == "auth_private_key_path" else application["key_pem"]
     emulator.clear_log()
