@@ -214,8 +214,11 @@ options:
         (it expires within O(renew_before) days, a rotation made a new key, or a key has none yet) it writes a certificate
         signing request to O(csr_path) for your CA, warns and says in RV(certificate_request) what to do. A run that can go
         on with the current key does; a key that has no usable certificate yet (a new key, an expired certificate) fails the
-        run after the request is written. A rotation's new key waits at C(<private_key_path>.next) until its certificate is
-        at O(certificate_path), then the rotation finishes. Needs O(certificate_path).
+        run after the request is written. A rotation's new key waits at C(<private_key_path>.next) (with
+        O(key_backend=pkcs11), as the pair labelled C(izuma:<name>:next)) until its certificate is at
+        O(certificate_path), then the rotation finishes. Needs O(certificate_path).
+      - With O(key_backend=pkcs11) the token signs the request with the key pair it generated for it (or holds, for a
+        renewal); the private key never leaves the token, as with the other providers.
       - Only certificates the module issued (self-signed by the key, or by the O(certificate_provider=ownca) CA) are ever
         replaced by the module.
     type: str
@@ -268,8 +271,8 @@ options:
         O(pkcs11_token) or O(pkcs11_serial), and O(pkcs11_pin) (or the E(IZUMA_PKCS11_*) environment variables). The token
         signs each self-signed certificate; no private key is ever on disk. The current, next and previous generations are
         the objects labelled C(izuma:<name>:current), C(izuma:<name>:next) and C(izuma:<name>:previous) (RV(pkcs11_key_label)),
-        promoted by relabelling. O(pkcs11_key_label), if given, must be the current label. Not with
-        O(certificate_provider=external).
+        promoted by relabelling. O(pkcs11_key_label), if given, must be the current label. With
+        O(certificate_provider=external) the token signs the certificate signing requests instead.
       - In check mode nothing is generated, so the fingerprints of a key that a run would generate (and of its
         certificate) are returned as V(null).
     type: str

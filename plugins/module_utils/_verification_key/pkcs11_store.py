@@ -145,7 +145,7 @@ class Pkcs11Store(KeyStore):
         obs = planner.obs
         for local in (obs.current, obs.pending, obs.previous):
             self.remove_key(planner, local, why)
-        for path in (obs.files.certificate, obs.files.previous_certificate):
+        for path in (obs.files.certificate, obs.files.previous_certificate, obs.files.csr):
             planner.remove_file(path, why)
 
     def result(self, observed: Observed, plan: Plan) -> Dict[str, Any]:
