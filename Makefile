@@ -180,10 +180,16 @@ lint: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) HOME="$(abspath $(BUILD))/rotation/lint-home" ansible-lint roles/ playbooks/ extensions/
 
 # The jwt_rotation role's molecule scenario: converge, idempotence and verify against the emulator, on local hosts.
-# Its state (emulator address, keys, tokens) goes to a fresh directory of its own, so no earlier run can leave it stale.
-molecule: tools-venv rotation-tree
-	rm -rf $(BUILD)/rotation/molecule
-	cd $(ROT_TREE) && $(TOOLS_ENV) MOLECULE_EPHEMERAL_DIRECTORY="$(abspath $(BUILD))/rotation/molecule" molecule test -s jwt_rotation
+# Run as its molecule.yml tells users: from the collection installed out of the tarball into a project folder (the
+# scenario ships), in its root. Its state (emulator address, keys, tokens) goes to a fresh directory of its own, so no
+# earlier run can leave it stale.
+MOLECULE_PROJECT := $(abspath $(BUILD))/rotation/molecule-project
+molecule: tools-venv tarball
+	rm -rf $(BUILD)/rotation/molecule $(MOLECULE_PROJECT)
+	ANSIBLE_COLLECTIONS_PATH=$(MOLECULE_PROJECT)/collections $(VENV_TOOLS)/bin/ansible-galaxy collection install --force -p $(MOLECULE_PROJECT)/collections $(TARBALL) >/dev/null
+	cd $(MOLECULE_PROJECT)/collections/ansible_collections/izuma/device_management && PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" \
+		MOLECULE_EPHEMERAL_DIRECTORY="$(abspath $(BUILD))/rotation/molecule" MOLECULE_GLOB='extensions/molecule/*/molecule.yml' \
+		molecule test -s jwt_rotation
 
 # ansible-builder create on the collection; the context's introspection finds cryptography, PyJWT and requests.
 ee-test: tools-venv rotation-tree
