@@ -219,10 +219,12 @@ PLANTS = {
 PLANTED_IN = Path("plugins") / "module_utils" / "_x509" / "keys.py"
 SIGN_PLAYBOOK = [{
     "name": "Sign a token with the lookup, deploy one with izuma_jwt", "hosts": "localhost", "gather_facts": False,
-    "tasks": [{"name": "Sign", "ansible.builtin.set_fact": {
-                  "token": "{{ lookup('izuma.device_management.izuma_jwt', private_key_path='signing.key', lifetime=300) }}"}},
-              {"name": "Deploy", "izuma.device_management.izuma_jwt": {
-                  "private_key_path": "signing.key", "subject": "planted", "lifetime": 3600, "dest": "planted.jwt"}}],
+    "tasks": [
+        {"name": "Sign",
+         "ansible.builtin.set_fact": {"token": "{{ lookup('izuma.device_management.izuma_jwt', private_key_path='signing.key', lifetime=300) }}"}},
+        {"name": "Deploy",
+         "izuma.device_management.izuma_jwt": {"private_key_path": "signing.key", "subject": "planted", "lifetime": 3600, "dest": "planted.jwt"}},
+    ],
 }]
 # The oldest and the newest ansible-core of the runs (raw warnings on stderr up to 2.18, the worker's "errantly sent
 # data" from 2.19), with the newest dependencies where they run: cryptography 51 and later deprecate DSA.
