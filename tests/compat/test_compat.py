@@ -151,14 +151,15 @@ class Project:
 
 def start_emulator(project: Project) -> t.Tuple[subprocess.Popen, t.Dict[str, str]]:
     """The emulator from the installed collection, on this environment's Python; its ready file says where it listens."""
-    ready = project.base / "emulator.json"
-    emulator = subprocess.Popen([str(project.venv / "bin" / "python"), "-m", "izuma_emulator", "--port", "0", "--ready-file", str(ready)],
-                                cwd=str(project.base), env=dict(project.env, PYTHONPATH=str(project.installed / "tests" / "emulator")),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    ready, log = project.base / "emulator.json", project.base / "emulator.log"
+    with open(log, "w", encoding="utf-8") as stream:  # a file, not a pipe that nobody reads while it runs
+        emulator = subprocess.Popen([str(project.venv / "bin" / "python"), "-m", "izuma_emulator", "--port", "0", "--ready-file", str(ready)],
+                                    cwd=str(project.base), env=dict(project.env, PYTHONPATH=str(project.installed / "tests" / "emulator")),
+                                    stdout=stream, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while not (ready.is_file() and ready.stat().st_size):
         if emulator.poll() is not None:
-            pytest.fail("the installed emulator did not start:\n%s" % emulator.stderr.read())
+            pytest.fail("the installed emulator did not start:\n%s" % log.read_text(encoding="utf-8"))
         assert time.monotonic() < deadline, "the installed emulator did not start within 60 s"
         time.sleep(0.1)
     info = json.loads(ready.read_text(encoding="utf-8"))
@@ -167,7 +168,7 @@ def start_emulator(project: Project) -> t.Tuple[subprocess.Popen, t.Dict[str, st
 
 def stop(process: subprocess.Popen) -> None:
     os.killpg(process.pid, signal.SIGTERM)
-    process.communicate(timeout=30)
+    process.wait(timeout=30)
 
 
 def test_make_compat_test_names_the_environments() -> None:
