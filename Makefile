@@ -291,12 +291,12 @@ install-test: venvs tarball
 # Every ansible-core release the collection claims (meta/runtime.yml), each on its Python (2.20 and later need 3.12),
 # with the runtime libraries of requirements.txt at both ends of their declared range: "newest" is what the package
 # index serves at the time of the run (pip install --upgrade, no pins), "lowest" the declared floors, exactly.
-# COMPAT_RUNS picks the pairs (make compat-test COMPAT_RUNS="2.18/lowest 2.19/lowest" adds or narrows them); each
+# COMPAT_RUNS picks the pairs, all ten by default (make compat-test COMPAT_RUNS="2.17/lowest 2.21/newest"); each
 # has its virtual environment .venv/compat-<core>-<end> (hack/compat-venv.sh: made one at a time, with pip's cache,
 # again when the core, the Python or requirements.txt changes). The tarball is installed into a fresh project folder
 # per pair; tests/compat says what runs there.
 COMPAT_CORES := 2.17.14/3.11 2.18.19/3.11 2.19.15/3.11 2.20.10/3.12 2.21.6/3.12
-COMPAT_RUNS ?= 2.17/newest 2.18/newest 2.19/newest 2.20/newest 2.21/newest 2.17/lowest 2.21/lowest
+COMPAT_RUNS ?= $(foreach core,2.17 2.18 2.19 2.20 2.21,$(core)/newest $(core)/lowest)
 
 compat-test: tarball
 	$(call need_python,$(PY311),3.11)
