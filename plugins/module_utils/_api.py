@@ -88,7 +88,7 @@ class IzumaClient:
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
     ) -> None:
         if not HAS_REQUESTS and session is None:
-            raise IzumaConfigError("The Python library requests is required to talk to the Izuma API.")
+            raise IzumaConfigError("the Python library 'requests' is required on the host that runs this task (install it with: pip install 'requests>=2.25')")
         self.config = config
         self.warnings: List[str] = config.warnings()
         self._sleep = sleep

@@ -38,15 +38,23 @@ SHIPPED = [
     "plugins/lookup/izuma_jwt.py", "plugins/action/izuma_jwt.py", "roles/jwt_rotation/meta/argument_specs.yml",
     "playbooks/jwt_setup.yml", "playbooks/jwt_rotation.yml", "playbooks/jwt_audit.yml",
     "docs/quickstart.md", "extensions/awx/credential_type_izuma.yml", "extensions/awx/credential_type_izuma_pkcs11.yml",
-    "extensions/awx/execution-environment.yml",
-    "tests/emulator/izuma_emulator/__main__.py", "tests/unit/conftest.py",
+    "extensions/awx/execution-environment.yml", "extensions/molecule/jwt_rotation/molecule.yml",
+    "tests/emulator/izuma_emulator/__main__.py", "tests/emulator/README.md", "tests/unit/conftest.py",
+    "tests/integration/targets/setup_emulator/emulator.sh",
 ]
 # What only a developer of this repository needs: nothing in the tarball starts with these.
 NOT_SHIPPED = [
     "Makefile", "hack/", ".ci/", ".git", ".ansible-lint", ".venv", "build/", "benchmarks/", "requirements/",
     "playbooks/demo.yml", "playbooks/inventory/", "changelogs/fragments/", "changelogs/.plugin-cache.yaml",
-    "tests/rotation/", "tests/docs/", "tests/release/", "tests/output/", "tests/README.md",
+    "tests/rotation/", "tests/docs/", "tests/release/", "tests/compat/", "tests/output/", "tests/README.md",
+    # Suites that cannot run from the installed collection: a SoftHSM2 set up by make pkcs11-test; the emulator's own
+    # tests and its contract tests (requirements/contract.txt), with the specification that only they read.
+    "tests/pkcs11/", "tests/emulator/tests/", "tests/emulator/contract/", "tests/emulator/spec/",
 ]
+# Under tests/, the tarball holds only what runs from the installed collection: the unit and integration tests
+# (ansible-test units / integration in the installed collection) and the emulator they start, which users may start
+# too (PYTHONPATH=<collection>/tests/emulator python -m izuma_emulator).
+SHIPPED_TESTS = ["tests/unit/", "tests/integration/", "tests/emulator/izuma_emulator/", "tests/emulator/README.md"]
 
 
 def run(argv: t.List[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -77,6 +85,14 @@ def test_the_tarball_ships_what_users_need(files: t.List[str]) -> None:
         for prefix in NOT_SHIPPED:
             assert not (name == prefix.rstrip("/") or name.startswith(prefix)), "%s is shipped (build_ignore: %s)" % (name, prefix)
         assert "__pycache__" not in name and not name.endswith((".pyc", ".tar.gz")), name
+
+
+def test_the_tarball_holds_only_tests_that_run_from_the_installed_collection(files: t.List[str]) -> None:
+    under_tests = [name for name in files if name.startswith("tests/")]
+    assert any(name.startswith("tests/emulator/izuma_emulator/") for name in under_tests), files
+    # A folder on the way to a shipped suite (tests/emulator) is no stray.
+    strays = [name for name in under_tests if not any(name.startswith(prefix) or prefix.startswith(name + "/") for prefix in SHIPPED_TESTS)]
+    assert strays == [], "shipped, but not runnable from the installed collection (build_ignore them, or add to SHIPPED_TESTS): %s" % strays
 
 
 def test_every_tracked_file_is_either_shipped_or_ignored_on_purpose(files: t.List[str]) -> None:

@@ -74,7 +74,7 @@ _PRIVATE_KEY_LABELS = ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY"
 
 CRYPTOGRAPHY_MISSING_MESSAGE = (
     "the Python library 'cryptography' is required on the host that runs this task "
-    "(install it with: pip install 'cryptography>=3.4')"
+    "(install it with: pip install 'cryptography>=3.4.1')"
 )
 
 
@@ -104,13 +104,14 @@ def _algorithm_name(public_key: t.Any) -> str:
     """Name a public key's algorithm the way the API does (RSA, EC), or by its kind for keys the product refuses.
 
     Other kinds (DSA, Ed25519, X448, ...) are named from their class, ``DSAPublicKey`` giving ``DSA``: naming
-    ``dsa.DSAPublicKey`` itself makes cryptography 51 and later warn that DSA is deprecated, on every run.
+    ``dsa.DSAPublicKey`` itself makes cryptography 51 and later warn that DSA is deprecated, on every run. In older
+    cryptography versions the classes are the OpenSSL backend's (``_Ed25519PublicKey``): the underscore goes too.
     """
     if isinstance(public_key, rsa.RSAPublicKey):
         return "RSA"
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return "EC"
-    name = type(public_key).__name__
+    name = type(public_key).__name__.lstrip("_")
     return name[:-len("PublicKey")] if name.endswith("PublicKey") and name != "PublicKey" else name
 
 
