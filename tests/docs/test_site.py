@@ -23,6 +23,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("IZUMA_DOCS", ROOT / "build" / "docs"))
@@ -40,6 +41,20 @@ def _plugins() -> t.List[t.Tuple[str, str]]:
     pages += [(p.stem + "_filter", "filter") for p in sorted((ROOT / "plugins" / "filter").glob("*.yml"))]
     pages += [(p.name + "_role", "role") for p in sorted((ROOT / "roles").iterdir()) if (p / "meta").is_dir()]
     return pages
+
+
+def _filters() -> t.Dict[str, str]:
+    """Every filter of the collection and its short description, from its .yml."""
+    found = {}
+    for path in sorted((ROOT / "plugins" / "filter").glob("*.yml")):
+        with path.open(encoding="utf-8") as stream:
+            found[path.stem] = yaml.safe_load(stream)["DOCUMENTATION"]["short_description"]
+    return found
+
+
+# What a filter that is the jwt_rotation role's own (and not part of the public interface) says first.
+INTERNAL = "Internal to the jwt_rotation role:"
+INTERNAL_TITLE = "Internal filters of the jwt_rotation role"
 
 
 def _guides() -> t.List[Path]:
@@ -119,6 +134,72 @@ def test_the_index_links_every_plugin_page_and_the_guides(index: str) -> None:
     assert not missing, "the index does not link: %s" % missing
     assert "guides/index.html" in found
     assert len(_plugins()) >= 9  # 5 modules, 1 lookup, 2 filters, 1 role today: the list comes from the tree
+
+
+@pytest.mark.parametrize("page,kind", _plugins())
+def text_of(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split()).replace("\u2019", "'")
+
+
+def section(document: str, section_id: str) -> str:
+    """The HTML of one section of a page, up to the next section that is not inside it (they are not nested here)."""
+    found = re.search(r'<section id="%s">(.*?)(?=<section id=|</article>|$)' % re.escape(section_id), document, re.S)
+    assert found, "no section %s" % section_id
+    return found.group(1)
+
+
+def test_the_filter_index_lists_only_the_public_filters(index: str) -> None:
+    """The jwt_rotation_* filters are the role's own: the index lists them apart, under a title that says so."""
+    filters = _filters()
+    internal = sorted(name for name, short in filters.items() if short.startswith(INTERNAL))
+    assert sorted(set(filters) - set(internal)) == ["jwt_claims", "jwt_seconds_left"]
+    assert internal == sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("jwt_rotation_*.yml")) and len(internal) == 8
+    public = section(index, "filter-plugins")
+    assert sorted(page for page in links(public) if page.endswith("_filter.html")) == ["jwt_claims_filter.html", "jwt_seconds_left_filter.html"]
+    assert "internal" not in text_of(public).lower()
+    apart = section(index, "internal-filters-of-the-jwt-rotation-role")
+    assert re.search(r"<h2>.*?%s" % re.escape(INTERNAL_TITLE), apart, re.S), apart[:500]
+    assert "not part of the collection's public interface" in text_of(apart)
+    assert sorted(page for page in links(apart) if page.endswith("_filter.html")) == [name + "_filter.html" for name in internal]
+    for item in re.findall(r"<li>(.*?)</li>", apart, re.S):
+        assert INTERNAL in text_of(item), text_of(item)
+
+
+def list_items_linking(fragment: str, page: str) -> t.List[str]:
+    """The text of each list item (<li>, none nested in it) of an HTML fragment that links to a page."""
+    item = r'<li[^>]*>((?:(?!<li|</li>).)*?href="%s(?:#[^"]*)?"(?:(?!<li|</li>).)*)</li>' % re.escape(page)
+    return [text_of(found) for found in re.findall(item, fragment, re.S)]
+
+
+@pytest.mark.parametrize("page", ["index.html", "jwt_claims_filter.html", "jwt_rotation_state_filter.html", "guides/rotation.html"])
+def test_internal_filters_are_labelled_internal_wherever_listed(page: str) -> None:
+    """Every list that links an internal filter's page (the index, the sidebar) says it is internal, next to its name."""
+    internal = [name for name, short in _filters().items() if short.startswith(INTERNAL)]
+    document = dom(page)
+    sidebar = re.search(r'<div class="wy-menu wy-menu-vertical"(.*?)</div>', document, re.S)
+    assert sidebar, page
+    # The sidebar lists them under a caption of their own, after the public plugins, the role and the guides.
+    captions = [text_of(caption) for caption in re.findall(r'<p class="caption"[^>]*>(.*?)</p>', sidebar.group(1), re.S)]
+    assert captions[-1:] == [INTERNAL_TITLE], captions
+    before, after = sidebar.group(1).split(INTERNAL_TITLE, 1)
+    for name in internal:
+        target = ("../" if "/" in page else "") + name + "_filter.html"
+        assert not list_items_linking(before, target), "the sidebar of %s lists %s with the public plugins" % (page, name)
+        items = list_items_linking(document, target)
+        assert items or page == name + "_filter.html", "%s does not list %s" % (page, name)
+        for item in items:
+            assert INTERNAL in item, (page, name, item)
+    if page == "guides/rotation.html":
+        assert "the role's internal filters" in text_of(document)
+
+
+@pytest.mark.parametrize("name", sorted(name for name, short in _filters().items() if short.startswith(INTERNAL)))
+def test_an_internal_filter_page_says_so_first(name: str) -> None:
+    document = dom(name + "_filter.html")
+    assert INTERNAL in title(document).replace("\u2019", "'"), title(document)
+    synopsis = text_of(re.sub(r"<h2>.*?</h2>", "", section(document, "synopsis"), flags=re.S))
+    assert synopsis.startswith("Internal to the izuma.device_management.jwt_rotation role and not part of the collection's public interface"), synopsis[:300]
+    assert "Use the role rather than this filter" in synopsis
 
 
 @pytest.mark.parametrize("page,kind", _plugins())
