@@ -86,13 +86,22 @@ with open(path, "w", encoding="utf-8") as stream:
     stream.write(text)
 PY
 # The sidebar is 300 px wide, narrower than a plugin's full name (izuma.device_management.jwt_rotation_host_applications
-# filter): the theme clips what does not fit. A name that fits on no line is wrapped instead.
+# filter) and than the caption "Internal filters of the jwt_rotation role": the theme clips what does not fit. A name
+# or caption that fits on no line is wrapped instead.
 mkdir -p _static
 cat > _static/izuma.css <<'CSS'
-/* izuma.device_management: whole names in the sidebar, wrapped where no space is left. */
+/* izuma.device_management: whole names and captions in the sidebar, wrapped where no space is left. */
 .wy-menu-vertical a {
     overflow-wrap: anywhere;
     word-break: break-word;
+}
+.wy-menu-vertical p.caption {
+    white-space: normal;
+    height: auto;
+    line-height: 1.5;
+    padding-top: 6px;
+    padding-bottom: 6px;
+    overflow-wrap: anywhere;
 }
 CSS
 cat >> conf.py <<'CONF'

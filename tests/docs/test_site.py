@@ -74,12 +74,12 @@ def dom(page: str) -> str:
     return done.stdout
 
 
-# Run in the page once it has loaded (stylesheets and fonts included): the sidebar links whose text is wider than the
-# link, that is clipped by the sidebar, written into the DOM that --dump-dom prints.
+# Run in the page once it has loaded (stylesheets and fonts included): the sidebar links and captions whose text is
+# wider than their box, that is clipped by the sidebar, written into the DOM that --dump-dom prints.
 CLIPPED = """<script>
 window.addEventListener("load", function () {
   var clipped = [];
-  document.querySelectorAll(".wy-menu-vertical a").forEach(function (link) {
+  document.querySelectorAll(".wy-menu-vertical a, .wy-menu-vertical p.caption").forEach(function (link) {
     if (link.getClientRects().length && link.scrollWidth > link.clientWidth) {
       clipped.push(link.textContent.trim() + " (" + link.scrollWidth + " > " + link.clientWidth + " px)");
     }
@@ -93,7 +93,7 @@ window.addEventListener("load", function () {
 
 
 def clipped_sidebar_links(page: str) -> t.List[str]:
-    """The sidebar links of one page that a 1280x900 window shows clipped (a copy of the page runs CLIPPED)."""
+    """The sidebar links and captions of one page that a 1280x900 window shows clipped (a copy of the page runs CLIPPED)."""
     assert CHROMIUM, "chromium is not installed (make site-test installs it: apt-get install chromium)"
     path = SITE / page
     assert path.is_file(), "make docs wrote no %s" % path
@@ -229,7 +229,8 @@ def test_every_guide_is_there() -> None:
 @pytest.mark.parametrize("page", ["index.html", "jwt_rotation_host_applications_filter.html",
                                   "izuma_verification_key_info_module.html", "guides/quickstart.html"])
 def test_the_sidebar_shows_whole_names(page: str) -> None:
-    """The sidebar lists every plugin by its full name (izuma.device_management.jwt_rotation_host_applications ...)."""
+    """The sidebar lists every plugin by its full name (izuma.device_management.jwt_rotation_host_applications ...),
+    and its captions whole ("Internal filters of the jwt_rotation role")."""
     assert clipped_sidebar_links(page) == []
 
 
