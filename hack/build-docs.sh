@@ -44,14 +44,64 @@ done
     done
 } > rst/guides/index.rst
 printf '\n.. toctree::\n   :caption: Guides\n   :maxdepth: 1\n\n   guides/index\n' >> rst/index.rst
+
+# The jwt_rotation role's internal filters (their short_description starts "Internal to the jwt_rotation role:") leave
+# the index's "Filter Plugins", which lists the public interface, for a section of their own at the end of the index,
+# which says what they are; their pages stay as they are. antsibull-docs (2.28) has no way to leave a plugin out of the
+# collection index or to group plugins (docs/docsite/config.yml knows flatmap, envvar_directives, changelog and
+# ansible_output only), hence this edit of its index.rst, which stops the build when that page is not as expected.
+python - rst/index.rst <<'PY'
+import re
+import sys
+
+path = sys.argv[1]
+with open(path, encoding="utf-8") as stream:
+    text = stream.read()
+title = "Internal filters of the jwt_rotation role"
+start = text.find("\n.. _filter_plugins_in_izuma.device_management:\n")
+end = text.find("\n.. _", start + 1)
+if start < 0 or end < 0:
+    sys.exit("make docs: no Filter Plugins section in %s" % path)
+section = text[start:end]
+# antsibull-docs writes one line per plugin, "* :ansplugin:`NAME filter <FQCN#filter>` -- SHORT_DESCRIPTION", with _
+# escaped, and the plugin's page in a hidden toctree below.
+internal = re.findall(r"(?m)^(\* :ansplugin:`(\w+) filter <[^>]*>` -- Internal to the jwt\\_rotation role: .*\n)", section)
+if not internal:
+    sys.exit("make docs: no internal filter in the Filter Plugins section of %s" % path)
+for line, name in internal:
+    entry = "    %s_filter\n" % name
+    if entry not in section:
+        sys.exit("make docs: %s_filter is not in the Filter Plugins toctree of %s" % (name, path))
+    section = section.replace(line, "").replace(entry, "")
+text = text[:start] + section + text[end:]
+text += (
+    "\n.. _internal_filters_in_izuma.device_management:\n\n%s\n%s\n\n"
+    "The :ansplugin:`jwt_rotation role <izuma.device_management.jwt_rotation#role>` makes its decisions with these filters. "
+    "They are **not part of the collection's public interface**: their names, options and results may change, or they "
+    "may go away, in any release. Use the role rather than these filters.\n\n" % (title, "-" * len(title))
+    + "".join(line for line, dummy_name in internal)
+    + "\n.. toctree::\n    :maxdepth: 1\n    :hidden:\n    :caption: %s\n\n" % title
+    + "".join("    %s_filter\n" % name for dummy_line, name in internal))
+with open(path, "w", encoding="utf-8") as stream:
+    stream.write(text)
+PY
 # The sidebar is 300 px wide, narrower than a plugin's full name (izuma.device_management.jwt_rotation_host_applications
-# filter): the theme clips what does not fit. A name that fits on no line is wrapped instead.
+# filter) and than the caption "Internal filters of the jwt_rotation role": the theme clips what does not fit. A name
+# or caption that fits on no line is wrapped instead.
 mkdir -p _static
 cat > _static/izuma.css <<'CSS'
-/* izuma.device_management: whole names in the sidebar, wrapped where no space is left. */
+/* izuma.device_management: whole names and captions in the sidebar, wrapped where no space is left. */
 .wy-menu-vertical a {
     overflow-wrap: anywhere;
     word-break: break-word;
+}
+.wy-menu-vertical p.caption {
+    white-space: normal;
+    height: auto;
+    line-height: 1.5;
+    padding-top: 6px;
+    padding-bottom: 6px;
+    overflow-wrap: anywhere;
 }
 CSS
 cat >> conf.py <<'CONF'

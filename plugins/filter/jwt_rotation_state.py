@@ -3,6 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The decisions of the jwt_rotation role, as filters (documented in jwt_rotation_*.yml).
 
+Internal to the role: not part of the collection's public interface (which has the jwt_claims and jwt_seconds_left
+filters), so their names, arguments and results may change in any release; playbooks use the role.
+
 The role runs one module per application on the controller and one izuma_jwt task per host; everything it decides
 in between (each application's state after phase 1, the applications of a host, which hosts still wait for a
 verified token, whether the previous key may go now or only after the grace period, the report) is computed here on

@@ -23,6 +23,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("IZUMA_DOCS", ROOT / "build" / "docs"))
@@ -42,6 +43,20 @@ def _plugins() -> t.List[t.Tuple[str, str]]:
     return pages
 
 
+def _filters() -> t.Dict[str, str]:
+    """Every filter of the collection and its short description, from its .yml."""
+    found = {}
+    for path in sorted((ROOT / "plugins" / "filter").glob("*.yml")):
+        with path.open(encoding="utf-8") as stream:
+            found[path.stem] = yaml.safe_load(stream)["DOCUMENTATION"]["short_description"]
+    return found
+
+
+# What a filter that is the jwt_rotation role's own (and not part of the public interface) says first.
+INTERNAL = "Internal to the jwt_rotation role:"
+INTERNAL_TITLE = "Internal filters of the jwt_rotation role"
+
+
 def _guides() -> t.List[Path]:
     return sorted((ROOT / "docs").glob("*.md"))
 
@@ -59,12 +74,12 @@ def dom(page: str) -> str:
     return done.stdout
 
 
-# Run in the page once it has loaded (stylesheets and fonts included): the sidebar links whose text is wider than the
-# link, that is clipped by the sidebar, written into the DOM that --dump-dom prints.
+# Run in the page once it has loaded (stylesheets and fonts included): the sidebar links and captions whose text is
+# wider than their box, that is clipped by the sidebar, written into the DOM that --dump-dom prints.
 CLIPPED = """<script>
 window.addEventListener("load", function () {
   var clipped = [];
-  document.querySelectorAll(".wy-menu-vertical a").forEach(function (link) {
+  document.querySelectorAll(".wy-menu-vertical a, .wy-menu-vertical p.caption").forEach(function (link) {
     if (link.getClientRects().length && link.scrollWidth > link.clientWidth) {
       clipped.push(link.textContent.trim() + " (" + link.scrollWidth + " > " + link.clientWidth + " px)");
     }
@@ -78,7 +93,7 @@ window.addEventListener("load", function () {
 
 
 def clipped_sidebar_links(page: str) -> t.List[str]:
-    """The sidebar links of one page that a 1280x900 window shows clipped (a copy of the page runs CLIPPED)."""
+    """The sidebar links and captions of one page that a 1280x900 window shows clipped (a copy of the page runs CLIPPED)."""
     assert CHROMIUM, "chromium is not installed (make site-test installs it: apt-get install chromium)"
     path = SITE / page
     assert path.is_file(), "make docs wrote no %s" % path
@@ -122,6 +137,72 @@ def test_the_index_links_every_plugin_page_and_the_guides(index: str) -> None:
 
 
 @pytest.mark.parametrize("page,kind", _plugins())
+def text_of(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split()).replace("\u2019", "'")
+
+
+def section(document: str, section_id: str) -> str:
+    """The HTML of one section of a page, up to the next section that is not inside it (they are not nested here)."""
+    found = re.search(r'<section id="%s">(.*?)(?=<section id=|</article>|$)' % re.escape(section_id), document, re.S)
+    assert found, "no section %s" % section_id
+    return found.group(1)
+
+
+def test_the_filter_index_lists_only_the_public_filters(index: str) -> None:
+    """The jwt_rotation_* filters are the role's own: the index lists them apart, under a title that says so."""
+    filters = _filters()
+    internal = sorted(name for name, short in filters.items() if short.startswith(INTERNAL))
+    assert sorted(set(filters) - set(internal)) == ["jwt_claims", "jwt_seconds_left"]
+    assert internal == sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("jwt_rotation_*.yml")) and len(internal) == 8
+    public = section(index, "filter-plugins")
+    assert sorted(page for page in links(public) if page.endswith("_filter.html")) == ["jwt_claims_filter.html", "jwt_seconds_left_filter.html"]
+    assert "internal" not in text_of(public).lower()
+    apart = section(index, "internal-filters-of-the-jwt-rotation-role")
+    assert re.search(r"<h2>.*?%s" % re.escape(INTERNAL_TITLE), apart, re.S), apart[:500]
+    assert "not part of the collection's public interface" in text_of(apart)
+    assert sorted(page for page in links(apart) if page.endswith("_filter.html")) == [name + "_filter.html" for name in internal]
+    for item in re.findall(r"<li>(.*?)</li>", apart, re.S):
+        assert INTERNAL in text_of(item), text_of(item)
+
+
+def list_items_linking(fragment: str, page: str) -> t.List[str]:
+    """The text of each list item (<li>, none nested in it) of an HTML fragment that links to a page."""
+    item = r'<li[^>]*>((?:(?!<li|</li>).)*?href="%s(?:#[^"]*)?"(?:(?!<li|</li>).)*)</li>' % re.escape(page)
+    return [text_of(found) for found in re.findall(item, fragment, re.S)]
+
+
+@pytest.mark.parametrize("page", ["index.html", "jwt_claims_filter.html", "jwt_rotation_state_filter.html", "guides/rotation.html"])
+def test_internal_filters_are_labelled_internal_wherever_listed(page: str) -> None:
+    """Every list that links an internal filter's page (the index, the sidebar) says it is internal, next to its name."""
+    internal = [name for name, short in _filters().items() if short.startswith(INTERNAL)]
+    document = dom(page)
+    sidebar = re.search(r'<div class="wy-menu wy-menu-vertical"(.*?)</div>', document, re.S)
+    assert sidebar, page
+    # The sidebar lists them under a caption of their own, after the public plugins, the role and the guides.
+    captions = [text_of(caption) for caption in re.findall(r'<p class="caption"[^>]*>(.*?)</p>', sidebar.group(1), re.S)]
+    assert captions[-1:] == [INTERNAL_TITLE], captions
+    before, after = sidebar.group(1).split(INTERNAL_TITLE, 1)
+    for name in internal:
+        target = ("../" if "/" in page else "") + name + "_filter.html"
+        assert not list_items_linking(before, target), "the sidebar of %s lists %s with the public plugins" % (page, name)
+        items = list_items_linking(document, target)
+        assert items or page == name + "_filter.html", "%s does not list %s" % (page, name)
+        for item in items:
+            assert INTERNAL in item, (page, name, item)
+    if page == "guides/rotation.html":
+        assert "the role's internal filters" in text_of(document)
+
+
+@pytest.mark.parametrize("name", sorted(name for name, short in _filters().items() if short.startswith(INTERNAL)))
+def test_an_internal_filter_page_says_so_first(name: str) -> None:
+    document = dom(name + "_filter.html")
+    assert INTERNAL in title(document).replace("\u2019", "'"), title(document)
+    synopsis = text_of(re.sub(r"<h2>.*?</h2>", "", section(document, "synopsis"), flags=re.S))
+    assert synopsis.startswith("Internal to the izuma.device_management.jwt_rotation role and not part of the collection's public interface"), synopsis[:300]
+    assert "Use the role rather than this filter" in synopsis
+
+
+@pytest.mark.parametrize("page,kind", _plugins())
 def test_every_plugin_page_is_there(page: str, kind: str) -> None:
     document = dom(page + ".html")
     name = page[: -len(kind) - 1]
@@ -148,7 +229,8 @@ def test_every_guide_is_there() -> None:
 @pytest.mark.parametrize("page", ["index.html", "jwt_rotation_host_applications_filter.html",
                                   "izuma_verification_key_info_module.html", "guides/quickstart.html"])
 def test_the_sidebar_shows_whole_names(page: str) -> None:
-    """The sidebar lists every plugin by its full name (izuma.device_management.jwt_rotation_host_applications ...)."""
+    """The sidebar lists every plugin by its full name (izuma.device_management.jwt_rotation_host_applications ...),
+    and its captions whole ("Internal filters of the jwt_rotation role")."""
     assert clipped_sidebar_links(page) == []
 
 

@@ -55,6 +55,18 @@ def test_registered_and_documented() -> None:
         assert doc["DOCUMENTATION"]["name"] == name and "_value" in doc["RETURN"]
 
 
+@pytest.mark.parametrize("name", sorted(rotation.FilterModule().filters()))
+def test_documented_as_internal_to_the_role(name: str) -> None:
+    """Each says first thing that it is the role's own and may change; the docsite's index keys on the short description."""
+    with open(os.path.join(os.path.dirname(rotation.__file__), name + ".yml"), encoding="utf-8") as stream:
+        doc = yaml.safe_load(stream)["DOCUMENTATION"]
+    assert doc["short_description"].startswith("Internal to the jwt_rotation role: "), doc["short_description"]
+    first = " ".join(doc["description"][0].split())
+    assert first.startswith("Internal to the C(izuma.device_management.jwt_rotation) role and B(not part of the collection's public interface)")
+    assert "may change" in first and "in any release" in first and "Use the role" in first
+    assert "public so" not in " ".join(doc["description"])
+
+
 def test_state() -> None:
     result = state()
     assert list(result) == ["telemetry", "gateway"]
