@@ -419,10 +419,20 @@ def _start_swtpm(running: Running, state: Path) -> int:
     raise AssertionError("unreachable")
 
 
+def _die_with_parent() -> None:
+    """In the daemon, before exec: ask Linux for SIGTERM when the process that started it ends, so that a test run
+    killed outright (no finalizer runs) leaves no daemon behind. Elsewhere ``Running.stop`` is the only way."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _spawn(running: Running, argv: t.List[str], log: Path, env: t.Optional[t.Dict[str, str]] = None) -> None:
     with open(log, "ab") as stream:
         running.processes.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stream, stderr=subprocess.STDOUT,
-                                                  env=env or running.subprocess_env(), start_new_session=True))
+                                                  env=env or running.subprocess_env(), start_new_session=True,
+                                                  preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
