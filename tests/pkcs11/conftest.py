@@ -52,7 +52,7 @@ spec_id = implementations.spec_id
 # library, token and PIN explicitly wherever they mean to, and a test that means to leave them out must not find them.
 LIBRARY_ENVIRON = {name: os.environ.pop(name) for name in implementations.LIBRARY_VARIABLES if name in os.environ}
 SELECTED = implementations.selected(dict(os.environ, **LIBRARY_ENVIRON))
-PROFILES = {name: (implementations.library_profile(LIBRARY_ENVIRON) if name == "library" else implementations.PROFILES[name])
+PROFILES = {name: (implementations.library_profile(dict(os.environ, **LIBRARY_ENVIRON)) if name == "library" else implementations.PROFILES[name])
             for name in SELECTED}
 SPEC_ARGUMENTS = ("spec", "case", "refused_case", "refused_spec")
 DESELECTED = {}  # type: t.Dict[str, int]
@@ -170,12 +170,41 @@ def hsm(request: t.Any) -> t.Iterator[implementations.Running]:
     shutil.rmtree(root, ignore_errors=True)
     running = implementations.start(request.param, root, dict(os.environ, **LIBRARY_ENVIRON))
     try:
+        if running.root is None:
+            _refuse_a_token_in_use(running)
         yield running
+        if running.root is None:
+            _destroy_collection_objects(running)
     finally:
         end_logins(running.module)
         running.stop()
         if not configured:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _collection_objects(hsm: implementations.Running) -> t.List[t.Any]:
+    """The key objects labelled ``izuma:...`` in the user's token."""
+    session = _pkcs11.open_session(hsm.module, _pkcs11.token_ref(hsm.label), hsm.pin).session
+    return [obj for object_class in (pkcs11.ObjectClass.PRIVATE_KEY, pkcs11.ObjectClass.PUBLIC_KEY)
+            for obj in session.get_objects({pkcs11.Attribute.CLASS: object_class})
+            if str(obj.label).startswith(_pkcs11_keys.LABEL_PREFIX + ":")]
+
+
+def _refuse_a_token_in_use(hsm: implementations.Running) -> None:
+    """Fail when the user's token already holds ``izuma:...`` keys: the tests would take them for their own (an
+    interrupted run's keys), or destroy keys that are in use."""
+    found = sorted({str(obj.label) for obj in _collection_objects(hsm)})
+    if found:
+        raise RuntimeError("the PKCS#11 token %r already holds %d key objects labelled izuma:... (%s): the tests generate and "
+                           "destroy such keys, so they need a token without them; remove them (pkcs11-tool --delete-object) "
+                           "or give another token in IZUMA_PKCS11_TOKEN" % (hsm.label, len(found), ", ".join(found[:5])))
+
+
+def _destroy_collection_objects(hsm: implementations.Running) -> None:
+    """Destroy the ``izuma:...`` key objects the run made in the user's token (it held none before)."""
+    end_logins(hsm.module)
+    for obj in _collection_objects(hsm):
+        obj.destroy()
 
 
 def end_logins(module: str) -> None:

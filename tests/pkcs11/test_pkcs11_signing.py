@@ -125,8 +125,9 @@ def test_certificate_passes_the_upload_rules_and_openssl_self_signature_check(pa
     assert result.returncode != 0 and "signature failure" in result.stdout + result.stderr
 
 
-def test_certificate_options_are_those_of_file_keys(pairs) -> None:
-    pair = pairs[("EC", None, "P-384")]
+@pytest.mark.parametrize("spec", [("EC", None, "P-384")], ids=spec_id)
+def test_certificate_options_are_those_of_file_keys(pairs, spec) -> None:
+    pair = pairs[spec]
     key = _pkcs11_signing.private_key(pair)
     cert = _issuing.create_certificate(key, "subject-test", 7, subject={"O": "Izuma", "C": "FI"})
     assert cert.subject.rfc4514_string() == "CN=subject-test,O=Izuma,C=FI"
