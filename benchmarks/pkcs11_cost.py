@@ -225,8 +225,8 @@ def main() -> int:
                     results = measure(variants(hsm, workdir, key_type, size, curve, algorithm), args.rounds, tokens)
                     case = "%s %s %s" % (key_type, size or curve, algorithm)
                     for variant, values in results.items():
-                        print("%-9s %-20s %-20s %12.1f %10.1f - %9.1f" % (name, case, variant, statistics.median(values), min(values),
-                                                                       max(values)), flush=True)
+                        figures = (statistics.median(values), min(values), max(values))
+                        print("%-9s %-20s %-20s %12.1f %10.1f - %9.1f" % ((name, case, variant) + figures), flush=True)
             finally:
                 _end(hsm)
         _keys, _pkcs11, *_rest = _collection_imports()

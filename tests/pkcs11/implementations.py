@@ -384,7 +384,7 @@ def _tpm2(root: Path) -> Running:
         has_owner = ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
                      "org.freedesktop.DBus.NameHasOwner", "string:" + TABRMD_NAME]
         wait_until(lambda: "boolean true" in subprocess.run(has_owner, capture_output=True, text=True, check=False,
-                                                             env=running.subprocess_env()).stdout,
+                                                            env=running.subprocess_env()).stdout,
                    "tpm2-abrmd", running.processes, log)
         # A wrong PIN is an authorization failure of the TPM, and swtpm locks its keys for 1000 s after 3 of them (its
         # dictionary-attack protection): the tests that give a wrong PIN on purpose would lock the token for the rest of
