@@ -33,8 +33,10 @@ help:
 	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2 and tpm2-pkcs11 on swtpm (PKCS11_IMPLEMENTATIONS=tpm2,"
 	@echo "                     or =library with IZUMA_PKCS11_LIBRARY, _TOKEN, _PIN: tests/README.md; PKCS11_ARGS=\"-k ...\")"
 	@echo "  make release-test  the 1.0.0 tarball: its files, galaxy-importer, antsibull-docs and antsibull-changelog lint"
-	@echo "  make docs-test     the command blocks of README.md and docs/ run in a fresh copy, as a newcomer would"
-	@echo "  make install-test  the tarball installed into a separate project runs the quick start on 2.19 and 2.21"
+	@echo "  make docs-test     the command blocks of README.md, CONTRIBUTING.md, docs/awx.md and docs/hsm.md, in a fresh copy"
+	@echo "  make install-test  the tarball installed into a project: the quick start and the emulator guide as written (2.19, 2.21)"
+	@echo "  make compat-test   the tarball on ansible-core 2.17 to 2.21 with the newest and the lowest declared cryptography,"
+	@echo "                     PyJWT and requests: a first playbook and the role, and no warning the collection causes"
 	@echo "  make site-test     make docs, then headless Chromium opens every plugin page and guide"
 	@echo "make hsm-demo      a verification key inside a SoftHSM2 token, end to end (docs/hsm.md)"
 	@echo "make tarball       the collection as Galaxy gets it (galaxy.yml's build_ignore applied), under build/release"
@@ -48,7 +50,7 @@ help:
 	@echo "make clean         remove build/ and the virtual environments"
 
 # Every suite, as CI runs them (tests/README.md says which suite a test belongs in).
-test: sanity units integration lint molecule ee-test runner-test kill-test role-test fleet-test contract-test pkcs11-test release-test docs-test install-test site-test
+test: sanity units integration lint molecule ee-test runner-test kill-test role-test fleet-test contract-test pkcs11-test release-test docs-test install-test compat-test site-test
 	@echo "make test: all suites passed"
 
 clean:
@@ -74,10 +76,11 @@ need_python = @test -n "$(1)" || { echo "make: Python $(2) is missing (this targ
 # it with, $(2) that Python's version.
 define make_venv
 $(call need_python,$(1),$(2))
-rm -rf $(@D)
-$(1) -m venv $(@D)
-$(@D)/bin/pip install --quiet -r $<
-touch $@
+@echo "make: creating $(@D) (Python $(2), $<): a minute or two, once"
+@rm -rf $(@D)
+@$(1) -m venv $(@D)
+@$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<
+@touch $@
 endef
 
 $(VENV_219)/.installed: requirements/test-2.19.txt
@@ -179,10 +182,16 @@ lint: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) HOME="$(abspath $(BUILD))/rotation/lint-home" ansible-lint roles/ playbooks/ extensions/
 
 # The jwt_rotation role's molecule scenario: converge, idempotence and verify against the emulator, on local hosts.
-# Its state (emulator address, keys, tokens) goes to a fresh directory of its own, so no earlier run can leave it stale.
-molecule: tools-venv rotation-tree
-	rm -rf $(BUILD)/rotation/molecule
-	cd $(ROT_TREE) && $(TOOLS_ENV) MOLECULE_EPHEMERAL_DIRECTORY="$(abspath $(BUILD))/rotation/molecule" molecule test -s jwt_rotation
+# Run as its molecule.yml tells users: from the collection installed out of the tarball into a project folder (the
+# scenario ships), in its root. Its state (emulator address, keys, tokens) goes to a fresh directory of its own, so no
+# earlier run can leave it stale.
+MOLECULE_PROJECT := $(abspath $(BUILD))/rotation/molecule-project
+molecule: tools-venv tarball
+	rm -rf $(BUILD)/rotation/molecule $(MOLECULE_PROJECT)
+	ANSIBLE_COLLECTIONS_PATH=$(MOLECULE_PROJECT)/collections $(VENV_TOOLS)/bin/ansible-galaxy collection install --force -p $(MOLECULE_PROJECT)/collections $(TARBALL) >/dev/null
+	cd $(MOLECULE_PROJECT)/collections/ansible_collections/izuma/device_management && PATH="$(abspath $(VENV_TOOLS))/bin:$$PATH" \
+		MOLECULE_EPHEMERAL_DIRECTORY="$(abspath $(BUILD))/rotation/molecule" MOLECULE_GLOB='extensions/molecule/*/molecule.yml' \
+		molecule test -s jwt_rotation
 
 # ansible-builder create on the collection; the context's introspection finds cryptography, PyJWT and requests.
 ee-test: tools-venv rotation-tree
@@ -268,7 +277,7 @@ REL_ENV := PATH="$(abspath $(VENV_REL))/bin:$$PATH" IZUMA_TARBALL="$(TARBALL)"
 REL_PYTEST := $(abspath $(VENV_REL))/bin/python -m pytest -q -p no:cacheprovider
 DOCS := $(abspath $(BUILD)/docs)
 
-.PHONY: tarball changelog release-test docs-test install-test docs site-test chromium
+.PHONY: tarball changelog release-test docs-test install-test compat-test docs site-test chromium
 
 # The collection as Galaxy gets it: ansible-galaxy collection build, galaxy.yml's build_ignore applied.
 tarball: release-venv
@@ -291,9 +300,33 @@ release-test: tarball
 docs-test: release-venv
 	$(REL_ENV) $(REL_PYTEST) tests/docs/test_commands.py
 
-# The tarball installed with ansible-galaxy into a separate project runs the quick start, on 2.19 and on 2.21.
+# The tarball installed with ansible-galaxy into a separate project: docs/quickstart.md and docs/emulator.md followed as
+# written (every block, in order), on 2.19 and on 2.21.
 install-test: venvs tarball
 	$(REL_ENV) VENV_219="$(abspath $(VENV_219))" VENV_221="$(abspath $(VENV_221))" $(REL_PYTEST) tests/docs/test_installed.py
+
+# Every ansible-core release the collection claims (meta/runtime.yml), each on its Python (2.20 and later need 3.12),
+# with the runtime libraries of requirements.txt at both ends of their declared range: "newest" is what the package
+# index serves at the time of the run (pip install --upgrade, no pins), "lowest" the declared floors, exactly.
+# COMPAT_RUNS picks the pairs, all ten by default (make compat-test COMPAT_RUNS="2.17/lowest 2.21/newest"); each
+# has its virtual environment .venv/compat-<core>-<end> (hack/compat-venv.sh: made one at a time, with pip's cache,
+# again when the core, the Python or requirements.txt changes). The tarball is installed into a fresh project folder
+# per pair; tests/compat says what runs there.
+COMPAT_CORES := 2.17.14/3.11 2.18.19/3.11 2.19.15/3.11 2.20.10/3.12 2.21.6/3.12
+COMPAT_RUNS ?= $(foreach core,2.17 2.18 2.19 2.20 2.21,$(core)/newest $(core)/lowest)
+
+compat-test: tarball
+	$(call need_python,$(PY311),3.11)
+	$(call need_python,$(PY312),3.12)
+	@runs=""; for run in $(COMPAT_RUNS); do \
+		minor=$${run%/*}; deps=$${run#*/}; \
+		core=$$(tr ' ' '\n' <<<"$(COMPAT_CORES)" | grep "^$$minor\." | head -1); \
+		test -n "$$core" || { echo "make: ansible-core $$minor is not in COMPAT_CORES ($(COMPAT_CORES))" >&2; exit 2; }; \
+		python=$$(test "$${core#*/}" = 3.12 && echo "$(PY312)" || echo "$(PY311)"); \
+		hack/compat-venv.sh ".venv/compat-$$minor-$$deps" "$$python" "$${core%/*}" "$$deps"; \
+		runs="$$runs $$minor:$$deps:$(abspath .venv)/compat-$$minor-$$deps"; \
+	done; \
+	$(REL_ENV) IZUMA_COMPAT="$$runs" $(REL_PYTEST) --durations=0 tests/compat
 
 # The documentation site: antsibull-docs sphinx-init and collection (from the tarball, installed under build/docs-src),
 # then Sphinx. Warnings are errors, but for those of intersphinx, which cannot reach docs.ansible.com offline.

@@ -95,7 +95,9 @@ def variants(hsm: t.Any, workdir: str, key_type: str, size: t.Optional[int], cur
         stream.write(_keys.dump_private_key(file_key))
     key = _pkcs11_signing.private_key(pair)
     signing_input = jwt.encode({"sub": "host-0", "iat": 0, "exp": 300}, file_key, algorithm=algorithm).rsplit(".", 1)[0].encode()
-    mechanism, parameter = (None, None) if algorithm.startswith("ES") else _pkcs11_signing._mechanism(algorithm)  # pylint: disable=protected-access
+    # The hashing mechanism (CKM_SHA*_RSA_PKCS, CKM_SHA*_RSA_PKCS_PSS), the one SoftHSM2 signs RS* and PS* with.
+    preferred = _pkcs11_signing._signers(algorithm)[0]  # pylint: disable=protected-access
+    mechanism, parameter = preferred.mechanism, preferred.parameter
 
     def pem_pyjwt(n: int) -> None:
         for number in range(n):

@@ -44,6 +44,16 @@ done
     done
 } > rst/guides/index.rst
 printf '\n.. toctree::\n   :caption: Guides\n   :maxdepth: 1\n\n   guides/index\n' >> rst/index.rst
+# The sidebar is 300 px wide, narrower than a plugin's full name (izuma.device_management.jwt_rotation_host_applications
+# filter): the theme clips what does not fit. A name that fits on no line is wrapped instead.
+mkdir -p _static
+cat > _static/izuma.css <<'CSS'
+/* izuma.device_management: whole names in the sidebar, wrapped where no space is left. */
+.wy-menu-vertical a {
+    overflow-wrap: anywhere;
+    word-break: break-word;
+}
+CSS
 cat >> conf.py <<'CONF'
 
 # izuma.device_management: the guides are Markdown (docs/*.md). Their links to files outside the site (the README,
@@ -52,6 +62,9 @@ extensions.append('myst_parser')
 source_suffix = {'.rst': 'restructuredtext', '.md': 'markdown'}
 myst_heading_anchors = 3
 intersphinx_timeout = 1
+# _static/izuma.css: the sidebar shows whole names.
+html_static_path = ['_static']
+html_css_files = ['izuma.css']
 CONF
 
 if ! sphinx-build -b html -c . -q -w "$work/warnings.txt" --keep-going rst "$dest" >"$work/sphinx.log" 2>&1; then

@@ -54,6 +54,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._jwt.optio
     HOST_OPTIONS,
     INTERNAL_OPTIONS,
     MUTUALLY_EXCLUSIVE,
+    renew_margin,
     task_argument_spec,
 )
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ID_PATTERN
@@ -218,6 +219,7 @@ class ActionModule(ActionBase):
 
     def _deploy(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
         """Load the key, check the options, then converge the host (again when another run wrote dest meanwhile)."""
+        params["renew_margin"] = renew_margin(params["lifetime"], params["renew_margin"])
         if params["renew_margin"] < 0 or params["lifetime"] <= 0 or params["renew_margin"] >= params["lifetime"]:
             raise IzumaError("renew_margin (%d seconds) must be zero or more and shorter than lifetime (%d seconds), or every run "
                              "would issue a new token" % (params["renew_margin"], params["lifetime"]))

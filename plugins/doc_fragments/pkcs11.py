@@ -25,7 +25,8 @@ options:
     description:
       - The token that holds the key, by its label, or an RFC 7512 C(pkcs11:) URI (for example
         C(pkcs11:token=izuma;serial=1a2b3c4d)). A URI may not carry C(pin-value).
-      - If neither this nor O(pkcs11_serial) is given, the library must have exactly one token.
+      - If neither this nor O(pkcs11_serial) is given, the library must have exactly one initialised token (an uninitialised
+        token, such as the free slot SoftHSM2 and tpm2-pkcs11 always list, is never chosen).
       - If not set, the value of the E(IZUMA_PKCS11_TOKEN) environment variable is used.
     type: str
   pkcs11_serial:
@@ -48,7 +49,8 @@ options:
         label as RV(izuma.device_management.izuma_verification_key#module:pkcs11_key_label).
     type: str
 requirements:
-  - python-pkcs11 (0.10 or later) and a PKCS#11 module on the host that signs, to use a key in a PKCS#11 token
+  # Word for word the python-pkcs11 line of connection.py: a module with both fragments then lists it once.
+  - python-pkcs11 0.10 or later and a PKCS#11 module on the host that signs (to use a key in a PKCS#11 token)
 """
 
     PLUGINS = r"""

@@ -131,6 +131,8 @@ def jwt_rotation_state(applications: t.List[t.Dict[str, t.Any]], app_results: t.
             "expires_at": _get(key, "expires_at", ""),
             "created_at": _get(current, "created_at", ""),
             "rotated": rotated,
+            # The key was uploaded for the first time by this run (or would be, in check mode).
+            "created": not rotated and any(_get(step, "kind", "") == "UploadKey" for step in _get(key, "plan_details", [])),
             "rotation_reason": _get(key, "rotation_reason", ""),
             "rotation_under_way": bool(_get(key, "rotation_under_way", False)),
             "renewed": bool(_get(key, "renewed", False)),
@@ -210,12 +212,13 @@ def jwt_rotation_retirement(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.
             from_hosts[(_get(item, "host"), _get(item, "application"))] = _get(call, "status", -1) == 200
     plan = {}
     for name, app in state.items():
-        waiting, reissued, verified, refused = [], 0, 0, 0
+        waiting, reissued, kept, verified, refused = [], 0, 0, 0, 0
         for host in app["hosts"]:
             record = _host_record(hostvars, host, name)
             signed = bool(record) and not _get(record, "failed", False) and not _get(record, "skipped", False) \
                 and _get(record, "key_fingerprint", "") == app["fingerprint"] != ""
             reissued += 1 if signed and _get(record, "renewed", False) else 0
+            kept += 1 if signed and not _get(record, "renewed", False) else 0
             accepted = from_hosts[(host, name)] if (host, name) in from_hosts else _get(record, "verified", None)
             verified += 1 if accepted is True else 0
             refused += 1 if accepted is False else 0
@@ -228,7 +231,8 @@ def jwt_rotation_retirement(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.
             retire = "now"
         else:
             retire = "auto"
-        plan[name] = {"waiting": waiting, "retire": retire, "reissued": reissued, "verified": verified, "refused": refused}
+        plan[name] = {"waiting": waiting, "retire": retire, "reissued": reissued, "kept": kept, "verified": verified,
+                      "refused": refused}
     return plan
 
 
@@ -246,6 +250,8 @@ def jwt_rotation_summary(state: t.Dict[str, t.Dict[str, t.Any]], plan: t.Dict[st
             key_line = "key %s (to be created%s)" % (app["key_name"], "" if app["id"] else ", with the application")
         if app["rotated"]:
             rotation = "rotated%s: %s" % (" (would be, check mode)" if check_mode else "", app["rotation_reason"] or "new key")
+        elif app.get("created"):
+            rotation = "created%s" % (" (would be, check mode)" if check_mode else "")
         elif app["previous"]:
             rotation = "finishing the rotation under way"
         else:
@@ -272,8 +278,8 @@ def jwt_rotation_summary(state: t.Dict[str, t.Dict[str, t.Any]], plan: t.Dict[st
         if app["pending"]:
             tokens = "a token signed by the new key would be issued to each"
         else:
-            tokens = "%d token(s) %sissued, %d verified by the API%s" % (
-                plan[name]["reissued"], would, plan[name]["verified"],
+            tokens = "%d token(s) %sissued, %d kept, %d verified by the API%s" % (
+                plan[name]["reissued"], would, plan[name].get("kept", 0), plan[name]["verified"],
                 ", %d REFUSED" % plan[name]["refused"] if plan[name]["refused"] else "")
         lines.append("%s: %s; %s; %d host(s): %s; %s." % (name, key_line, rotation, len(app["hosts"]), tokens, previous))
     return lines

@@ -88,7 +88,7 @@ class IzumaClient:
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
     ) -> None:
         if not HAS_REQUESTS and session is None:
-            raise IzumaConfigError("The Python library requests is required to talk to the Izuma API.")
+            raise IzumaConfigError("the Python library 'requests' is required on the host that runs this task (install it with: pip install 'requests>=2.25')")
         self.config = config
         self.warnings: List[str] = config.warnings()
         self._sleep = sleep
@@ -126,6 +126,7 @@ class IzumaClient:
         method = method.upper()
         url = self.base_url + path
         attempt = 0
+        started = time.monotonic()
         while True:
             retry_after: Optional[float] = None
             try:
@@ -133,15 +134,19 @@ class IzumaClient:
             except IzumaApiError as exc:
                 # A connection-level failure; exc.type tells whether the request may have been delivered.
                 ambiguous = exc.type != "connect_error"
-                if exc.type == "tls_error" or attempt >= self.config.retries:
+                if exc.type == "tls_error":
                     raise
+                if attempt >= self.config.retries:
+                    raise _gave_up(exc, attempt + 1, time.monotonic() - started, self.config.retries) from None
                 failure: IzumaApiError = exc
             else:
                 if response.status_code < 400:
                     return _decode(response, method, path)
                 failure = _error_from_response(response, method, path)
-                if response.status_code not in RETRY_STATUSES or attempt >= self.config.retries:
+                if response.status_code not in RETRY_STATUSES:
                     raise failure
+                if attempt >= self.config.retries:
+                    raise _gave_up(failure, attempt + 1, time.monotonic() - started, self.config.retries)
                 ambiguous = response.status_code in AMBIGUOUS_STATUSES
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
             if ambiguous and method != "GET":
@@ -262,20 +267,42 @@ def _read_back_delete(client: IzumaClient, path: str, etag: Optional[str], gone:
 
 
 def _connection_failure(exc: Exception, base_url: str, timeout: float, method: str, path: str) -> IzumaApiError:
-    """The IzumaApiError for a request that got no HTTP answer; its type says whether the request may have arrived."""
+    """The IzumaApiError for a request that got no HTTP answer, in plain words that name the option to check.
+
+    Its type says whether the request may have arrived: ``connect_error`` (never connected), ``connection_error``
+    (lost after it was sent), ``timeout``, ``tls_error``.
+    """
+    def failure(message: str, kind: str) -> IzumaApiError:
+        return IzumaApiError(message, error_type=kind, method=method, path=path)
+
     if isinstance(exc, requests.exceptions.SSLError):
-        return IzumaApiError(
-            "TLS verification of %s failed (%s). Set ca_path (IZUMA_CA_BUNDLE) to the CA bundle that signed the "
-            "server's certificate; validate_certs=false turns verification off and is for tests only."
-            % (base_url, type(exc).__name__), error_type="tls_error", method=method, path=path)
+        return failure("TLS verification of %s failed (%s). Set ca_path (IZUMA_CA_BUNDLE) to the CA bundle that signed the "
+                       "server's certificate; validate_certs=false turns verification off and is for tests only."
+                       % (base_url, _reason(exc)), "tls_error")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return IzumaApiError("could not connect to %s within %s seconds" % (base_url, timeout),
-                             error_type="connect_error", method=method, path=path)
+        return failure("could not connect to %s within %s seconds: check api_host (IZUMA_API_HOST) and that this machine's "
+                       "network reaches it; timeout (IZUMA_TIMEOUT) sets the wait" % (base_url, timeout), "connect_error")
     if isinstance(exc, requests.exceptions.Timeout):
-        return IzumaApiError("no answer from %s within %s seconds" % (base_url, timeout),
-                             error_type="timeout", method=method, path=path)
-    kind = "connect_error" if _never_connected(exc) else "connection_error"
-    return IzumaApiError("connection to %s failed (%s)" % (base_url, _reason(exc)), error_type=kind, method=method, path=path)
+        return failure("%s took the request but gave no answer within %s seconds: if the server is only slow, raise "
+                       "timeout (IZUMA_TIMEOUT)" % (base_url, timeout), "timeout")
+    causes = list(_causes(exc))
+    if any(isinstance(cause, socket.gaierror) for cause in causes) or "NameResolution" in _reason(exc):
+        return failure("the host name of %s could not be resolved: check api_host (IZUMA_API_HOST) for a typo, and this "
+                       "machine's DNS" % base_url, "connect_error")
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return failure("%s refused the connection (nothing listens on that port): check api_host (IZUMA_API_HOST) and that "
+                       "the server is running" % base_url, "connect_error")
+    if _never_connected(exc):
+        return failure("could not connect to %s (%s): check api_host (IZUMA_API_HOST)" % (base_url, _reason(exc)), "connect_error")
+    return failure("the connection to %s was lost before an answer came (%s)" % (base_url, _reason(exc)), "connection_error")
+
+
+def _gave_up(exc: IzumaApiError, tries: int, elapsed: float, retries: int) -> IzumaApiError:
+    """``exc`` with how many tries were made and how long they took, once the last retry failed as well."""
+    exc.message = "%s (%d %s over %.1f seconds; retries (IZUMA_RETRIES) is %d)" % (
+        exc.message, tries, "try" if tries == 1 else "tries", elapsed, retries)
+    exc.args = (exc.message,)
+    return exc
 
 
 def _new_session() -> Any:

@@ -6,9 +6,10 @@
 # do not import it from outside this collection.
 """The thin layer between AnsibleModule and the core.
 
-It adds the connection options (with their environment fallbacks) to a
-module's argument spec, builds the one API client of the run and shows its
-warnings (``module.warn``), checks the libraries the module needs, and turns
+It adds the connection options (with their environment fallbacks, each
+recording the variable it read, so that the client knows which options came
+from the environment) to a module's argument spec, builds the one API client of
+the run and shows its warnings (``module.warn``), checks the libraries the module needs, and turns
 every ``IzumaError`` into a clean ``fail_json``: a message and the API's error
 details, never a traceback and never a secret.
 """
@@ -92,10 +93,10 @@ class IzumaModule:
         spec = connection_argument_spec()
         _note_environment_sources(spec, self._sources)
         spec.update(argument_spec)
-        mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
-        mutually_exclusive.append(("auth_private_key_path", "auth_private_key_content", "auth_pkcs11_key_label"))
-        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode,
-                                    mutually_exclusive=mutually_exclusive, **kwargs)
+        # The keys of JWT authentication are not mutually_exclusive here: Ansible would count the values its fallbacks
+        # took from the environment, and the task's key wins over one from there (ClientConfig settles it and refuses two
+        # keys given at the same level).
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self._client: Optional[IzumaClient] = None

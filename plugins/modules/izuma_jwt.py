@@ -44,8 +44,9 @@ options:
   renew_margin:
     description:
       - Issue a new token when the deployed one expires within this many seconds. Must be shorter than O(lifetime).
+      - When not given, a quarter of O(lifetime), and at most 21600 (6 hours). That is 21600 for the default
+        O(lifetime) of one day, and 900 for a token of one hour.
     type: int
-    default: 21600
   force:
     description:
       - Issue a new token even if the deployed one is still good. Every run with V(true) reports a change.

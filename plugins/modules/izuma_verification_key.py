@@ -214,8 +214,11 @@ options:
         (it expires within O(renew_before) days, a rotation made a new key, or a key has none yet) it writes a certificate
         signing request to O(csr_path) for your CA, warns and says in RV(certificate_request) what to do. A run that can go
         on with the current key does; a key that has no usable certificate yet (a new key, an expired certificate) fails the
-        run after the request is written. A rotation's new key waits at C(<private_key_path>.next) until its certificate is
-        at O(certificate_path), then the rotation finishes. Needs O(certificate_path).
+        run after the request is written. A rotation's new key waits at C(<private_key_path>.next) (with
+        O(key_backend=pkcs11), as the pair labelled C(izuma:<name>:next)) until its certificate is at
+        O(certificate_path), then the rotation finishes. Needs O(certificate_path).
+      - With O(key_backend=pkcs11) the token signs the request with the key pair it generated for it (or holds, for a
+        renewal); the private key never leaves the token, as with the other providers.
       - Only certificates the module issued (self-signed by the key, or by the O(certificate_provider=ownca) CA) are ever
         replaced by the module.
     type: str
@@ -263,12 +266,13 @@ options:
     description:
       - Where the private keys are. V(file) - PEM files at O(private_key_path) (or O(private_key_content)).
       - V(pkcs11) - key pairs generated inside a PKCS#11 token (a hardware security module, a cloud key service's PKCS#11
-        library, SoftHSM2) as sensitive, non-extractable objects that can only sign; the token is named by O(pkcs11_library),
+        library, SoftHSM2) as sensitive, non-extractable objects that sign (and nothing else where the token allows it,
+        see RV(pkcs11_generated_key)); the token is named by O(pkcs11_library),
         O(pkcs11_token) or O(pkcs11_serial), and O(pkcs11_pin) (or the E(IZUMA_PKCS11_*) environment variables). The token
         signs each self-signed certificate; no private key is ever on disk. The current, next and previous generations are
         the objects labelled C(izuma:<name>:current), C(izuma:<name>:next) and C(izuma:<name>:previous) (RV(pkcs11_key_label)),
-        promoted by relabelling. O(pkcs11_key_label), if given, must be the current label. Not with
-        O(certificate_provider=external).
+        promoted by relabelling. O(pkcs11_key_label), if given, must be the current label. With
+        O(certificate_provider=external) the token signs the certificate signing requests instead.
       - In check mode nothing is generated, so the fingerprints of a key that a run would generate (and of its
         certificate) are returned as V(null).
     type: str
@@ -385,6 +389,26 @@ pkcs11_key_label:
   returned: when O(key_backend=pkcs11) and O(state=present)
   type: str
   sample: "izuma:telemetry-signing:current"
+pkcs11_generated_key:
+  description:
+    - The key pair this run generated in the token, as the token reports it (never key material).
+    - C(template) is the key template the token accepted, C(sign-only) (the private key may only sign, the public key
+      only verify) or C(token-default) (sign and verify asked for, the rest left to the token, for a token that refuses
+      the first, such as tpm2-pkcs11); C(capabilities) lists what the token says the key can do (C(sign), C(verify),
+      and for example C(decrypt), C(encrypt) with tpm2-pkcs11). C(label) is the label it was generated with.
+  returned: when O(key_backend=pkcs11) and the run generated a key pair (not in check mode)
+  type: dict
+  sample:
+    label: "izuma:telemetry-signing:next"
+    algorithm: EC
+    curve: P-256
+    template: token-default
+    capabilities: [decrypt, encrypt, sign, verify]
+    sensitive: true
+    extractable: false
+    never_extractable: true
+    token: izuma-tpm
+    library: libtpm2_pkcs11.so
 previous_pkcs11_key_label:
   description: The label of the previous key's object in the token, while it is there.
   returned: when O(key_backend=pkcs11) and the token holds the previous key after the run

@@ -5,13 +5,15 @@
 
 Chromium loads each page from build/docs and dumps the DOM it built; the test checks that the collection's index
 links to a page for every plugin and for the role, that each of those pages has the plugin's title and its
-sections, and that every guide of docs/ has its page, with its first heading as title.
+sections, and that every guide of docs/ has its page, with its first heading as title; in a desktop-sized window, the
+sidebar shows every name whole, and each plugin page lists each Python library once in its requirements.
 Run by ``make site-test`` (which builds the site and installs Chromium when missing).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -55,6 +57,44 @@ def dom(page: str) -> str:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "</html>" in done.stdout, done.stderr[-2000:]
     return done.stdout
+
+
+# Run in the page once it has loaded (stylesheets and fonts included): the sidebar links whose text is wider than the
+# link, that is clipped by the sidebar, written into the DOM that --dump-dom prints.
+CLIPPED = """<script>
+window.addEventListener("load", function () {
+  var clipped = [];
+  document.querySelectorAll(".wy-menu-vertical a").forEach(function (link) {
+    if (link.getClientRects().length && link.scrollWidth > link.clientWidth) {
+      clipped.push(link.textContent.trim() + " (" + link.scrollWidth + " > " + link.clientWidth + " px)");
+    }
+  });
+  var out = document.createElement("pre");
+  out.id = "izuma-clipped";
+  out.textContent = JSON.stringify(clipped);
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def clipped_sidebar_links(page: str) -> t.List[str]:
+    """The sidebar links of one page that a 1280x900 window shows clipped (a copy of the page runs CLIPPED)."""
+    assert CHROMIUM, "chromium is not installed (make site-test installs it: apt-get install chromium)"
+    path = SITE / page
+    assert path.is_file(), "make docs wrote no %s" % path
+    document = path.read_text(encoding="utf-8")
+    assert "wy-menu-vertical" in document and "</body>" in document, page
+    # Beside the page, so that its stylesheets and fonts load from the same relative paths.
+    with tempfile.NamedTemporaryFile("w", dir=str(path.parent), prefix=".izuma-measure-", suffix=".html", encoding="utf-8") as copy, \
+            tempfile.TemporaryDirectory(prefix="izuma-chromium-") as profile:
+        copy.write(document.replace("</body>", CLIPPED + "</body>"))
+        copy.flush()
+        done = subprocess.run([CHROMIUM, *FLAGS, "--window-size=1280,900", "--user-data-dir=%s" % profile, "--dump-dom",
+                               Path(copy.name).as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'<pre id="izuma-clipped">(.*?)</pre>', done.stdout, re.S)
+    assert found, "the measuring script did not run: %s" % done.stderr[-2000:]
+    return json.loads(html.unescape(found.group(1)))
 
 
 def title(document: str) -> str:
@@ -103,3 +143,26 @@ def test_every_guide_is_there() -> None:
         assert title(document).replace("\u2019", "'").startswith(heading), (guide.name, title(document))
         # Every code block of the guide made it into the page.
         assert document.count("<pre") == guide.read_text(encoding="utf-8").count("\n```") // 2, guide.name
+
+
+@pytest.mark.parametrize("page", ["index.html", "jwt_rotation_host_applications_filter.html",
+                                  "izuma_verification_key_info_module.html", "guides/quickstart.html"])
+def test_the_sidebar_shows_whole_names(page: str) -> None:
+    """The sidebar lists every plugin by its full name (izuma.device_management.jwt_rotation_host_applications ...)."""
+    assert clipped_sidebar_links(page) == []
+
+
+# The Python libraries that plugins' documentation names in its requirements.
+LIBRARIES = ("requests", "cryptography", "PyJWT", "python-pkcs11")
+
+
+@pytest.mark.parametrize("page,kind", [(page, kind) for page, kind in _plugins() if kind in ("module", "lookup")])
+def test_the_requirements_name_each_library_once(page: str, kind: str) -> None:
+    document = dom(page + ".html")
+    section = re.search(r'<section id="requirements">(.*?)</section>', document, re.S)
+    assert section, "%s has no Requirements section" % page
+    entries = [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", item)).split()) for item in re.findall(r"<li>(.*?)</li>", section.group(1), re.S)]
+    assert entries, page
+    for library in LIBRARIES:
+        named = [entry for entry in entries if re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(library), entry)]
+        assert len(named) <= 1, (page, library, named)

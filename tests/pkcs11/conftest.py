@@ -150,8 +150,9 @@ def pytest_report_header(config: t.Any) -> t.List[str]:
     lines = []
     for name in SELECTED:
         profile = PROFILES[name]
-        lines.append("PKCS#11 %s: key specs %s; PSS %s%s" % (
-            name, ", ".join(spec_id(spec) for spec in profile.key_specs), "yes" if profile.pss else "no (PS* refused)",
+        lines.append("PKCS#11 %s: key specs %s; RSA-PSS %s%s" % (
+            name, ", ".join(spec_id(spec) for spec in profile.key_specs),
+            ("yes" if profile.pss_listed else "yes, not listed") if profile.pss else "no (PS* refused)",
             "; " + LIBRARY_ENVIRON["IZUMA_PKCS11_LIBRARY"] if name == "library" else ""))
     return lines
 

@@ -103,6 +103,9 @@ class Profile:
     # refusal with nothing left in the token).
     refused_specs: t.Tuple[t.Tuple[Spec, str], ...] = ()
     pss: bool = True  # whether the token signs RSASSA-PSS (PS256/384/512)
+    # Whether its mechanism list says so: tpm2-pkcs11 lists no PSS mechanism, yet signs with CKM_SHA*_RSA_PKCS_PSS
+    # (the collection tries the mechanisms a token does not list after those it lists).
+    pss_listed: bool = True
     # Whether the token makes the private key sign-only as the collection asks (CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE
     # false); tpm2-pkcs11 makes every key sign and decrypt whatever is asked. None: not known (the user's library).
     sign_only: t.Optional[bool] = True
@@ -111,6 +114,16 @@ class Profile:
     # tpm2-abrmd through GLib's D-Bus, which does not survive fork: the child waits 25 s for a D-Bus timeout, then
     # cannot list its tokens. (Ansible's workers are forked before any module is loaded, so they are not affected.)
     fork_safe: bool = True
+
+    @property
+    def template(self) -> t.Optional[str]:
+        """The key template the collection's generation ends up with (key_pairs.describe()'s ``template``)."""
+        return None if self.sign_only is None else "sign-only" if self.sign_only else "token-default"
+
+    @property
+    def capabilities(self) -> t.Optional[t.List[str]]:
+        """What a generated pair may do, as describe() reports it: tpm2-pkcs11 adds decrypt and encrypt."""
+        return None if self.sign_only is None else ["sign", "verify"] if self.sign_only else ["decrypt", "encrypt", "sign", "verify"]
 
     def signs(self, algorithm: str) -> bool:
         """Whether the token is expected to sign JWTs with ``algorithm``."""
@@ -137,13 +150,14 @@ EC_P256, EC_P384, EC_P521 = ("EC", None, "P-256"), ("EC", None, "P-384"), ("EC",
 
 PROFILES = {
     "softhsm2": Profile("softhsm2", (RSA_2048, RSA_3072, RSA_4096, EC_P256, EC_P384, EC_P521)),
-    # swtpm offers RSA 1024 to 3072 (CKM_RSA_PKCS_KEY_PAIR_GEN keySize {1024,3072}) and lists no PSS mechanism.
+    # swtpm offers RSA 1024 to 3072 (CKM_RSA_PKCS_KEY_PAIR_GEN keySize {1024,3072}); tpm2-pkcs11 lists no PSS
+    # mechanism but signs PS256/384/512 (CKM_SHA*_RSA_PKCS_PSS).
     # P-521: tpm2-pkcs11 1.9.0 generates the pair, but its CKA_EC_POINT is not valid DER (a point longer than 127
     # bytes, written with a short-form length) and C_SignInit fails with CKR_HOST_MEMORY: no signature, no public key.
     "tpm2": Profile("tpm2", (RSA_2048, RSA_3072, EC_P256, EC_P384),
                     refused_specs=((RSA_4096, "the TPM makes RSA keys of 1024 to 3072 bits"),
                                    (EC_P521, "tpm2-pkcs11 1.9.0 cannot sign with a P-521 key nor give its public key")),
-                    pss=False, sign_only=False, fork_safe=False),
+                    pss_listed=False, sign_only=False, fork_safe=False),
 }
 
 
@@ -177,7 +191,7 @@ def library_profile(environ: t.Mapping[str, str]) -> Profile:
                          % (environ["IZUMA_PKCS11_LIBRARY"], environ["IZUMA_PKCS11_TOKEN"],
                             ", ".join(sorted(probed["mechanisms"])) or "none"))
     pss = all(signs_with(mechanisms, algorithm) for algorithm in ("PS256", "PS384", "PS512"))
-    return Profile("library", specs, pss=pss, sign_only=None, second_token=bool(environ.get("IZUMA_PKCS11_OTHER_TOKEN")))
+    return Profile("library", specs, pss=pss, pss_listed=pss, sign_only=None, second_token=bool(environ.get("IZUMA_PKCS11_OTHER_TOKEN")))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -199,6 +213,7 @@ class Running:
     serial: str = ""
     other_serial: str = ""
     serials_unique: bool = True  # whether no two initialised tokens of the module share a serial number
+    token_labels: t.List[str] = field(default_factory=list)  # the labels of the module's initialised tokens
     processes: t.List["subprocess.Popen[bytes]"] = field(default_factory=list)
     cleanup: t.List[Path] = field(default_factory=list)
     saved_environ: t.Dict[str, t.Optional[str]] = field(default_factory=dict)
@@ -264,6 +279,7 @@ def start(name: str, root: t.Optional[Path], environ: t.Optional[t.Mapping[str, 
         if running.other_label is not None:
             running.other_serial = by_label[running.other_label]["serial"]
         serials = [token["serial"] for token in tokens]
+        running.token_labels = [token["label"] for token in tokens]
         running.serials_unique = len(set(serials)) == len(serials)
         running.export()
     except BaseException:
@@ -283,16 +299,28 @@ def install(script: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def _softhsm2(root: Path) -> Running:
+def _softhsm2(root: Path, mechanisms: t.Optional[str] = None, labels: t.Sequence[str] = (TOKEN_LABEL, OTHER_TOKEN_LABEL),
+              module: t.Optional[str] = None) -> Running:
     tokens, conf = root / "tokens", root / "softhsm2.conf"
     tokens.mkdir(exist_ok=True)
-    conf.write_text("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n" % tokens,
-                    encoding="utf-8")
-    running = Running(PROFILES["softhsm2"], install("install-softhsm.sh"), {"SOFTHSM2_CONF": str(conf)}, root)
-    for label in (TOKEN_LABEL, OTHER_TOKEN_LABEL):
+    conf.write_text("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n%s"
+                    % (tokens, "slots.mechanisms = %s\n" % mechanisms if mechanisms else ""), encoding="utf-8")
+    running = Running(PROFILES["softhsm2"], module or install("install-softhsm.sh"), {"SOFTHSM2_CONF": str(conf)}, root,
+                      label=labels[0], other_label=labels[1] if len(labels) > 1 else None)
+    for label in labels:
         # softhsm2-util is SoftHSM2's own tool; the module's C_InitToken would do as well.
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", SO_PIN, "--pin", USER_PIN],
                        check=True, capture_output=True, env=running.subprocess_env())
+    return running
+
+
+def restricted_softhsm2(root: Path, module: str, mechanisms: str, label: str) -> Running:
+    """A SoftHSM2 of its own whose one token offers only ``mechanisms`` (softhsm2.conf's ``slots.mechanisms``, a
+    comma-separated allow-list of CKM_ names), for processes of their own: its environment is not exported to this
+    process, whose SoftHSM2 (read once per process) keeps its configuration."""
+    root.mkdir(parents=True, exist_ok=True)
+    running = _softhsm2(root, mechanisms, (label,), module)
+    running.serial = probe(running.module, running.subprocess_env())["tokens"][0]["serial"]
     return running
 
 

@@ -51,6 +51,7 @@ def play(hsm: t.Any, emulator: t.Any, work: Path, *args: str) -> t.Tuple[str, in
     assert process.returncode == 0, output[-6000:]
     assert hsm.pin not in output and "PRIVATE KEY" not in output
     assert not re.search(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.", output), "a token was printed"
+    assert "IZUMA_API_KEY is set in the environment but not used" not in output, "an access key reached the JWT task"
     return output, sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output.split("PLAY RECAP", 1)[-1]))
 
 
@@ -91,8 +92,9 @@ def test_the_hsm_playbook_from_first_run_to_converged(hsm, emulator, tmp_path) -
     output, changed = play(hsm, emulator, tmp_path)
     first = held(hsm)
     assert changed > 0 and list(first) == ["current"] and uploaded(emulator) == {KEY: first["current"]}
-    # The module's token (its own check and the call) and the lookup's token were accepted by the API.
-    assert jwt_calls(emulator) == 3
+    # The module's token (its own check and the call), the lookup's token and the client's own JWT authentication
+    # (izuma_application_info, signed by the token key, no access key) were accepted by the API.
+    assert jwt_calls(emulator) == 4
     token_file = tmp_path / "hsm" / "collector-1.jwt"
     old_token = token_file.read_text().strip()
 
@@ -101,7 +103,7 @@ def test_the_hsm_playbook_from_first_run_to_converged(hsm, emulator, tmp_path) -
     second = held(hsm)
     assert changed > 0 and list(second) == ["current"] and second["current"] != first["current"], output[-3000:]
     assert uploaded(emulator) == {KEY: second["current"]}, "the previous key was not retired"
-    assert jwt_calls(emulator) == 3 and token_file.read_text() != old_token
+    assert jwt_calls(emulator) == 4 and token_file.read_text() != old_token
     app_id = application_id(emulator)
     refused = requests.get(emulator.url + "/v3/applications/" + app_id, timeout=30,
                            headers={"Authorization": "Bearer " + old_token, "X-Application-ID": app_id})
@@ -110,7 +112,7 @@ def test_the_hsm_playbook_from_first_run_to_converged(hsm, emulator, tmp_path) -
     emulator.clear_log()
     output, changed = play(hsm, emulator, tmp_path)
     assert changed == 0 and emulator.writes() == [], output[-3000:]
-    assert held(hsm) == second and jwt_calls(emulator) == 3
+    assert held(hsm) == second and jwt_calls(emulator) == 4
 
     assert files_with_private_keys([tmp_path]) == []
     assert sorted(os.listdir(tmp_path / "hsm")) == ["collector-1.jwt", KEY + ".crt"]

@@ -141,15 +141,3 @@ def test_a_missing_key_label_is_named(hsm, pairs, api, applications, tmp_path: P
     assert status != 0 and "has no private key labelled 'izuma:nope:current'" in output, output[-3000:]
     assert not (tmp_path / "t.jwt").exists()
 
-
-@pytest.mark.hsm_where(pss=False)
-def test_an_algorithm_the_token_has_no_mechanism_for_fails_clearly(hsm, pairs, api, applications, tmp_path: Path) -> None:
-    # tpm2-pkcs11 lists no RSA-PSS mechanism: a PS256 task names the missing mechanism and writes nothing.
-    # (test_pkcs11_signing.py asks for every such algorithm through the core.)
-    dest = tmp_path / "t.jwt"
-    task = deploy_task(api, applications, ("RSA", 2048, None), "PS256", dest)
-    status, output = run_playbook(tmp_path / "run", [task], pkcs11_env(hsm))
-    assert status != 0 and recap(output)[2] == 1, output[-3000:]
-    assert "RSA_PKCS_PSS" in output and "Traceback" not in output, output[-3000:]
-    assert not dest.exists()
-    assert_no_secret(output, hsm.pin)

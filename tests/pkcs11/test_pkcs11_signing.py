@@ -167,8 +167,9 @@ def test_an_old_cryptography_is_named_before_the_token_is_asked(pairs, monkeypat
 
 
 def test_an_algorithm_the_token_has_no_mechanism_for_is_refused_clearly(pairs, refused_case) -> None:
-    # tpm2-pkcs11 lists no RSA-PSS mechanism (neither CKM_SHA*_RSA_PKCS_PSS nor CKM_RSA_PKCS_PSS): a PS* signature
-    # is refused before the token is asked, by the JWT path and the certificate path alike, naming the mechanism.
+    # A token that signs no RSA-PSS (the user's library, when its mechanism list has neither CKM_SHA*_RSA_PKCS_PSS nor
+    # CKM_RSA_PKCS_PSS): a PS* signature is refused by the JWT path and the certificate path alike, naming both.
+    # SoftHSM2 and tpm2-pkcs11 sign RSA-PSS; test_portability.py takes it away from a SoftHSM2 token.
     spec, algorithm = refused_case
     key = _pkcs11_signing.private_key(pairs[spec])
     with pytest.raises((IzumaPkcs11Error, IzumaTokenError), match="RSA_PKCS_PSS"):

@@ -186,11 +186,10 @@ def test_diff_names_labels_and_fingerprints_never_key_material(hsm, token, clien
     assert "PRIVATE KEY" not in text and hsm.pin not in text
 
 
-def test_file_options_and_external_are_refused_with_pkcs11(hsm, tmp_path) -> None:
+def test_file_options_are_refused_with_pkcs11(hsm, tmp_path) -> None:
+    # certificate_provider=external works with key_backend=pkcs11: test_external_csr.py.
     with pytest.raises(IzumaConfigError, match="private_key_path is for key_backend=file"):
         desired(hsm, tmp_path, "bad", private_key_path=str(tmp_path / "k"))
-    with pytest.raises(IzumaConfigError, match="external is not available"):
-        desired(hsm, tmp_path, "bad", certificate_provider="external")
     with pytest.raises(IzumaConfigError, match="labels the current key of 'bad' 'izuma:bad:current'"):
         desired(hsm, tmp_path, "bad", pkcs11_key_label="other")
     with pytest.raises(IzumaConfigError, match="set key_backend=pkcs11"):

@@ -38,15 +38,23 @@ SHIPPED = [
     "plugins/lookup/izuma_jwt.py", "plugins/action/izuma_jwt.py", "roles/jwt_rotation/meta/argument_specs.yml",
     "playbooks/jwt_setup.yml", "playbooks/jwt_rotation.yml", "playbooks/jwt_audit.yml",
     "docs/quickstart.md", "extensions/awx/credential_type_izuma.yml", "extensions/awx/credential_type_izuma_pkcs11.yml",
-    "extensions/awx/execution-environment.yml",
-    "tests/emulator/izuma_emulator/__main__.py", "tests/unit/conftest.py",
+    "extensions/awx/execution-environment.yml", "extensions/molecule/jwt_rotation/molecule.yml",
+    "tests/emulator/izuma_emulator/__main__.py", "tests/emulator/README.md", "tests/unit/conftest.py",
+    "tests/integration/targets/setup_emulator/emulator.sh",
 ]
 # What only a developer of this repository needs: nothing in the tarball starts with these.
 NOT_SHIPPED = [
     "Makefile", "hack/", ".ci/", ".git", ".ansible-lint", ".venv", "build/", "benchmarks/", "requirements/",
     "playbooks/demo.yml", "playbooks/inventory/", "changelogs/fragments/", "changelogs/.plugin-cache.yaml",
-    "tests/rotation/", "tests/docs/", "tests/release/", "tests/output/", "tests/README.md",
+    "tests/rotation/", "tests/docs/", "tests/release/", "tests/compat/", "tests/output/", "tests/README.md",
+    # Suites that cannot run from the installed collection: a SoftHSM2 set up by make pkcs11-test; the emulator's own
+    # tests and its contract tests (requirements/contract.txt), with the specification that only they read.
+    "tests/pkcs11/", "tests/emulator/tests/", "tests/emulator/contract/", "tests/emulator/spec/",
 ]
+# Under tests/, the tarball holds only what runs from the installed collection: the unit and integration tests
+# (ansible-test units / integration in the installed collection) and the emulator they start, which users may start
+# too (PYTHONPATH=<collection>/tests/emulator python -m izuma_emulator).
+SHIPPED_TESTS = ["tests/unit/", "tests/integration/", "tests/emulator/izuma_emulator/", "tests/emulator/README.md"]
 
 
 def run(argv: t.List[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -77,6 +85,14 @@ def test_the_tarball_ships_what_users_need(files: t.List[str]) -> None:
         for prefix in NOT_SHIPPED:
             assert not (name == prefix.rstrip("/") or name.startswith(prefix)), "%s is shipped (build_ignore: %s)" % (name, prefix)
         assert "__pycache__" not in name and not name.endswith((".pyc", ".tar.gz")), name
+
+
+def test_the_tarball_holds_only_tests_that_run_from_the_installed_collection(files: t.List[str]) -> None:
+    under_tests = [name for name in files if name.startswith("tests/")]
+    assert any(name.startswith("tests/emulator/izuma_emulator/") for name in under_tests), files
+    # A folder on the way to a shipped suite (tests/emulator) is no stray.
+    strays = [name for name in under_tests if not any(name.startswith(prefix) or prefix.startswith(name + "/") for prefix in SHIPPED_TESTS)]
+    assert strays == [], "shipped, but not runnable from the installed collection (build_ignore them, or add to SHIPPED_TESTS): %s" % strays
 
 
 def test_every_tracked_file_is_either_shipped_or_ignored_on_purpose(files: t.List[str]) -> None:
@@ -130,6 +146,31 @@ def test_antsibull_docs_finds_no_documentation_error(installed: Path) -> None:
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
 
 
+# The Python libraries that plugins' documentation names in its requirements.
+LIBRARIES = ("requests", "cryptography", "PyJWT", "python-pkcs11")
+
+
+def test_each_plugin_lists_each_library_once_in_its_requirements(installed: Path) -> None:
+    """ansible-doc merges the requirements of the doc fragments with the plugin's own: a library is in one entry."""
+    docs = {}  # type: t.Dict[str, t.Any]
+    for kind, folder in (("module", "modules"), ("lookup", "lookup")):
+        names = ["izuma.device_management." + p.stem for p in sorted((installed / "plugins" / folder).glob("[!_]*.py"))]
+        done = run([str(BIN / "ansible-doc"), "--json", "-t", kind] + names, installed,
+                   ANSIBLE_COLLECTIONS_PATH=str(installed.parents[2]))
+        assert done.returncode == 0, done.stderr
+        docs.update(("%s %s" % (name, kind), doc) for name, doc in json.loads(done.stdout).items())
+    assert len(docs) >= 8, sorted(docs)
+    twice = {}
+    for name, doc in docs.items():
+        requirements = doc["doc"].get("requirements") or []
+        assert requirements, "%s documents no requirements" % name
+        for library in LIBRARIES:
+            entries = [entry for entry in requirements if re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(library), entry)]
+            if len(entries) > 1:
+                twice["%s: %s" % (name, library)] = entries
+    assert twice == {}
+
+
 def test_the_changelog_lints_and_has_the_release(files: t.List[str]) -> None:
     done = run([str(BIN / "antsibull-changelog"), "lint"], ROOT)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
@@ -139,6 +180,12 @@ def test_the_changelog_lints_and_has_the_release(files: t.List[str]) -> None:
     assert list(changes["releases"]) == [VERSION]
     release = changes["releases"][VERSION]
     assert release["changes"]["release_summary"].startswith("First release")
+    if list(changes["releases"]) == ["1.0.0"]:
+        # The first release: what the collection offers, nothing that changed or was fixed since an earlier one (a
+        # change made while 1.0.0 was being written is a trivial fragment, or part of the feature it refines).
+        history = set(release["changes"]) & {"breaking_changes", "deprecated_features", "removed_features",
+                                             "security_fixes", "bugfixes"}
+        assert history == set(), "the first release has no %s: rewrite those fragments as features or trivial" % sorted(history)
     # Every fragment is in the release (make changelog regenerates it after a fragment is added).
     fragments = sorted(p.name for p in (ROOT / "changelogs" / "fragments").glob("*.y*ml"))
     assert sorted(release["fragments"]) == fragments, "run make changelog"
@@ -157,6 +204,21 @@ def test_one_version_everywhere() -> None:
     for path in list((ROOT / "plugins").rglob("*.py")) + list((ROOT / "plugins").rglob("*.yml")):
         for found in re.findall(r"^\s*version_added: *['\"]?([0-9.]+)", path.read_text(encoding="utf-8"), re.M):
             assert tuple(map(int, found.split("."))) >= (1, 0, 0), (path, found)
+
+
+def test_links_to_the_project_use_galaxy_yml_repository() -> None:
+    """Every link to the project's GitHub pages (changelog issue links, docs) starts with galaxy.yml's repository."""
+    assert GALAXY["issues"] == GALAXY["repository"] + "/issues"
+    pattern = r"https?://github\.com/izuma/[A-Za-z0-9_.#/-]*"
+    found = run(["git", "grep", "-h", "-o", "-I", "-E", pattern], ROOT)
+    assert found.returncode in (0, 1), found.stderr
+    links = found.stdout.split()
+    # CHANGELOG.md escapes its punctuation (https\://github\.com/...).
+    links += re.findall(pattern, (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").replace("\\", ""))
+    wrong = sorted({link for link in links if not re.match(r"%s(/|$)" % re.escape(GALAXY["repository"]), link)})
+    assert wrong == [], "links that are not under %s: %s" % (GALAXY["repository"], wrong)
+    # The changelog's issue links are among them.
+    assert any(link.startswith(GALAXY["issues"] + "/") for link in links), links
 
 
 def test_the_repository_stands_on_its_own() -> None:

@@ -35,6 +35,19 @@ MUTUALLY_EXCLUSIVE = [("private_key_path", "private_key_content", "pkcs11_key_la
                       ("jwt_id", "random_jwt_id")]
 
 
+# When renew_margin is not given, a token is renewed in the last quarter of its lifetime, and at most 6 hours before it
+# expires: the default lifetime (one day) keeps 6 hours, and a one-hour token needs no second option.
+DEFAULT_RENEW_MARGIN = 21600
+RENEW_MARGIN_FRACTION = 4
+
+
+def renew_margin(lifetime: int, margin: t.Optional[int] = None) -> int:
+    """The renewal margin in seconds: ``margin`` when given, else a quarter of ``lifetime`` capped at 6 hours."""
+    if margin is not None:
+        return margin
+    return min(DEFAULT_RENEW_MARGIN, max(lifetime, 0) // RENEW_MARGIN_FRACTION)
+
+
 def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
     """The options of izuma_jwt, without AnsibleModule's file arguments (``add_file_common_args`` adds them).
 
@@ -49,7 +62,7 @@ def argument_spec() -> t.Dict[str, t.Dict[str, t.Any]]:
         algorithm=dict(type="str", choices=list(ALGORITHMS)),
         lifetime=dict(type="int", default=86400),
         max_lifetime=dict(type="int", default=DEFAULT_MAX_LIFETIME),
-        renew_margin=dict(type="int", default=21600),
+        renew_margin=dict(type="int"),
         issuer=dict(type="str"),
         subject=dict(type="str"),
         audience=dict(type="list", elements="str"),

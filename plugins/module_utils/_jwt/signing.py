@@ -30,7 +30,7 @@ import uuid
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import jws as _jws
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import key_facts as _key_facts
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaTokenError
+from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError, IzumaTokenError
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt.algorithms import ALGORITHMS, DEFAULT_MAX_LIFETIME, ES_CURVES, HARD_MAX_LIFETIME
 
 # Claims the signer sets from its own options (lifetime, not_before_skew), never from user claims.
@@ -266,6 +266,10 @@ def sign_token(key: t.Any, algorithm: t.Optional[str] = None, now: t.Optional[fl
         _jws.pyjwt()  # says so when PyJWT is missing
     try:
         return _jws.encode_token(key, request["algorithm"], request["claims"], request["headers"], _key_facts.facts(key).signers)
+    except IzumaKeyError:
+        # The collection's own key errors (a PKCS#11 token refusing a mechanism, a key gone) say what happened, and
+        # never quote a key: shown as they are, not hidden behind "check that the key and algorithm match".
+        raise
     except Exception as exc:  # pylint: disable=broad-except
         # PyJWT and the key raise several unrelated types here; none of their text is shown, as it could quote the key.
         raise IzumaTokenError("the token could not be signed with %s (%s): check that the key and algorithm match"

@@ -7,7 +7,10 @@
 """Keys inside a PKCS#11 token (an HSM, SoftHSM2, a cloud key service's PKCS#11 library), through python-pkcs11.
 
 ``options`` (the pkcs11_* options every signer takes; no python-pkcs11 import, so that it is imported only when a
-PKCS#11 key is configured); ``session`` (find the token, log in once per process); ``key_pairs`` (generate, find,
-relabel, destroy key pairs by label); ``signing`` (JWS signatures in the token, and a ``cryptography`` private key
-object that signs in the token, so that the token and certificate code written for key files signs with it).
+PKCS#11 key is configured); ``errors`` (the error type, and the PKCS#11 return values, CKR_* name and number, that
+messages quote); ``slots`` (which initialised token a label, serial or URI means); ``session`` (find the token, log in
+once per process, the token's mechanisms read once); ``generation`` (the mechanism a key needs, the sign-only key
+template and the token-default fallback); ``key_pairs`` (generate, find, describe, relabel with a read-back, destroy
+key pairs by label); ``signing`` (JWS signatures in the token with mechanism fallbacks, and a ``cryptography`` private
+key object that signs in the token, so that the token and certificate code written for key files signs with it).
 """

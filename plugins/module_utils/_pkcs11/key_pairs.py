@@ -7,15 +7,19 @@
 """Key pairs inside a PKCS#11 token: generate, find, describe, relabel, destroy.
 
 A verification key's private key is generated inside the token as a
-sensitive, non-extractable token object that can only sign; its public key is
-a token object next to it, with the same CKA_ID. Nothing here can read a
-private key's value, because the token will not give it.
+sensitive, non-extractable token object that signs; its public key is a
+token object next to it, with the same CKA_ID. Where the token allows it, the
+pair can do nothing else (the sign-only template); a token that refuses that
+gets the token-default template and adds capabilities of its own (tpm2-pkcs11:
+decrypt, encrypt), which ``KeyPair.describe()`` reports (``generation``).
+Nothing here can read a private key's value, because the token will not give it.
 
 Labels: each key name has three generations (current, next, previous), each
 an object pair with a distinct label from ``key_label()``. A rotation moves a
 pair from one generation to the next with ``relabel_key_pair()``, which keeps
 the CKA_ID; ``find_key_pair()`` finds the public half by that CKA_ID, so a
-pair whose relabel was interrupted half-way is still found whole.
+pair whose relabel was interrupted half-way is still found whole. A relabel
+is read back in a new session, as some tokens accept a label they do not keep.
 
 Public keys come back as ``cryptography`` public key objects, so the
 fingerprints, descriptions and rules of ``_x509.keys`` apply to them unchanged.
@@ -28,6 +32,8 @@ import os
 import typing as t
 
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys as _keys
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import errors
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import generation
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import (
     HAS_PKCS11,
     IzumaPkcs11Error,
@@ -35,7 +41,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.se
 )
 
 if HAS_PKCS11:
-    from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
+    from pkcs11 import Attribute, KeyType, ObjectClass
     from pkcs11 import exceptions as pkcs11_errors
     from pkcs11.util import ec as pkcs11_ec
     from pkcs11.util import rsa as pkcs11_rsa
@@ -48,7 +54,9 @@ LABEL_PREFIX = "izuma"
 # Many HSMs limit CKA_LABEL (32 to 128 bytes); 64 fits most, and longer key names are shortened with a digest.
 MAX_LABEL_LENGTH = 64
 ID_BYTES = 16
-_OPENSSL_CURVES = {"P-256": "secp256r1", "P-384": "secp384r1", "P-521": "secp521r1"}
+# What each capability attribute lets a key do, read back from the token for describe(): (name, on the private key?).
+_CAPABILITIES = (("sign", True, "SIGN"), ("decrypt", True, "DECRYPT"), ("unwrap", True, "UNWRAP"), ("derive", True, "DERIVE"),
+                 ("verify", False, "VERIFY"), ("encrypt", False, "ENCRYPT"), ("wrap", False, "WRAP"))
 
 
 def key_label(key_name: str, generation: str = "current") -> str:
@@ -74,13 +82,16 @@ def key_label(key_name: str, generation: str = "current") -> str:
 class KeyPair:
     """A private key object and its public key object in one token."""
 
-    def __init__(self, session: Pkcs11Session, private: t.Any, public: t.Any) -> None:
+    def __init__(self, session: Pkcs11Session, private: t.Any, public: t.Any, template: t.Optional[str] = None) -> None:
         self.session = session
         self.private = private
         self.public = public
         # Read once: messages must be able to name the key even when its object handle is no longer valid.
         self.label = str(private.label)  # the private key's CKA_LABEL
         self.key_id = bytes(private.id)  # the CKA_ID shared by the two objects
+        # The key template the token generated the pair with (generation.SIGN_ONLY or TOKEN_DEFAULT); None for a
+        # pair found in the token, whose template is not recorded (its capabilities are: see describe()).
+        self.template = template
         self._public_key = None  # type: t.Any
         # The cryptography private key object that signs with this pair (signing.private_key makes it once): one key
         # object per pair, so that what is known about a key object (its fingerprint, the algorithms it signs) is
@@ -93,23 +104,52 @@ class KeyPair:
             self._public_key = public_key_of(self.public)
         return self._public_key
 
+    def capabilities(self) -> t.List[str]:
+        """What the token lets the two objects do, read back from it: sign, verify, and any of decrypt, encrypt, ... it added."""
+        private = _flags(self.session, self.private, [attribute for _name, on_private, attribute in _CAPABILITIES if on_private])
+        public = _flags(self.session, self.public, [attribute for _name, on_private, attribute in _CAPABILITIES if not on_private])
+        return sorted(name for name, on_private, attribute in _CAPABILITIES if (private if on_private else public)[attribute])
+
     def describe(self) -> t.Dict[str, t.Any]:
-        """Describe the pair without secrets: label, id, algorithm, size or curve, fingerprint and protection."""
+        """Describe the pair without secrets: label, id, algorithm, size or curve, fingerprint, protection, capabilities.
+
+        ``capabilities`` is what the token reports the key can do (sign and verify, and whatever else the token
+        added, e.g. decrypt and encrypt with tpm2-pkcs11); ``template`` is the key template it was generated with
+        (``sign-only`` or ``token-default``), or None for a pair found in the token rather than generated here.
+        """
         desc = _keys.key_description(self.public_key())
-        attrs = self.private.get_attributes([Attribute.SENSITIVE, Attribute.EXTRACTABLE, Attribute.ALWAYS_SENSITIVE,
-                                             Attribute.NEVER_EXTRACTABLE, Attribute.TOKEN])
+        attrs = _flags(self.session, self.private, ["SENSITIVE", "EXTRACTABLE", "ALWAYS_SENSITIVE", "NEVER_EXTRACTABLE", "TOKEN"])
         desc.update({
             "label": self.label,
             "id": self.key_id.hex(),
             "token": self.session.token_label,
+            "library": self.session.library_name,
             "public_key_fingerprint": _keys.public_key_fingerprint(self.public_key()),
-            "sensitive": bool(attrs[Attribute.SENSITIVE]),
-            "extractable": bool(attrs[Attribute.EXTRACTABLE]),
-            "always_sensitive": bool(attrs[Attribute.ALWAYS_SENSITIVE]),
-            "never_extractable": bool(attrs[Attribute.NEVER_EXTRACTABLE]),
-            "token_object": bool(attrs[Attribute.TOKEN]),
+            "sensitive": attrs["SENSITIVE"],
+            "extractable": attrs["EXTRACTABLE"],
+            "always_sensitive": attrs["ALWAYS_SENSITIVE"],
+            "never_extractable": attrs["NEVER_EXTRACTABLE"],
+            "token_object": attrs["TOKEN"],
+            "capabilities": self.capabilities(),
+            "template": self.template,
         })
         return desc
+
+
+def _flags(session: Pkcs11Session, obj: t.Any, names: t.Sequence[str]) -> t.Dict[str, bool]:
+    """Boolean attributes of ``obj`` by name; one at a time when the token refuses them together, unreadable ones False."""
+    attributes = [getattr(Attribute, name) for name in names]
+    with session.lock:
+        try:
+            values = obj.get_attributes(attributes)
+        except pkcs11_errors.PKCS11Error:
+            values = {}
+            for attribute in attributes:
+                try:
+                    values[attribute] = obj[attribute]
+                except pkcs11_errors.PKCS11Error:
+                    values[attribute] = False
+    return {name: bool(values.get(attribute)) for name, attribute in zip(names, attributes)}
 
 
 def public_key_of(public: t.Any) -> t.Any:
@@ -179,36 +219,20 @@ def generate_key_pair(session: Pkcs11Session, label: str, key_type: str = "RSA",
     """Generate a key pair inside the token: RSA 2048/3072/4096 or EC P-256/P-384/P-521.
 
     The private key is a token object with CKA_SENSITIVE true, CKA_EXTRACTABLE
-    false and only the sign capability; the public key can only verify. Both
-    get ``label`` and one random 16-byte CKA_ID. Refuses a label that a key
-    object in the token already has, and changes nothing then.
+    false and the sign capability; the public key verifies. The least
+    privileged template (sign and verify only) is asked for first, the token's
+    own defaults for the other capabilities when the token refuses it
+    (``generation``; ``KeyPair.describe()`` reports the template and what the
+    key can do). Both get ``label`` and one random 16-byte CKA_ID. Refuses a
+    label that a key object in the token already has, and a key type or size
+    the token's mechanisms cannot make, and changes nothing then.
     """
     key_type, size, curve = _key_spec(key_type, size, curve)
     forget_key_pair(session, label)
     if _objects(session, ObjectClass.PRIVATE_KEY, label=label) or _objects(session, ObjectClass.PUBLIC_KEY, label=label):
         raise IzumaPkcs11Error("%s already holds a key labelled %r: use that key, or destroy it first" % (session.describe(), label))
-    key_id = os.urandom(ID_BYTES)
-    private_template = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True,
-                        Attribute.TOKEN: True, Attribute.SIGN: True, Attribute.DECRYPT: False, Attribute.UNWRAP: False,
-                        Attribute.DERIVE: False}
-    public_template = {Attribute.TOKEN: True, Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.WRAP: False,
-                       Attribute.DERIVE: False}
-    options = {"id": key_id, "label": label, "store": True, "capabilities": MechanismFlag.SIGN | MechanismFlag.VERIFY,
-               "private_template": private_template, "public_template": public_template}
-    try:
-        with session.lock:
-            if key_type == "RSA":
-                public_template[Attribute.PUBLIC_EXPONENT] = _keys.RSA_PUBLIC_EXPONENT.to_bytes(3, "big")
-                public, private = session.session.generate_keypair(KeyType.RSA, size, **options)
-            else:
-                params = session.session.create_domain_parameters(
-                    KeyType.EC, {Attribute.EC_PARAMS: pkcs11_ec.encode_named_curve_parameters(_OPENSSL_CURVES[curve])}, local=True)
-                public, private = params.generate_keypair(**options)
-    except pkcs11_errors.PKCS11Error as exc:
-        what = "RSA %d" % size if key_type == "RSA" else "EC %s" % curve
-        raise IzumaPkcs11Error("%s could not generate an %s key pair (%s): check that the token supports it and has room"
-                               % (session.describe(), what, type(exc).__name__)) from None
-    return KeyPair(session, private, public)
+    public, private, template = generation.generate(session, key_type, size, curve, label, os.urandom(ID_BYTES))
+    return KeyPair(session, private, public, template=template)
 
 
 def _key_spec(key_type: str, size: t.Optional[int], curve: t.Optional[str]) -> t.Tuple[str, t.Optional[int], t.Optional[str]]:
@@ -220,7 +244,7 @@ def _key_spec(key_type: str, size: t.Optional[int], curve: t.Optional[str]) -> t
         return key_type, size, None
     if key_type == "EC":
         curve = "P-256" if curve is None else {"p-256": "P-256", "p-384": "P-384", "p-521": "P-521"}.get(str(curve).lower(), curve)
-        if curve not in _OPENSSL_CURVES:
+        if curve not in generation.OPENSSL_CURVES:
             raise IzumaPkcs11Error("EC curve %r is not supported for a PKCS#11 key: choose P-256, P-384 or P-521" % (curve,))
         return key_type, None, curve
     raise IzumaPkcs11Error("key type %r is not supported for a PKCS#11 key: choose RSA or EC" % (key_type,))
@@ -232,21 +256,59 @@ def relabel_key_pair(pair: KeyPair, label: str) -> KeyPair:
     The private key is relabelled first: ``find_key_pair`` finds a pair by its
     private key's label and its public key by CKA_ID, so an interruption
     between the two writes leaves a pair that the new label already finds.
+    The labels are then read back in a new session (``_labels_elsewhere``):
+    some tokens accept a label change without keeping it. If it did not stick,
+    the old label is written back, so the pair is still found by it, and the
+    relabel fails naming the token, its library and the label.
     """
     session = pair.session
-    forget_key_pair(session, pair.label)
+    old = pair.label
+    forget_key_pair(session, old)
     forget_key_pair(session, label)
     for object_class in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
         if any(bytes(obj.id) != pair.key_id for obj in _objects(session, object_class, label=label)):
             raise IzumaPkcs11Error("%s already holds another key labelled %r: destroy or relabel it first" % (session.describe(), label))
+    _write_labels(pair, label, "refused to relabel the key %r as %r" % (old, label))
+    seen = _labels_elsewhere(pair)
+    if seen and set(seen) != {label}:
+        _write_labels(pair, old, "refused to give the key %r its old label back" % label)
+        raise IzumaPkcs11Error("%s accepted the label %r for the key %r but did not keep it (another session reads %s): the key "
+                               "keeps its old label %r, so nothing is lost; this token cannot rotate keys by relabelling them"
+                               % (session.describe(), label, old, " and ".join(repr(text) for text in sorted(set(seen))), old))
+    return pair
+
+
+def _write_labels(pair: KeyPair, label: str, refusal: str) -> None:
     try:
-        with session.lock:
+        with pair.session.lock:
             pair.private[Attribute.LABEL] = label
             pair.label = label
             pair.public[Attribute.LABEL] = label
     except pkcs11_errors.PKCS11Error as exc:
-        raise IzumaPkcs11Error("%s refused to relabel the key %r (%s)" % (session.describe(), pair.label, type(exc).__name__)) from None
-    return pair
+        raise IzumaPkcs11Error("%s %s: %s" % (pair.session.describe(), refusal, errors.describe(exc))) from None
+
+
+def _labels_elsewhere(pair: KeyPair) -> t.List[str]:
+    """The CKA_LABELs of the pair's objects (by CKA_ID) as a new session on the same token reads them.
+
+    Login state belongs to the application, so the new session sees private objects too. A token that cannot
+    open another session is read in this one instead (which still catches a label that was refused quietly).
+    """
+    session = pair.session
+    with session.lock:
+        try:
+            other = session.token.open()
+        except pkcs11_errors.PKCS11Error:
+            other = None
+        try:
+            objects = (other or session.session).get_objects({Attribute.ID: pair.key_id})
+            return [str(obj.label) for obj in objects]
+        except pkcs11_errors.PKCS11Error as exc:
+            raise IzumaPkcs11Error("%s could not read back the label of the key %r: %s"
+                                   % (session.describe(), pair.label, errors.describe(exc))) from None
+        finally:
+            if other is not None:
+                other.close()
 
 
 def destroy_key_pair(session: Pkcs11Session, label: str) -> bool:
@@ -265,7 +327,7 @@ def destroy_key_pair(session: Pkcs11Session, label: str) -> bool:
             for obj in victims:
                 obj.destroy()
     except pkcs11_errors.PKCS11Error as exc:
-        raise IzumaPkcs11Error("%s refused to destroy the key %r (%s)" % (session.describe(), label, type(exc).__name__)) from None
+        raise IzumaPkcs11Error("%s refused to destroy the key %r: %s" % (session.describe(), label, errors.describe(exc))) from None
     return bool(victims)
 
 
@@ -295,8 +357,8 @@ def straighten_key_pairs(session: Pkcs11Session, labels: t.Sequence[str]) -> int
                         public[Attribute.LABEL] = owner
                 repairs += 1
     except pkcs11_errors.PKCS11Error as exc:
-        raise IzumaPkcs11Error("%s refused to repair the key objects labelled %s (%s)"
-                               % (session.describe(), ", ".join(labels), type(exc).__name__)) from None
+        raise IzumaPkcs11Error("%s refused to repair the key objects labelled %s: %s"
+                               % (session.describe(), ", ".join(labels), errors.describe(exc))) from None
     for label in labels:
         forget_key_pair(session, label)
     return repairs

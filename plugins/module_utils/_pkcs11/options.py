@@ -70,7 +70,7 @@ class Pkcs11KeySource:
         elif self.serial:
             where = "the token with serial %s" % self.serial
         else:
-            where = "the only token of %s" % self.library
+            where = "the one initialised token of %s" % self.library
         return "PKCS#11 key %r in %s" % (self.label, where)
 
 

@@ -20,8 +20,11 @@ and the token, so there is one session per token: a different PIN for the same
 token closes the old session and logs in again (and fails if that PIN is
 wrong), rather than riding on the earlier login.
 
-Key pairs are in ``key_pairs``; signing (JWS signatures, and a ``cryptography``
-private key object backed by the token) in ``signing``.
+Which token a reference means is ``slots``' choice (an uninitialised token is never
+one); the session also keeps the token's mechanisms, read once. Key pairs are in
+``key_pairs``; signing (JWS signatures, and a ``cryptography`` private key object
+backed by the token) in ``signing``; the error type and the PKCS#11 return values
+messages quote in ``errors``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ import typing as t
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaKeyError
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import errors
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import slots
+# The PKCS#11 error type, raised here and imported from here by the rest of the collection.
+from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.errors import IzumaPkcs11Error
 # The PIN's environment variable (AWX injects it from a credential), named once in options.
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import PIN_ENV
 
@@ -61,10 +67,6 @@ _TOKEN_ATTRIBUTES = ("token", "serial", "manufacturer", "model")
 _OBJECT_ATTRIBUTES = ("object", "id", "type")
 _QUERY_ATTRIBUTES = ("module-path", "pin-value")
 _OBJECT_TYPES = ("private", "public", "cert")
-
-
-class IzumaPkcs11Error(IzumaKeyError):
-    """A PKCS#11 library, token, PIN or key object cannot be used as asked."""
 
 
 def require_pkcs11() -> None:
@@ -102,7 +104,11 @@ class Pkcs11TokenRef:
         for name in ("manufacturer", "model"):
             if getattr(self, name) is not None:
                 parts.append("%s %r" % (name, getattr(self, name)))
-        return "the PKCS#11 token with " + " and ".join(parts) if parts else "the only PKCS#11 token"
+        return "the PKCS#11 token with " + " and ".join(parts) if parts else "the one initialised PKCS#11 token"
+
+    def names_a_token(self) -> bool:
+        """Whether this reference names a token at all (without one, the library's one initialised token is meant)."""
+        return any(value is not None for value in self.cache_key())
 
     def matches(self, token: t.Any) -> bool:
         """Tell whether a python-pkcs11 Token has every attribute this reference names."""
@@ -224,10 +230,18 @@ def _pin_digest(pin: str) -> str:
 
 
 class Pkcs11Session:
-    """One logged-in read/write session on one token, shared by every caller in this process."""
+    """One logged-in read/write session on one token, shared by every caller in this process.
 
-    def __init__(self, library_path: str, ref: Pkcs11TokenRef, token: t.Any, session: t.Any, pin_digest: str) -> None:
+    Besides the session it keeps what is learnt about the token once per process: its mechanisms
+    (C_GetMechanismList, C_GetMechanismInfo), the key template it accepts per key type (``key_pairs``) and the
+    mechanism each JWT algorithm signs with (``signing``).
+    """
+
+    def __init__(self, library_path: str, ref: Pkcs11TokenRef, token: t.Any, session: t.Any, pin_digest: str,
+                 library: t.Optional[str] = None) -> None:
         self.library_path = library_path
+        # The library as the user named it (messages name its file), and its real path (the cache key).
+        self.library = library or library_path
         self.ref = ref
         self.token = token
         self.session = session
@@ -237,15 +251,44 @@ class Pkcs11Session:
         # Key pairs found by label in this session (see key_pairs.cached_key_pair): finding objects costs
         # milliseconds on some tokens, ten times the signature itself.
         self.pairs = {}  # type: t.Dict[str, t.Any]
+        # The key template the token accepted, by key type ("sign-only" or "token-default"; key_pairs).
+        self.templates = {}  # type: t.Dict[str, str]
+        # The signing mechanism chosen for each JWT algorithm (signing), so that a lookup signing thousands of
+        # tokens chooses once.
+        self.signers = {}  # type: t.Dict[str, t.Any]
+        # The mechanism list and the mechanism infos, read from the token once (see mechanisms()).
+        self._mechanism_facts = {}  # type: t.Dict[t.Any, t.Any]
 
     @property
     def token_label(self) -> str:
         """The label the token reports (stripped of PKCS#11's space padding)."""
         return str(self.token.label).strip()
 
+    @property
+    def library_name(self) -> str:
+        """The file name of the PKCS#11 library, as the user named it (libsofthsm2.so, libtpm2_pkcs11.so.1)."""
+        return os.path.basename(self.library) or self.library
+
     def describe(self) -> str:
-        """Name the token for messages."""
-        return "PKCS#11 token %r" % self.token_label
+        """Name the token and its library for messages: PKCS#11 token 'x' (library libfoo.so)."""
+        return "PKCS#11 token %r (library %s)" % (self.token_label, self.library_name)
+
+    def mechanisms(self) -> t.Optional[t.FrozenSet[t.Any]]:
+        """The token's mechanisms (C_GetMechanismList, read once); None when the library cannot list them."""
+        return self._read_once("mechanisms", lambda: frozenset(self.token.slot.get_mechanisms()))
+
+    def mechanism_info(self, mechanism: t.Any) -> t.Any:
+        """The token's C_GetMechanismInfo for ``mechanism`` (key sizes, flags), read once; None when unavailable."""
+        return self._read_once(mechanism, lambda: self.token.slot.get_mechanism_info(mechanism))
+
+    def _read_once(self, key: t.Any, read: t.Callable[[], t.Any]) -> t.Any:
+        with self.lock:
+            if key not in self._mechanism_facts:
+                try:
+                    self._mechanism_facts[key] = read()
+                except pkcs11_errors.PKCS11Error:
+                    self._mechanism_facts[key] = None
+            return self._mechanism_facts[key]
 
     def close(self) -> None:
         """Close the session (which logs out once it is the token's last one); never raises."""
@@ -264,44 +307,38 @@ def _load_library(path: str) -> t.Any:
     STATS["library_loads"] += 1
     try:
         return pkcs11.lib(path)
+    except pkcs11_errors.PKCS11Error as exc:
+        # Loaded, but its C_Initialize failed: the library's own setup (a daemon, a configuration file) is missing.
+        raise IzumaPkcs11Error("the PKCS#11 library %s could not initialise (C_Initialize answered %s): check the library's own "
+                               "configuration (for SoftHSM2 the SOFTHSM2_CONF file, for tpm2-pkcs11 TPM2_PKCS11_TCTI and its "
+                               "resource manager); the library may print the cause on standard error"
+                               % (path, errors.describe(exc))) from None
     except (RuntimeError, OSError) as exc:
         raise IzumaPkcs11Error("the PKCS#11 library %s could not be loaded (%s): check that it is a PKCS#11 module for this "
                                "machine's architecture" % (path, type(exc).__name__)) from None
 
 
-def _find_token(lib: t.Any, ref: Pkcs11TokenRef) -> t.Any:
-    try:
-        tokens = [token for token in lib.get_tokens() if ref.matches(token)]
-    except pkcs11_errors.PKCS11Error as exc:
-        raise IzumaPkcs11Error("the PKCS#11 library could not list its tokens (%s)" % type(exc).__name__) from None
-    if not tokens:
-        raise IzumaPkcs11Error("%s was not found: check the token label or serial (softhsm2-util --show-slots lists "
-                               "SoftHSM's tokens), and for SoftHSM the SOFTHSM2_CONF environment variable" % ref.describe())
-    if len(tokens) > 1:
-        raise IzumaPkcs11Error("%s matches %d tokens: give the token's serial or a pkcs11: URI with token= and serial="
-                               % (ref.describe(), len(tokens)))
-    return tokens[0]
-
-
-def _login(token: t.Any, ref: Pkcs11TokenRef, pin: str) -> t.Any:
+def _login(token: t.Any, ref: Pkcs11TokenRef, pin: str, library: str) -> t.Any:
+    name = ref.describe() if ref.names_a_token() else "the PKCS#11 token %r" % str(token.label).strip()
     try:
         session = token.open(rw=True, user_pin=pin)
     except pkcs11_errors.PinIncorrect:
         raise IzumaPkcs11Error("the PIN for %s is wrong (the token refused the login; nothing was changed): check the %s "
-                               "option or the %s environment variable" % (ref.describe(), PIN_OPTION, PIN_ENV)) from None
+                               "option or the %s environment variable" % (name, PIN_OPTION, PIN_ENV)) from None
     except pkcs11_errors.PinLocked:
         raise IzumaPkcs11Error("the user PIN of %s is locked after too many wrong PINs: the token's security officer must "
-                               "reset it (softhsm2-util cannot; use the vendor's tool or pkcs11-tool --init-pin)" % ref.describe()) from None
+                               "reset it (softhsm2-util cannot; use the vendor's tool or pkcs11-tool --init-pin)" % name) from None
     except (pkcs11_errors.PinLenRange, pkcs11_errors.PinInvalid):
         raise IzumaPkcs11Error("the PIN for %s has a length or characters the token refuses: check the %s option"
-                               % (ref.describe(), PIN_OPTION)) from None
+                               % (name, PIN_OPTION)) from None
     except pkcs11_errors.UserAlreadyLoggedIn:
         raise IzumaPkcs11Error("%s is already logged in by other code in this process, so the PIN cannot be checked: "
-                               "use one PKCS#11 configuration per token" % ref.describe()) from None
+                               "use one PKCS#11 configuration per token" % name) from None
     except pkcs11_errors.UserPinNotInitialized:
-        raise IzumaPkcs11Error("%s has no user PIN yet: initialise it (softhsm2-util --init-token ... --pin ...)" % ref.describe()) from None
+        raise IzumaPkcs11Error("%s has no user PIN yet: initialise it (softhsm2-util --init-token ... --pin ...)" % name) from None
     except pkcs11_errors.PKCS11Error as exc:
-        raise IzumaPkcs11Error("logging in to %s failed (%s)" % (ref.describe(), type(exc).__name__)) from None
+        raise IzumaPkcs11Error("logging in to %s (library %s) failed: %s"
+                               % (name, os.path.basename(library) or library, errors.describe(exc))) from None
     STATS["logins"] += 1
     return session
 
@@ -328,7 +365,7 @@ def open_session(library: str, ref: Pkcs11TokenRef, pin: str) -> Pkcs11Session:
         lib = _load_library(library_path)
         if any(entry.pid != os.getpid() for entry in _SESSIONS.values()):
             _forget_parent_sessions(lib)
-        token = _find_token(lib, ref)
+        token = slots.find_token(lib, ref, library)
         physical = (library_path, str(token.serial), str(token.label).strip())
         _REFS[ref_key] = physical
         cached = _SESSIONS.pop(physical, None)
@@ -340,7 +377,7 @@ def open_session(library: str, ref: Pkcs11TokenRef, pin: str) -> Pkcs11Session:
             # Same token, another PIN: log out first, so that the new PIN is checked by the token rather than
             # accepted on the strength of the earlier login.
             cached.close()
-        entry = Pkcs11Session(library_path, ref, token, _login(token, ref, pin), digest)
+        entry = Pkcs11Session(library_path, ref, token, _login(token, ref, pin, library), digest, library=library)
         _SESSIONS[physical] = entry
         return entry
 

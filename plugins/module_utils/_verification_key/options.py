@@ -166,9 +166,6 @@ class Desired(rotated.RotatedKey):
             raise IzumaConfigError("pkcs11_key_label is %r, but izuma_verification_key labels the current key of '%s' %r (from "
                                    "name): remove pkcs11_key_label, or give that label." % (
                                        self.pkcs11_key_label, self.name, self.pkcs11_label("current")))
-        if self.certificate_provider == "external":
-            raise IzumaConfigError("certificate_provider=external is not available with key_backend=pkcs11: use selfsigned "
-                                   "(the token signs the certificate) or ownca.")
         if self.certificate_content and self.rotation_asked:
             raise IzumaConfigError("Rotation makes a new key pair, which certificate_content cannot belong to: use "
                                    "certificate_path (each new certificate is written there) or leave it out.")

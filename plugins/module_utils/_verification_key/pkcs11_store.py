@@ -8,7 +8,7 @@
 
 The three generations of a key named ``name`` are the pairs labelled ``izuma:<name>:current``, ``:next`` and
 ``:previous`` (``_pkcs11.key_pairs.key_label``), found by label as ``FileStore`` finds files by path. A new key is
-generated inside the PKCS#11 token (sensitive, non-extractable, sign only) under ``:next`` before anything is
+generated inside the PKCS#11 token (sensitive, non-extractable, signing) under ``:next`` before anything is
 uploaded; a rotation promotes by relabelling (the old previous pair destroyed, current -> previous, next -> current),
 and a pair is destroyed only after its key was deleted from the application. Each step in the PKCS#11 token is one
 change, and each is safe to be killed after: the next run observes the labels and finishes the job
@@ -65,6 +65,8 @@ class Pkcs11Store(KeyStore):
         self._session: Any = None
         # The public-key fingerprints of the stand-in keys the planner used (see the module docstring).
         self.standins: "set[str]" = set()
+        # What the token reports about the pair this run generated (KeyPair.describe: its template and capabilities).
+        self.generated: Optional[Dict[str, Any]] = None
 
     @property
     def session(self) -> Any:
@@ -143,11 +145,13 @@ class Pkcs11Store(KeyStore):
         obs = planner.obs
         for local in (obs.current, obs.pending, obs.previous):
             self.remove_key(planner, local, why)
-        for path in (obs.files.certificate, obs.files.previous_certificate):
+        for path in (obs.files.certificate, obs.files.previous_certificate, obs.files.csr):
             planner.remove_file(path, why)
 
-    def result(self, observed: Observed, plan: Plan) -> Dict[str, str]:
-        result = certificate_paths(observed)
+    def result(self, observed: Observed, plan: Plan) -> Dict[str, Any]:
+        result: Dict[str, Any] = dict(certificate_paths(observed))
+        if self.generated is not None:
+            result["pkcs11_generated_key"] = self.generated
         if self.want.state == "present":
             result["pkcs11_key_label"] = self.label("current")
         previous = self.label("previous")
@@ -186,8 +190,10 @@ class GenerateKey(_Pkcs11Change):
     def apply(self, context: KeyContext) -> None:
         self.straighten()
         session = self.store.session
-        pkcs11_keys.generate_key_pair(session, self.name, self.spec["key_type"], size=self.spec.get("key_size"),
-                                      curve=self.spec.get("curve"))
+        pair = pkcs11_keys.generate_key_pair(session, self.name, self.spec["key_type"], size=self.spec.get("key_size"),
+                                             curve=self.spec.get("curve"))
+        # The token chooses what it does not refuse: the result says which template it took and what the key can do.
+        self.store.generated = pair.describe()
         # The server refusing the upload that follows means nothing was uploaded: the new pair goes too.
         context.discard = lambda: pkcs11_keys.destroy_key_pair(session, self.name)
 

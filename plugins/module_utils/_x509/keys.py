@@ -34,7 +34,7 @@ try:
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 except ImportError:
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()  # type: t.Optional[str]
@@ -74,7 +74,7 @@ _PRIVATE_KEY_LABELS = ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY"
 
 CRYPTOGRAPHY_MISSING_MESSAGE = (
     "the Python library 'cryptography' is required on the host that runs this task "
-    "(install it with: pip install 'cryptography>=3.4')"
+    "(install it with: pip install 'cryptography>=3.4.1')"
 )
 
 
@@ -101,16 +101,18 @@ def _public_key(obj: t.Any) -> t.Any:
 
 
 def _algorithm_name(public_key: t.Any) -> str:
-    """Name a public key's algorithm the way the API does (RSA, EC), or by its kind for keys the product refuses."""
-    kinds = (
-        (rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"), (dsa.DSAPublicKey, "DSA"),
-        (ed25519.Ed25519PublicKey, "Ed25519"), (ed448.Ed448PublicKey, "Ed448"),
-        (x25519.X25519PublicKey, "X25519"), (x448.X448PublicKey, "X448"),
-    )
-    for cls, name in kinds:
-        if isinstance(public_key, cls):
-            return name
-    return type(public_key).__name__
+    """Name a public key's algorithm the way the API does (RSA, EC), or by its kind for keys the product refuses.
+
+    Other kinds (DSA, Ed25519, X448, ...) are named from their class, ``DSAPublicKey`` giving ``DSA``: naming
+    ``dsa.DSAPublicKey`` itself makes cryptography 51 and later warn that DSA is deprecated, on every run. In older
+    cryptography versions the classes are the OpenSSL backend's (``_Ed25519PublicKey``): the underscore goes too.
+    """
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "RSA"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return "EC"
+    name = type(public_key).__name__.lstrip("_")
+    return name[:-len("PublicKey")] if name.endswith("PublicKey") and name != "PublicKey" else name
 
 
 def curve_name(curve: t.Any) -> str:

@@ -119,10 +119,16 @@ def inspect_certificate(pem: str, max_chars: int, min_rsa_bits: int, min_ec_bits
         algorithm=algorithm,
         key_size=key_size,
         curve=curve,
-        valid_from=certificate.not_valid_before_utc,
-        expires_at=certificate.not_valid_after_utc,
+        valid_from=_utc(certificate, "not_valid_before"),
+        expires_at=_utc(certificate, "not_valid_after"),
         public_key=certificate.public_key(),
     )
+
+
+def _utc(certificate: x509.Certificate, name: str) -> datetime:
+    """A certificate's validity bound, timezone-aware: ``*_utc`` since cryptography 42, a naive UTC value before."""
+    aware = getattr(certificate, name + "_utc", None)
+    return aware if aware is not None else getattr(certificate, name).replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

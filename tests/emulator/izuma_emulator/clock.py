@@ -10,6 +10,7 @@ of waiting for a certificate or token to expire.
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -54,7 +55,10 @@ def parse_time(text: object) -> datetime:
     """Parse an RFC 3339 timestamp with a ``Z`` or numeric offset; raise ValueError otherwise."""
     if not isinstance(text, str) or "T" not in text.upper():
         raise ValueError("must be an RFC 3339 timestamp such as 2030-01-31T12:00:00Z")
-    moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    # Python 3.10's fromisoformat takes neither a "Z" nor fractions of other than 3 or 6 digits: give it +00:00 and 6.
+    stamp = re.sub(r"[zZ]$", "+00:00", text.strip())
+    stamp = re.sub(r"\.(\d+)", lambda match: "." + (match.group(1) + "000000")[:6], stamp, count=1)
+    moment = datetime.fromisoformat(stamp)
     if moment.tzinfo is None:
         raise ValueError("must carry a time zone (Z or +hh:mm)")
     return moment.astimezone(timezone.utc)

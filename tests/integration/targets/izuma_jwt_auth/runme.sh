@@ -9,8 +9,8 @@ PY="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
 WORK="${OUTPUT_DIR}/izuma_jwt_auth"
 rm -rf "${WORK}"
 mkdir -p "${WORK}"
-# The modules read IZUMA_API_KEY as a fallback, and an access key wins over a JWT: keep the administrator key under
-# another name so that the JWT tasks really authenticate with a JWT.
+# The modules read IZUMA_API_KEY as a fallback (a task's JWT authentication wins over it, with a warning): keep the
+# administrator key under another name so that the JWT tasks authenticate with a JWT and nothing is set aside.
 export JWT_TEST_ADMIN_KEY="${IZUMA_API_KEY}" JWT_KEYS_DIR="${WORK}/keys"
 unset IZUMA_API_KEY
 ADMIN_PASSPHRASE="admin-$("${PY}" -c 'import secrets; print(secrets.token_hex(12))')"

@@ -25,6 +25,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible_collections.izuma.device_management.plugins.action import izuma_jwt as action_plugin
 from ansible_collections.izuma.device_management.plugins.module_utils._x509 import keys
 from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as tokens
+from ansible_collections.izuma.device_management.plugins.module_utils._jwt.options import renew_margin
 from ansible_collections.izuma.device_management.tests.unit.plugins.jwt_support import (
     ALGORITHM_KEYS,
     PASSPHRASE,
@@ -170,6 +171,22 @@ def test_renews_when_needed(host: Deployer, ec_key_path: str, deployed: t.Dict[s
     assert host.token() != old and host.calls == ["inspect", "write"]
     jwt.decode(host.token(), public_of("P-256"), algorithms=["ES256"])
     assert_no_secret(result, old, host.token())
+
+
+@pytest.mark.parametrize("age, renewed", [(2600, False), (2800, True)])
+def test_renew_margin_follows_a_short_lifetime(host: Deployer, ec_key_path: str, age: int, renewed: bool) -> None:
+    # No renew_margin: a quarter of a one-hour lifetime (900 s), where the day-long default's 21600 s would be refused.
+    old = write_token(host, private_key("P-256"), subject="host-1", lifetime=3600, now=time.time() - age)
+    result = host.run(private_key_path=ec_key_path, subject="host-1", lifetime=3600)
+    assert result.get("failed") is not True, result
+    assert result["changed"] is renewed and (host.token() != old) is renewed
+    if renewed:
+        assert "within the renewal margin of 900 seconds" in result["reason"]
+
+
+def test_renew_margin_default() -> None:
+    assert renew_margin(86400) == 21600 and renew_margin(3600) == 900 and renew_margin(400 * 86400) == 21600
+    assert renew_margin(3600, 0) == 0 and renew_margin(3600, 60) == 60
 
 
 def test_garbage_in_dest_is_replaced(host: Deployer, ec_key_path: str) -> None:

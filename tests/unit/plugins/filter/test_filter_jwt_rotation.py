@@ -175,7 +175,7 @@ def test_retirement_now_when_every_host_is_verified() -> None:
     current = state()
     plan = rotation.jwt_rotation_retirement(current, hostvars(
         c1=[token("telemetry", "f1" * 32)], c2=[token("telemetry", "f1" * 32, renewed=False)], g1=[token("gateway", "f2" * 32)]))
-    assert plan["telemetry"] == {"waiting": [], "retire": "now", "reissued": 1, "verified": 2, "refused": 0}
+    assert plan["telemetry"] == {"waiting": [], "retire": "now", "reissued": 1, "kept": 1, "verified": 2, "refused": 0}
     # No previous key: nothing to retire.
     assert plan["gateway"]["retire"] is None and plan["gateway"]["waiting"] == []
 
@@ -221,10 +221,20 @@ def test_summary() -> None:
     lines = rotation.jwt_rotation_summary(current, plan, [{"changed": False, "previous_verification_key": {"id": "p"}},
                                                           {"skipped": True}])
     assert lines[0] == ("telemetry: key telemetry-signing (public key f1f1f1f1f1f1f1f1..., expires 2027-12-01T00:00:00Z); "
-                        "rotated: rotation requested; 2 host(s): 1 token(s) issued, 1 verified by the API; previous key kept "
+                        "rotated: rotation requested; 2 host(s): 1 token(s) issued, 0 kept, 1 verified by the API; previous key kept "
                         "until the grace period (7200 s after 2026-12-01T06:00:00Z) has passed, or until a run verifies every "
                         "host: 1 host(s) not verified in this run (c2).")
-    assert lines[1].endswith("no rotation due; 1 host(s): 1 token(s) issued, 1 verified by the API; no previous key.")
+    assert lines[1].endswith("no rotation due; 1 host(s): 1 token(s) issued, 0 kept, 1 verified by the API; no previous key.")
+
+
+def test_summary_of_a_first_setup_and_of_kept_tokens() -> None:
+    created = key_result("f2" * 32, changed=True, plan_details=[{"kind": "UploadKey", "why": "no verification key yet"}])
+    current = rotation.jwt_rotation_state(APPS, APP_RESULTS, [key_result("f1" * 32), created], HOSTS, "/keys", 86400)
+    hosts = hostvars(c1=[token("telemetry", "f1" * 32, renewed=False)], c2=[token("telemetry", "f1" * 32, renewed=False)],
+                     g1=[token("gateway", "f2" * 32)])
+    lines = rotation.jwt_rotation_summary(current, rotation.jwt_rotation_retirement(current, hosts), [{"skipped": True}] * 2)
+    assert "; no rotation due; 2 host(s): 0 token(s) issued, 2 kept, 2 verified by the API; no previous key." in lines[0]
+    assert "; created; 1 host(s): 1 token(s) issued, 0 kept, 1 verified by the API; no previous key." in lines[1]
 
 
 def test_summary_of_a_retirement_and_of_check_mode() -> None:

@@ -97,7 +97,16 @@ def test_a_refused_connection_is_a_connect_error() -> None:
     with pytest.raises(IzumaApiError) as info:
         client.get(APP)
     assert info.value.type == "connect_error"
-    assert "ConnectionRefusedError" in str(info.value)
+    assert "refused the connection" in str(info.value) and "api_host (IZUMA_API_HOST)" in str(info.value)
+    assert "(1 try over " in str(info.value) and "retries (IZUMA_RETRIES) is 0" in str(info.value)
+
+
+def test_a_host_name_that_does_not_resolve_names_api_host() -> None:
+    client = IzumaClient(ClientConfig(api_host="http://no-such-host.invalid", api_key=API_KEY, retries=1), sleep=lambda seconds: None)
+    with pytest.raises(IzumaApiError) as info:
+        client.get(APP)
+    assert info.value.type == "connect_error" and client.request_count == 2
+    assert "could not be resolved: check api_host (IZUMA_API_HOST)" in str(info.value) and "(2 tries over " in str(info.value)
 
 
 def test_a_refused_write_is_sent_again_without_a_read_back() -> None:
