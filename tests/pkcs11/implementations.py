@@ -16,9 +16,15 @@ A ``Profile`` holds what is known of an implementation before it starts (the key
 signs and what it refuses), so that pytest can parametrise by it; a ``Running`` implementation holds the module path,
 the environment the module needs (for this process, which loads it too, and for every subprocess) and the tokens.
 
-Not pytest-specific: benchmarks/pkcs11_cost.py starts implementations through ``start`` too. Run as a script, this
-file initialises a token (``init-token``) or lists a module's tokens and mechanisms (``probe``) with ctypes in a
-process of its own, so that the test process's own C_Initialize of the module comes later and sees the tokens.
+Not pytest-specific: benchmarks/pkcs11_cost.py starts implementations through ``start`` too, and so can a person:
+
+    .venv/pkcs11/bin/python tests/pkcs11/implementations.py serve tpm2 build/my-tpm > build/my-tpm.env
+
+keeps a software TPM with its token running (Ctrl-C stops it) and writes the ``export`` lines (the module's own
+environment and IZUMA_PKCS11_LIBRARY, _TOKEN, _PIN) that ``. build/my-tpm.env`` then loads into another shell, e.g.
+for ``make hsm-demo``. The tests run this file as a script to initialise a token (``init-token``) or list a module's
+tokens and mechanisms (``probe``) with ctypes in a process of their own, so that the test process's own
+C_Initialize of the module comes later and sees the tokens.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -556,8 +563,29 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").rstrip(" \0")
 
 
+def serve(name: str, root: Path) -> int:
+    """Start implementation ``name`` under ``root``, print the shell lines that point the collection at its token,
+    and keep it running until interrupted (Ctrl-C, SIGTERM); then stop every daemon it started."""
+    running = start(name, root)
+    try:
+        exports = dict(running.env, IZUMA_PKCS11_LIBRARY=running.module, IZUMA_PKCS11_TOKEN=running.label,
+                       IZUMA_PKCS11_PIN=running.pin)
+        print("".join("export %s=%s\n" % (key, shlex.quote(value)) for key, value in exports.items()), end="", flush=True)
+        print("# %s is running under %s; Ctrl-C stops it" % (name, root), file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        running.stop()
+
+
 def main(argv: t.List[str]) -> int:
-    """``init-token MODULE LABEL`` (PINs from IZUMA_TEST_SO_PIN and IZUMA_TEST_PIN) or ``probe MODULE``."""
+    """``serve NAME DIR`` (a running implementation for a shell: ``eval`` its output elsewhere), or, in the tests'
+    own subprocesses, ``init-token MODULE LABEL`` (PINs from IZUMA_TEST_SO_PIN and IZUMA_TEST_PIN) or ``probe MODULE``."""
+    if argv[:1] == ["serve"] and len(argv) == 3:
+        return serve(argv[1], Path(argv[2]).resolve())
     command, module = argv[0], _Module(argv[1])
     if command == "init-token":
         module.init_token(argv[2], os.environ["IZUMA_TEST_SO_PIN"].encode(), os.environ["IZUMA_TEST_PIN"].encode())
