@@ -140,4 +140,3 @@ def test_a_missing_key_label_is_named(hsm, pairs, api, applications, tmp_path: P
     status, output = run_playbook(tmp_path / "run", tasks, pkcs11_env(hsm))
     assert status != 0 and "has no private key labelled 'izuma:nope:current'" in output, output[-3000:]
     assert not (tmp_path / "t.jwt").exists()
-
