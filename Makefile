@@ -30,7 +30,8 @@ help:
 	@echo "  make role-test     the role in check mode and in serial batches; the audit playbook"
 	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once; izuma_jwt over ssh"
 	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
-	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2"
+	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2 and tpm2-pkcs11 on swtpm (PKCS11_IMPLEMENTATIONS=tpm2,"
+	@echo "                     or =library with IZUMA_PKCS11_LIBRARY, _TOKEN, _PIN: tests/README.md; PKCS11_ARGS=\"-k ...\")"
 	@echo "  make release-test  the 1.0.0 tarball: its files, galaxy-importer, antsibull-docs and antsibull-changelog lint"
 	@echo "  make docs-test     the command blocks of README.md, CONTRIBUTING.md, docs/awx.md and docs/hsm.md, in a fresh copy"
 	@echo "  make install-test  the tarball installed into a project: the quick start and the emulator guide as written (2.19, 2.21)"
@@ -43,7 +44,7 @@ help:
 	@echo "make changelog     regenerate the 1.0.0 release (CHANGELOG.md, changelogs/changelog.yaml) with new fragments"
 	@echo "make bench         not in make test: the role against plain Ansible, interleaved; the lookup and a converged key task"
 	@echo "                   against their plain Ansible floor; fleets of 20 to 1,000 hosts (BENCH_ARGS=\"--sections lookup,task\")"
-	@echo "make pkcs11-benchmark    not in make test: per-token cost of PKCS#11 signing"
+	@echo "make pkcs11-benchmark    not in make test: per-token cost of PKCS#11 signing, on SoftHSM2 and tpm2-pkcs11"
 	@echo "make venvs         the virtual environments of sanity, units and integration (each other suite makes its own:"
 	@echo "                   tools-venv, release-venv, contract-venv, pkcs11-venv, bench-venv)"
 	@echo "make clean         remove build/ and the virtual environments"
@@ -228,25 +229,39 @@ contract-test: contract-venv
 		$(VENV_CONTRACT)/bin/python -m pytest -q -p no:cacheprovider -p contract_recorder tests/emulator/tests tests/emulator/contract
 
 # ----------------------------------------------------------------------------------------------------------------------
-# PKCS#11: the key backend with python-pkcs11 against a real SoftHSM2 (hack/install-softhsm.sh installs the Debian
-# package where it is missing). The tokens live under build/softhsm (SOFTHSM2_CONF points at a softhsm2.conf the tests
-# write there); the tests initialise them. The run's temporary files go to build/pkcs11/tmp, which the tests scan for
-# private key material at the end.
-SOFTHSM_DIR := $(abspath $(BUILD)/softhsm)
+# PKCS#11: the key backend with python-pkcs11 against real tokens of each implementation (tests/pkcs11/implementations.py):
+# SoftHSM2, and tpm2-pkcs11 on a software TPM (swtpm, with tpm2-abrmd on a D-Bus session bus of its own); the
+# prerequisites softhsm and tpm2 install the Debian packages where they are missing (hack/install-softhsm.sh,
+# hack/install-tpm2.sh). The tests start the daemons on free ports and initialise the tokens, under
+# build/pkcs11/tokens/<implementation>, and stop them at the end. PKCS11_IMPLEMENTATIONS=tpm2 (or softhsm2, or library
+# with IZUMA_PKCS11_LIBRARY, IZUMA_PKCS11_TOKEN and IZUMA_PKCS11_PIN: tests/README.md) selects what runs; PKCS11_ARGS
+# passes pytest options. The run's temporary files go to build/pkcs11/tmp, which the tests scan for private key
+# material at the end.
+PKCS11_DIR := $(abspath $(BUILD)/pkcs11/tokens)
 PKCS11_COLLECTIONS := $(abspath $(BUILD)/pkcs11/collections)
 PKCS11_TREE := $(PKCS11_COLLECTIONS)/ansible_collections/izuma/device_management
+PKCS11_IMPLEMENTATIONS ?= $(IZUMA_PKCS11_IMPLEMENTATIONS)
+PKCS11_ARGS ?=
+comma := ,
+# The implementations the run selects (as tests/pkcs11/conftest.py chooses them), and so the packages it needs.
+PKCS11_SELECTED := $(or $(subst $(comma), ,$(PKCS11_IMPLEMENTATIONS)),$(if $(IZUMA_PKCS11_LIBRARY),library,softhsm2 tpm2))
+PKCS11_PACKAGES := $(filter softhsm tpm2,$(PKCS11_SELECTED:softhsm2=softhsm))
 
-.PHONY: softhsm pkcs11-test hsm-demo
+.PHONY: softhsm tpm2 pkcs11-test hsm-demo
 
 softhsm:
 	@hack/install-softhsm.sh >/dev/null
 
-pkcs11-test: pkcs11-venv softhsm
+tpm2:
+	@hack/install-tpm2.sh >/dev/null
+
+pkcs11-test: pkcs11-venv $(PKCS11_PACKAGES)
 	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
-	rm -rf $(SOFTHSM_DIR) $(BUILD)/pkcs11/tmp
+	rm -rf $(PKCS11_DIR) $(BUILD)/pkcs11/tmp
 	mkdir -p $(BUILD)/pkcs11/tmp
-	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(SOFTHSM_DIR) TMPDIR=$(abspath $(BUILD)/pkcs11/tmp) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
-		$(abspath $(VENV_PKCS11))/bin/python -m pytest -q -p no:cacheprovider tests/pkcs11
+	cd $(PKCS11_TREE) && IZUMA_PKCS11_DIR=$(PKCS11_DIR) IZUMA_PKCS11_IMPLEMENTATIONS=$(PKCS11_IMPLEMENTATIONS) \
+		TMPDIR=$(abspath $(BUILD)/pkcs11/tmp) PYTHONPATH=$(PKCS11_COLLECTIONS):tests/emulator \
+		$(abspath $(VENV_PKCS11))/bin/python -m pytest -q -p no:cacheprovider tests/pkcs11 $(PKCS11_ARGS)
 
 # docs/hsm.md's quick start: playbooks/hsm.yml against SoftHSM2 and the emulator (hack/hsm-demo.sh), in build/hsm-demo.
 hsm-demo: pkcs11-venv softhsm
@@ -346,8 +361,12 @@ bench: bench-venv
 		$(abspath $(VENV_BENCH))/bin/python benchmarks/bench.py $(BENCH_ARGS)
 	mkdir -p benchmarks/results && cp $(BENCH_TREE)/benchmarks/results/* benchmarks/results/
 
-# Per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11.
-pkcs11-benchmark: pkcs11-venv softhsm
+# Per-token cost of PKCS#11 signing against a PEM key and against plain python-pkcs11, on each implementation
+# (PKCS11_IMPLEMENTATIONS, as for pkcs11-test; PKCS11_BENCH_ARGS="--rounds 9 --tokens 300").
+PKCS11_BENCH_ARGS ?=
+
+pkcs11-benchmark: pkcs11-venv $(PKCS11_PACKAGES)
 	@hack/build-tree.sh $(PKCS11_COLLECTIONS) >/dev/null
-	cd $(PKCS11_TREE) && IZUMA_SOFTHSM_DIR=$(abspath $(BUILD))/softhsm-bench PYTHONPATH=$(PKCS11_COLLECTIONS) \
-		$(abspath $(VENV_PKCS11))/bin/python benchmarks/pkcs11_cost.py
+	rm -rf $(abspath $(BUILD))/pkcs11-bench
+	cd $(PKCS11_TREE) && IZUMA_PKCS11_DIR=$(abspath $(BUILD))/pkcs11-bench IZUMA_PKCS11_IMPLEMENTATIONS=$(PKCS11_IMPLEMENTATIONS) \
+		PYTHONPATH=$(PKCS11_COLLECTIONS) $(abspath $(VENV_PKCS11))/bin/python benchmarks/pkcs11_cost.py $(PKCS11_BENCH_ARGS)

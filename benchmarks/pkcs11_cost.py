@@ -1,13 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What one JWT signed by a PKCS#11 key (SoftHSM2) costs, against a PEM file key and against plain python-pkcs11.
+"""What one JWT signed by a PKCS#11 key costs, against a PEM file key and against plain python-pkcs11, on each
+PKCS#11 implementation the tests know (SoftHSM2, tpm2-pkcs11 on a software TPM; tests/pkcs11/implementations.py).
 
 Not a test: a measurement to run by hand and read (``make pkcs11-benchmark``).
 
-    IZUMA_SOFTHSM_DIR=build/softhsm-bench .venv/pkcs11/bin/python benchmarks/pkcs11_cost.py [--rounds N] [--tokens N]
+    IZUMA_PKCS11_DIR=build/pkcs11-bench .venv/pkcs11/bin/python benchmarks/pkcs11_cost.py [--rounds N] [--tokens N]
 
-For RS256 and PS256 (RSA 2048), RS256 (RSA 4096) and ES256 (P-256) it times, per token, in this one process:
+IZUMA_PKCS11_IMPLEMENTATIONS (``softhsm2,tpm2`` unless set; ``library`` with IZUMA_PKCS11_LIBRARY, _TOKEN and _PIN
+measures another library) selects the implementations, which are started as the tests start them and measured one
+after the other, each with the PEM rows again as the floor of its own block.
+
+For RS256 and PS256 (RSA 2048; PS256 only where the token signs RSA-PSS), RS256 with the largest RSA key the
+implementation makes (4096 bits, 3072 on a TPM) and ES256 (P-256) it times, per token, in this one process:
 
 - ``pem pyjwt``: ``jwt.encode`` with a PEM key parsed once (the floor of file keys: signing only);
 - ``pem reread``: read and parse the PEM file, then ``jwt.encode``, on every token (a twentieth of the tokens: an
@@ -36,17 +42,16 @@ import itertools
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import typing as t
+from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PIN = "benchmark-pin"
 
 
 def _collection_imports() -> t.Any:
@@ -69,27 +74,19 @@ def _lookup() -> t.Any:
     return lookup
 
 
-def prepare_softhsm(root: str) -> str:
-    """A fresh SoftHSM2 configuration and token under ``root``; returns the module path."""
-    module = subprocess.run([os.path.join(COLLECTION_ROOT, "hack", "install-softhsm.sh")], check=True, capture_output=True,
-                            text=True).stdout.split()[-1]
-    shutil.rmtree(root, ignore_errors=True)
-    os.makedirs(os.path.join(root, "tokens"))
-    conf = os.path.join(root, "softhsm2.conf")
-    with open(conf, "w", encoding="utf-8") as stream:
-        stream.write("directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n" % root)
-    os.environ["SOFTHSM2_CONF"] = conf
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "bench", "--so-pin", "so-" + PIN, "--pin", PIN],
-                   check=True, capture_output=True)
-    return module
+def _implementations() -> t.Any:
+    """tests/pkcs11/implementations.py: starts SoftHSM2 and tpm2-pkcs11 as the tests do."""
+    sys.path.insert(0, os.path.join(COLLECTION_ROOT, "tests", "pkcs11"))
+    import implementations  # pylint: disable=import-outside-toplevel
+    return implementations
 
 
-def variants(module: str, workdir: str, key_type: str, size: t.Optional[int], curve: t.Optional[str],
+def variants(hsm: t.Any, workdir: str, key_type: str, size: t.Optional[int], curve: t.Optional[str],
              algorithm: str) -> t.Dict[str, t.Callable[[int], None]]:
-    """The functions to time for one key type and algorithm, each signing ``n`` tokens."""
+    """The functions to time for one key type and algorithm on the running implementation ``hsm``, each signing ``n`` tokens."""
     _keys, _pkcs11, _pkcs11_keys, _pkcs11_signing, _tokens = _collection_imports()
-    ref = _pkcs11.token_ref("bench")
-    token = _pkcs11.open_session(module, ref, PIN)
+    module, token_label, pin = hsm.module, hsm.label, hsm.pin
+    token = _pkcs11.open_session(module, _pkcs11.token_ref(token_label), pin)
     label = _pkcs11_keys.key_label("bench-%s-%s" % (key_type, size or curve))
     pair = _pkcs11_keys.find_key_pair(token, label) or _pkcs11_keys.generate_key_pair(token, label, key_type, size, curve)
     file_key = rsa.generate_private_key(65537, size) if key_type == "RSA" else ec.generate_private_key(ec.SECP256R1())
@@ -127,18 +124,18 @@ def variants(module: str, workdir: str, key_type: str, size: t.Optional[int], cu
 
     def pkcs11_lookup(n: int) -> None:
         for number in range(n):
-            session = _pkcs11.open_session(module, _pkcs11.token_ref("bench"), PIN)
+            session = _pkcs11.open_session(module, _pkcs11.token_ref(token_label), pin)
             found = _pkcs11_signing.private_key(_pkcs11_keys.cached_key_pair(session, label))
             _tokens.sign_token(found, algorithm, subject="host-%d" % number)
 
     def pkcs11_find(n: int) -> None:
         for number in range(n):
-            session = _pkcs11.open_session(module, _pkcs11.token_ref("bench"), PIN)
+            session = _pkcs11.open_session(module, _pkcs11.token_ref(token_label), pin)
             found = _pkcs11_signing.private_key(_pkcs11_keys.find_key_pair(session, label))
             _tokens.sign_token(found, algorithm, subject="host-%d" % number)
 
     lookup = _lookup()
-    pkcs11_options = {"pkcs11_key_label": label, "pkcs11_library": module, "pkcs11_token": "bench", "pkcs11_pin": PIN,
+    pkcs11_options = {"pkcs11_key_label": label, "pkcs11_library": module, "pkcs11_token": token_label, "pkcs11_pin": pin,
                       "algorithm": algorithm, "lifetime": 300}
 
     # A subject never used before on every call, across rounds too: otherwise a later round is a cache hit.
@@ -179,6 +176,32 @@ def measure(functions: t.Dict[str, t.Callable[[int], None]], rounds: int, tokens
     return results
 
 
+def cases(profile: t.Any) -> t.List[t.Tuple[str, t.Optional[int], t.Optional[str], str]]:
+    """What to measure on an implementation: RS256 and (where it signs RSA-PSS) PS256 with RSA 2048, RS256 with its
+    largest RSA key, ES256."""
+    largest = max(spec[1] for spec in profile.key_specs if spec[0] == "RSA")
+    return ([("RSA", 2048, None, "RS256")] + ([("RSA", 2048, None, "PS256")] if profile.signs("PS256") else [])
+            + ([("RSA", largest, None, "RS256")] if largest != 2048 else []) + [("EC", None, "P-256", "ES256")])
+
+
+def _end(hsm: t.Any) -> None:
+    """Close this process's sessions on the implementation's module, then stop its daemons. In the user's own token,
+    destroy the key pairs the benchmark made first (the tests refuse a token that holds izuma:* keys)."""
+    _keys, _pkcs11, _pkcs11_keys, *_rest = _collection_imports()
+    if hsm.root is None:
+        session = _pkcs11.open_session(hsm.module, _pkcs11.token_ref(hsm.label), hsm.pin)
+        for key_type, size, curve, _algorithm in cases(hsm.profile):
+            _pkcs11_keys.destroy_key_pair(session, _pkcs11_keys.key_label("bench-%s-%s" % (key_type, size or curve)))
+    for physical in [key for key, entry in _pkcs11._SESSIONS.items() if entry.library_path == os.path.realpath(hsm.module)]:  # pylint: disable=protected-access
+        _pkcs11._SESSIONS.pop(physical).close()  # pylint: disable=protected-access
+    hsm.stop()
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import version  # pylint: disable=import-outside-toplevel
+    return version(distribution)
+
+
 def main() -> int:
     """Run the measurement and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
@@ -189,23 +212,36 @@ def main() -> int:
     # imported here are the same modules (the tree's ansible_collections directory, which PYTHONPATH also names).
     from ansible.plugins.loader import init_plugin_loader  # pylint: disable=import-outside-toplevel
     init_plugin_loader([os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_ROOT)))])
-    root = os.path.abspath(os.environ.get("IZUMA_SOFTHSM_DIR") or tempfile.mkdtemp(prefix="izuma-softhsm-bench-"))
-    module = prepare_softhsm(root)
+    implementations = _implementations()
+    configured = os.environ.get("IZUMA_PKCS11_DIR")
+    base = os.path.abspath(configured or tempfile.mkdtemp(prefix="izuma-pkcs11-bench-"))
+    environ = dict(os.environ)
+    for name in implementations.LIBRARY_VARIABLES:
+        os.environ.pop(name, None)  # as the tests do: the library, token and PIN are passed explicitly
     workdir = tempfile.mkdtemp(prefix="izuma-pkcs11-bench-")
+    print("python %s, python-pkcs11 %s, %d rounds x %d tokens per variant (a fifth for RSA above 2048 bits)"
+          % (sys.version.split()[0], _version("python-pkcs11"), args.rounds, args.tokens))
+    print("%-9s %-20s %-20s %12s %22s" % ("token", "key / algorithm", "variant", "median us", "range us"))
     try:
-        cases = [("RSA", 2048, None, "RS256"), ("RSA", 2048, None, "PS256"), ("RSA", 4096, None, "RS256"), ("EC", None, "P-256", "ES256")]
-        print("python %s, SoftHSM2 at %s, %d rounds x %d tokens per variant" % (sys.version.split()[0], module, args.rounds, args.tokens))
-        print("%-20s %-15s %12s %22s" % ("key / algorithm", "variant", "median us", "range us"))
-        for key_type, size, curve, algorithm in cases:
-            tokens = args.tokens if size != 4096 else max(10, args.tokens // 5)
-            results = measure(variants(module, workdir, key_type, size, curve, algorithm), args.rounds, tokens)
-            case = "%s %s %s" % (key_type, size or curve, algorithm)
-            for name, values in results.items():
-                print("%-20s %-15s %12.1f %10.1f - %9.1f" % (case, name, statistics.median(values), min(values), max(values)))
+        for name in implementations.selected(environ):
+            shutil.rmtree(Path(base) / name, ignore_errors=True)
+            hsm = implementations.start(name, Path(base) / name, environ)
+            try:
+                for key_type, size, curve, algorithm in cases(hsm.profile):
+                    tokens = args.tokens if size in (None, 2048) else max(10, args.tokens // 5)
+                    results = measure(variants(hsm, workdir, key_type, size, curve, algorithm), args.rounds, tokens)
+                    case = "%s %s %s" % (key_type, size or curve, algorithm)
+                    for variant, values in results.items():
+                        figures = (statistics.median(values), min(values), max(values))
+                        print("%-9s %-20s %-20s %12.1f %10.1f - %9.1f" % ((name, case, variant) + figures), flush=True)
+            finally:
+                _end(hsm)
         _keys, _pkcs11, *_rest = _collection_imports()
         print("logins in this process: %d" % _pkcs11.STATS["logins"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if not configured:
+            shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

@@ -18,7 +18,7 @@ from izuma_emulator.testing import start_in_thread
 
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 
-from conftest import TOKEN_LABEL, USER_PIN
+from conftest import pkcs11_env
 from playbooks import Api, assert_no_secret, recap, run_playbook
 
 LABEL = _pkcs11_keys.key_label("auth-choice")
@@ -42,15 +42,14 @@ def api_calls(api: Api) -> t.List[t.Dict[str, t.Any]]:
     return [entry for entry in api.emulator.log() if not str(entry["path"]).startswith("/_emulator")]
 
 
-def test_the_tasks_token_key_wins_over_the_environments_access_key(softhsm, pair, api, tmp_path: Path) -> None:
+def test_the_tasks_token_key_wins_over_the_environments_access_key(hsm, pair, api, tmp_path: Path) -> None:
     api.emulator.reset()
     automation, _pem = api.application_with_key("auth-choice", pair)
     task = {"name": "Read the application as itself", "izuma.device_management.izuma_application_info": {
         "api_host": api.url, "application_id": automation, "auth_application_id": automation, "auth_pkcs11_key_label": LABEL},
         "register": "found"}
     check = {"name": "Check", "ansible.builtin.assert": {"that": ["found.applications | map(attribute='id') | list == ['%s']" % automation]}}
-    env = {"IZUMA_API_KEY": api.emulator.admin_key, "IZUMA_PKCS11_LIBRARY": softhsm.module, "IZUMA_PKCS11_TOKEN": TOKEN_LABEL,
-           "IZUMA_PKCS11_PIN": USER_PIN}
+    env = pkcs11_env(hsm, IZUMA_API_KEY=api.emulator.admin_key)
     api.emulator.clear_log()
     status, output = run_playbook(tmp_path / "run", [task, check], env, "-vvv")
     assert status == 0 and recap(output)[2] == 0, output[-6000:]
@@ -59,7 +58,7 @@ def test_the_tasks_token_key_wins_over_the_environments_access_key(softhsm, pair
     warning = " ".join(output.split())
     assert ("IZUMA_API_KEY is set in the environment but not used: the task asks for JWT authentication (auth_application_id "
             "and auth_pkcs11_key_label)") in warning, output[-6000:]
-    assert_no_secret(output, USER_PIN, api.emulator.admin_key)
+    assert_no_secret(output, hsm.pin, api.emulator.admin_key)
 
     # The same task with the access key in the task as well: the access key wins, and the JWT options are named.
     task["izuma.device_management.izuma_application_info"]["api_key"] = api.emulator.admin_key
@@ -68,4 +67,4 @@ def test_the_tasks_token_key_wins_over_the_environments_access_key(softhsm, pair
     assert status == 0, output[-6000:]
     assert [entry["auth"] for entry in api_calls(api)] == ["admin"]
     assert "auth_application_id and auth_pkcs11_key_label are not used: the task gives api_key too" in " ".join(output.split())
-    assert_no_secret(output, USER_PIN, api.emulator.admin_key)
+    assert_no_secret(output, hsm.pin, api.emulator.admin_key)

@@ -10,15 +10,14 @@ tests/rotation/test_runner.py does for the API credential; the task names only i
 from __future__ import annotations
 
 import typing as t
+import urllib.parse
 from pathlib import Path
 
 import jinja2.sandbox
 import jwt
 import yaml
 
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
-
-from conftest import COLLECTION_ROOT, TOKEN_LABEL, USER_PIN, spec_id
+from conftest import COLLECTION_ROOT, spec_label
 from playbooks import assert_no_secret, recap, run_playbook
 
 CREDENTIAL_TYPE = COLLECTION_ROOT / "extensions" / "awx" / "credential_type_izuma_pkcs11.yml"
@@ -32,14 +31,15 @@ def injected(inputs: t.Mapping[str, str]) -> t.Dict[str, str]:
     return {name: environment.from_string(template).render(**namespace) for name, template in credential_type["injectors"]["env"].items()}
 
 
-def test_a_job_with_the_pkcs11_credential_signs_in_the_token(softhsm, pairs, tmp_path: Path) -> None:
+def test_a_job_with_the_pkcs11_credential_signs_in_the_token(hsm, pairs, tmp_path: Path) -> None:
     spec = ("EC", None, "P-256")
-    env = injected({"library": softhsm.module, "token": "pkcs11:token=%s" % TOKEN_LABEL, "pin": USER_PIN})
+    env = injected({"library": hsm.module, "token": "pkcs11:token=%s" % urllib.parse.quote(hsm.label), "pin": hsm.pin})
     assert env["IZUMA_PKCS11_SERIAL"] == ""
+    env.update(hsm.env)  # what the module itself needs (SOFTHSM2_CONF, the TPM's D-Bus address): the worker's environment
     dest = tmp_path / "host.jwt"
     tasks = [{"name": "Token", "izuma.device_management.izuma_jwt": {
-        "pkcs11_key_label": _pkcs11_keys.key_label("spec-" + spec_id(spec)), "dest": str(dest), "subject": "awx"}}]
+        "pkcs11_key_label": spec_label(spec), "dest": str(dest), "subject": "awx"}}]
     status, output = run_playbook(tmp_path / "job", tasks, env, "-vvv")
     assert status == 0 and recap(output)[1] == 1, output[-4000:]
     assert jwt.decode(dest.read_text(encoding="ascii").strip(), pairs[spec].public_key(), algorithms=["ES256"])["sub"] == "awx"
-    assert_no_secret(output, USER_PIN)
+    assert_no_secret(output, hsm.pin)

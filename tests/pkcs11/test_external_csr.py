@@ -33,7 +33,6 @@ from ansible_collections.izuma.device_management.plugins.module_utils._api impor
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 
-from conftest import TOKEN_LABEL, USER_PIN
 
 KEY_TYPES = [("EC", None, "P-256"), ("RSA", 2048, None)]
 
@@ -82,9 +81,9 @@ class Authority:
         return certs.dump_certificate(issuing.create_certificate(request.public_key(), cn, valid_days, issuer=(self.cert, self.key)))
 
 
-def desired(softhsm: t.Any, tmp_path: t.Any, name: str, **options: t.Any) -> Desired:
-    values: t.Dict[str, t.Any] = dict(name=name, key_backend="pkcs11", certificate_provider="external", pkcs11_library=softhsm.module,
-                                      pkcs11_token=TOKEN_LABEL, pkcs11_pin=USER_PIN, certificate_path=str(tmp_path / ("%s.crt" % name)))
+def desired(hsm: t.Any, tmp_path: t.Any, name: str, **options: t.Any) -> Desired:
+    values: t.Dict[str, t.Any] = dict(name=name, key_backend="pkcs11", certificate_provider="external", pkcs11_library=hsm.module,
+                                      pkcs11_token=hsm.label, pkcs11_pin=hsm.pin, certificate_path=str(tmp_path / ("%s.crt" % name)))
     values.update(options)
     want = Desired(**values)
     want.validate()
@@ -122,10 +121,10 @@ def assert_request_is_the_tokens(csr_pem: bytes, pair: t.Any, name: str) -> None
 
 
 @pytest.mark.parametrize("spec", KEY_TYPES, ids=lambda spec: "%s-%s" % (spec[0], spec[1] or spec[2]))
-def test_the_token_signs_the_request_and_the_cas_certificate_is_uploaded(softhsm, token, client, emulator, app, tmp_path, spec) -> None:
+def test_the_token_signs_the_request_and_the_cas_certificate_is_uploaded(hsm, token, client, emulator, app, tmp_path, spec) -> None:
     key_type, size, curve = spec
     name = "external-%s" % key_type.lower()
-    want = desired(softhsm, tmp_path, name, key_type=key_type, key_size=size, curve=curve)
+    want = desired(hsm, tmp_path, name, key_type=key_type, key_size=size, curve=curve)
     csr_path = tmp_path / ("%s.crt.csr" % name)
 
     # Check mode: nothing generated, nothing written; the request it would write is for a key not made yet.
@@ -181,17 +180,17 @@ def test_the_token_signs_the_request_and_the_cas_certificate_is_uploaded(softhsm
     assert not again["changed"] and again["plan"] == [] and not again.get("failed") and emulator.writes() == []
     assert {entry: (tmp_path / entry).read_bytes() for entry in os.listdir(tmp_path)} == files
     assert not again["certificate_requested"]
-    assert repr([first, waiting, done, again]).count(USER_PIN) == 0 and "PRIVATE KEY" not in repr([first, waiting, done, again])
+    assert repr([first, waiting, done, again]).count(hsm.pin) == 0 and "PRIVATE KEY" not in repr([first, waiting, done, again])
 
     # state=absent with remove_files: the key deleted, then its pair destroyed, its certificate and request removed.
-    removed = run(client, app, desired(softhsm, tmp_path, name, state="absent", remove_files=True))
+    removed = run(client, app, desired(hsm, tmp_path, name, state="absent", remove_files=True))
     assert kinds(removed) == ["DeleteKey", "DestroyKey", "RemoveFile", "RemoveFile"], removed["plan_details"]
     assert uploaded(client, app) == {} and pair_of(token, name, "current") is None and os.listdir(tmp_path) == []
 
 
-def test_a_rotation_waits_for_the_new_keys_certificate_while_the_current_key_stays_in_use(softhsm, token, client, app, tmp_path) -> None:
+def test_a_rotation_waits_for_the_new_keys_certificate_while_the_current_key_stays_in_use(hsm, token, client, app, tmp_path) -> None:
     name = "external-rotation"
-    want = desired(softhsm, tmp_path, name)
+    want = desired(hsm, tmp_path, name)
     csr_path = tmp_path / ("%s.crt.csr" % name)
     ca = Authority()
     run(client, app, want)
@@ -199,7 +198,7 @@ def test_a_rotation_waits_for_the_new_keys_certificate_while_the_current_key_sta
     run(client, app, want)
     first = _keys.public_key_fingerprint(pair_of(token, name, "current").public_key())
 
-    rotating = run(client, app, desired(softhsm, tmp_path, name, rotate=True))
+    rotating = run(client, app, desired(hsm, tmp_path, name, rotate=True))
     assert not rotating.get("failed") and rotating["changed"] and kinds(rotating) == ["GenerateKey", "WriteCsr"], rotating["plan_details"]
     assert "the current key stays in use" in " ".join(rotating["warnings"])
     pending = pair_of(token, name, "next")
@@ -217,9 +216,9 @@ def test_a_rotation_waits_for_the_new_keys_certificate_while_the_current_key_sta
     assert run(client, app, want)["plan"] == []
 
 
-def test_a_certificate_due_for_renewal_is_requested_for_the_same_pair(softhsm, token, client, app, tmp_path) -> None:
+def test_a_certificate_due_for_renewal_is_requested_for_the_same_pair(hsm, token, client, app, tmp_path) -> None:
     name = "external-renewal"
-    want = desired(softhsm, tmp_path, name)
+    want = desired(hsm, tmp_path, name)
     csr_path = tmp_path / ("%s.crt.csr" % name)
     ca = Authority()
     run(client, app, want)

@@ -40,10 +40,12 @@ def test_the_scanner_finds_a_pem_private_key_block(tmp_path) -> None:
     assert files_with_private_keys([tmp_path]) == []
 
 
-def test_no_private_key_material_in_any_file_the_run_leaves(softhsm, pairs, tmp_path_factory) -> None:
-    roots = [softhsm.root, tmp_path_factory.getbasetemp()]
-    if os.environ.get("IZUMA_SOFTHSM_DIR"):
+def test_no_private_key_material_in_any_file_the_run_leaves(hsm, pairs, tmp_path_factory) -> None:
+    # Run at the end of each implementation's tests: its token files (SoftHSM2's token directory; tpm2-pkcs11's
+    # store and the TPM's state), the run's temporary files.
+    roots = [tmp_path_factory.getbasetemp()] + ([hsm.root] if hsm.root is not None else [])
+    if os.environ.get("IZUMA_PKCS11_DIR"):
         # make pkcs11-test gives the run a temporary directory of its own (TMPDIR), so all of it is this run's.
         roots.append(Path(tempfile.gettempdir()))
-    assert pairs and (softhsm.tokens / os.listdir(softhsm.tokens)[0]).is_dir()
+    assert pairs and hsm.holds_data()
     assert files_with_private_keys(roots) == []

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Portability on real SoftHSM2 tokens with fewer mechanisms: signing fallbacks, refusals that name the mechanism.
+"""Portability: signing fallbacks and refusals that name the mechanism, on real tokens with fewer mechanisms.
 
-Each restricted token is a SoftHSM2 of its own (conftest's SoftHsm, its own directory) whose softhsm2.conf allows only
-the mechanisms listed in ``slots.mechanisms`` (SoftHSM2 2.6 ignores a ``-CKM_...`` deny-list for CKM_SHA256_RSA_PKCS;
-an allow-list without it works). SoftHSM2 reads its configuration once per process, so the restricted tokens are used
-in processes of their own (``run_python``); their one initialised token sits beside SoftHSM2's free, uninitialised
-slot and is found without a token label.
+Each restricted token is a SoftHSM2 of its own (implementations.restricted_softhsm2, its own directory) whose
+softhsm2.conf allows only the mechanisms listed in ``slots.mechanisms`` (SoftHSM2 2.6 ignores a ``-CKM_...``
+deny-list for CKM_SHA256_RSA_PKCS; an allow-list without it works). SoftHSM2 reads its configuration once per
+process, so the restricted tokens are used in processes of their own (``run_python``); their one initialised token
+sits beside SoftHSM2's free, uninitialised slot and is found without a token label. These tests are SoftHSM2's only
+(``hsm_where(name="softhsm2")``): no other implementation here can take mechanisms away. The rest runs on every
+implementation: tpm2-pkcs11 is itself a token without RSA-PSS (test_pkcs11_signing.py asks it for every PS algorithm).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 im
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import signing as _pkcs11_signing
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import IzumaPkcs11Error
 
-from conftest import OTHER_TOKEN_LABEL, TOKEN_LABEL, USER_PIN, SoftHsm, run_python
+import implementations
+from conftest import run_python
 
 DIGESTS = "CKM_SHA256,CKM_SHA384,CKM_SHA512"
 # RSA through the raw mechanisms only (no CKM_SHA*_RSA_PKCS, no CKM_SHA*_RSA_PKCS_PSS), EC as usual.
@@ -50,36 +53,22 @@ NO_EC_GENERATION = "CKM_RSA_PKCS_KEY_PAIR_GEN,CKM_RSA_PKCS,CKM_SHA256_RSA_PKCS,C
 NO_PSS = "CKM_RSA_PKCS_KEY_PAIR_GEN,CKM_RSA_PKCS,CKM_SHA256_RSA_PKCS," + DIGESTS
 
 
-def restricted_softhsm(root: Path, module: str, mechanisms: str) -> SoftHsm:
-    """A SoftHSM2 of its own allowing only ``mechanisms``, with one initialised token; this process's SoftHSM2 is untouched."""
-    before = os.environ.get("SOFTHSM2_CONF")
-    try:
-        hsm = SoftHsm(root, module)
-    finally:
-        # SoftHsm points SOFTHSM2_CONF at itself; the session's token (and every subprocess the other tests start) keep theirs.
-        if before is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = before
-    with open(hsm.conf, "a", encoding="utf-8") as stream:
-        stream.write("slots.mechanisms = %s\n" % mechanisms)
-    hsm.serial = hsm.init_token("izuma-restricted")  # type: ignore[attr-defined]
-    return hsm
+RESTRICTED = "izuma-restricted"
 
 
 @pytest.fixture(scope="module")
-def raw_rsa(softhsm: SoftHsm, tmp_path_factory: t.Any) -> SoftHsm:
-    return restricted_softhsm(tmp_path_factory.mktemp("softhsm-raw-rsa"), softhsm.module, RAW_RSA)
+def raw_rsa(hsm: implementations.Running, tmp_path_factory: t.Any) -> implementations.Running:
+    return implementations.restricted_softhsm2(tmp_path_factory.mktemp("softhsm-raw-rsa"), hsm.module, RAW_RSA, RESTRICTED)
 
 
 @pytest.fixture(scope="module")
-def no_ec(softhsm: SoftHsm, tmp_path_factory: t.Any) -> SoftHsm:
-    return restricted_softhsm(tmp_path_factory.mktemp("softhsm-no-ec"), softhsm.module, NO_EC_GENERATION)
+def no_ec(hsm: implementations.Running, tmp_path_factory: t.Any) -> implementations.Running:
+    return implementations.restricted_softhsm2(tmp_path_factory.mktemp("softhsm-no-ec"), hsm.module, NO_EC_GENERATION, RESTRICTED)
 
 
 @pytest.fixture(scope="module")
-def no_pss(softhsm: SoftHsm, tmp_path_factory: t.Any) -> SoftHsm:
-    return restricted_softhsm(tmp_path_factory.mktemp("softhsm-no-pss"), softhsm.module, NO_PSS)
+def no_pss(hsm: implementations.Running, tmp_path_factory: t.Any) -> implementations.Running:
+    return implementations.restricted_softhsm2(tmp_path_factory.mktemp("softhsm-no-pss"), hsm.module, NO_PSS, RESTRICTED)
 
 
 # The code run in the restricted token's own process: no token label (the one initialised token), the key source path
@@ -122,10 +111,11 @@ def _public_key(result: t.Dict[str, t.Any]) -> t.Any:
     return x509.load_pem_x509_certificate(result["certificate"].encode("ascii")).public_key()
 
 
-def test_rs256_and_ps256_fall_back_to_the_raw_rsa_mechanisms_and_verify(raw_rsa: SoftHsm) -> None:
+@pytest.mark.hsm_where(name="softhsm2")
+def test_rs256_and_ps256_fall_back_to_the_raw_rsa_mechanisms_and_verify(raw_rsa: implementations.Running) -> None:
     algorithms = ["RS256", "RS384", "RS512", "PS256", "PS512"]
     result = json.loads(run_python(SIGN_IN_RESTRICTED_TOKEN % (("RSA", 2048, None), algorithms), raw_rsa))
-    assert result["token"] == "izuma-restricted"
+    assert result["token"] == RESTRICTED
     assert result["refused"] == {"SHA256_RSA_PKCS": "MechanismInvalid", "SHA256_RSA_PKCS_PSS": "MechanismInvalid"}
     assert result["mechanisms"] == {"RS256": "CKM_RSA_PKCS", "RS384": "CKM_RSA_PKCS", "RS512": "CKM_RSA_PKCS",
                                     "PS256": "CKM_RSA_PKCS_PSS", "PS512": "CKM_RSA_PKCS_PSS"}
@@ -147,7 +137,8 @@ def test_rs256_and_ps256_fall_back_to_the_raw_rsa_mechanisms_and_verify(raw_rsa:
     assert (desc["template"], desc["capabilities"], desc["sensitive"], desc["extractable"]) == ("sign-only", ["sign", "verify"], True, False)
 
 
-def test_es256_still_signs_on_the_restricted_token(raw_rsa: SoftHsm) -> None:
+@pytest.mark.hsm_where(name="softhsm2")
+def test_es256_still_signs_on_the_restricted_token(raw_rsa: implementations.Running) -> None:
     code = SIGN_IN_RESTRICTED_TOKEN.replace('label = _pkcs11_keys.key_label("portable")', 'label = _pkcs11_keys.key_label("portable-ec")')
     result = json.loads(run_python(code % (("EC", None, "P-256"), ["ES256"]), raw_rsa))
     assert result["mechanisms"] == {"ES256": "CKM_ECDSA"}
@@ -172,31 +163,38 @@ REFUSE_IN_RESTRICTED_TOKEN = textwrap.dedent("""
 """)
 
 
-def test_an_ec_key_on_a_token_without_ec_key_generation_is_refused_naming_the_mechanism(no_ec: SoftHsm) -> None:
+@pytest.mark.hsm_where(name="softhsm2")
+def test_an_ec_key_on_a_token_without_ec_key_generation_is_refused_naming_the_mechanism(no_ec: implementations.Running) -> None:
     lines = run_python(REFUSE_IN_RESTRICTED_TOKEN % (("EC", None, "P-256"), "ES256"), no_ec).splitlines()
     assert lines == ["REFUSED PKCS#11 token 'izuma-restricted' (library libsofthsm2.so) cannot generate EC keys: it has no "
                      "CKM_EC_KEY_PAIR_GEN; use key_type: RSA", "LEFT 0"]
 
 
-def test_ps256_on_a_token_without_any_pss_mechanism_is_refused_naming_both(no_pss: SoftHsm) -> None:
+@pytest.mark.hsm_where(name="softhsm2")
+def test_ps256_on_a_token_without_any_pss_mechanism_is_refused_naming_both(no_pss: implementations.Running) -> None:
     lines = run_python(REFUSE_IN_RESTRICTED_TOKEN % (("RSA", 2048, None), "PS256"), no_pss).splitlines()
     assert lines[0] == ("REFUSED PKCS#11 token 'izuma-restricted' (library libsofthsm2.so) cannot sign PS256 with the key "
                         "'izuma:refused:current': it has neither CKM_SHA256_RSA_PKCS_PSS nor CKM_RSA_PKCS_PSS; use RS256 (PKCS#1 v1.5)")
     assert lines[1] == "LEFT 2"  # the key pair was made (RSA generation is allowed); only PS256 is refused
 
 
-def test_without_a_token_name_several_initialised_tokens_are_listed(softhsm: SoftHsm) -> None:
-    # The session's SoftHSM2 has two initialised tokens and a free slot: neither is guessed, both are named.
+@pytest.mark.hsm_where(second_token=True)
+def test_without_a_token_name_several_initialised_tokens_are_listed(hsm: implementations.Running) -> None:
+    # Two initialised tokens and a free slot (SoftHSM2 and tpm2-pkcs11 alike): neither is guessed, both are named.
     with pytest.raises(IzumaPkcs11Error) as caught:
-        _pkcs11.open_session(softhsm.module, _pkcs11.token_ref(), USER_PIN)
+        _pkcs11.open_session(hsm.module, _pkcs11.token_ref(), hsm.pin)
     message = caught.value.message
-    assert message.startswith("no PKCS#11 token is named and the library libsofthsm2.so has 2 initialised tokens (")
-    for label, serial in ((TOKEN_LABEL, softhsm.serial), (OTHER_TOKEN_LABEL, softhsm.other_serial)):
+    assert message.startswith("no PKCS#11 token is named and the library %s has %d initialised tokens ("
+                              % (os.path.basename(hsm.module), len(hsm.token_labels)))
+    for label, serial in ((hsm.label, hsm.serial), (hsm.other_label, hsm.other_serial)):
         assert "%r (serial %s)" % (label, serial) in message
     assert "set pkcs11_token" in message and "only" not in message
 
 
-def test_found_pairs_report_their_capabilities_and_refusals_quote_the_return_value(token: t.Any) -> None:
+# SoftHSM2's only: tpm2-pkcs11 makes no key that may not sign (nor one that cannot be changed), and the return value
+# quoted is SoftHSM2's.
+@pytest.mark.hsm_where(name="softhsm2")
+def test_found_pairs_report_their_capabilities_and_refusals_quote_the_return_value(hsm: implementations.Running, token: t.Any) -> None:
     label, target = _pkcs11_keys.key_label("verify-only"), _pkcs11_keys.key_label("verify-only", "previous")
     for name in (label, target):
         _pkcs11_keys.destroy_key_pair(token, name)
@@ -210,23 +208,24 @@ def test_found_pairs_report_their_capabilities_and_refusals_quote_the_return_val
     described = pair.describe()
     assert (described["template"], described["capabilities"], described["library"]) == (None, ["verify"], "libsofthsm2.so")
     with pytest.raises(IzumaPkcs11Error, match="the key %r in PKCS#11 token %r \\(library libsofthsm2.so\\) may not sign \\(the token "
-                                               "reports CKA_SIGN false\\)" % (label, TOKEN_LABEL)):
+                                               "reports CKA_SIGN false\\)" % (label, hsm.label)):
         _pkcs11_signing.sign(pair, b"signing input", "ES256")
     with pytest.raises(IzumaPkcs11Error) as caught:
         _pkcs11_keys.relabel_key_pair(pair, target)
     # SoftHSM2 answers CKR_ACTION_PROHIBITED, which python-pkcs11 passes on unmapped ("Unmapped error code 0x1b").
     assert caught.value.message == ("PKCS#11 token %r (library libsofthsm2.so) refused to relabel the key %r as %r: "
-                                    "CKR_ACTION_PROHIBITED (0x0000001B)" % (TOKEN_LABEL, label, target))
+                                    "CKR_ACTION_PROHIBITED (0x0000001B)" % (hsm.label, label, target))
     assert _pkcs11_keys.find_key_pair(token, label) is not None
     assert _pkcs11_keys.destroy_key_pair(token, label)
 
 
-def test_a_relabel_is_read_back_in_another_session(token: t.Any) -> None:
+def test_a_relabel_is_read_back_in_another_session(hsm: implementations.Running, token: t.Any) -> None:
     old, new = _pkcs11_keys.key_label("readback", "next"), _pkcs11_keys.key_label("readback")
     for label in (old, new):
         _pkcs11_keys.destroy_key_pair(token, label)
     pair = _pkcs11_keys.generate_key_pair(token, old, "EC")
-    assert pair.describe()["template"] == "sign-only" and pair.describe()["capabilities"] == ["sign", "verify"]
+    if hsm.profile.template is not None:
+        assert pair.describe()["template"] == hsm.profile.template and pair.describe()["capabilities"] == hsm.profile.capabilities
     _pkcs11_keys.relabel_key_pair(pair, new)
     other = token.token.open()  # a second session of this process: logged in too, so it sees the private key
     try:
@@ -237,19 +236,21 @@ def test_a_relabel_is_read_back_in_another_session(token: t.Any) -> None:
     assert _pkcs11_keys.destroy_key_pair(token, new)
 
 
-def test_the_module_result_reports_the_generated_keys_template_and_capabilities(softhsm: SoftHsm, token: t.Any, tmp_path: Path) -> None:
+def test_the_module_result_reports_the_generated_keys_template_and_capabilities(hsm: implementations.Running, token: t.Any,
+                                                                                tmp_path: Path) -> None:
     server = start_in_thread()
     try:
         client = IzumaClient(ClientConfig(api_host=server.url, api_key=server.admin_key, retries=0))
         app = client.create("/v3/applications", {"name": "pkcs11-portable"})
-        want = Desired(name="portable-result", key_backend="pkcs11", key_type="EC", pkcs11_library=softhsm.module,
-                       pkcs11_token=TOKEN_LABEL, pkcs11_pin=USER_PIN, certificate_path=str(tmp_path / "portable.crt"))
+        want = Desired(name="portable-result", key_backend="pkcs11", key_type="EC", pkcs11_library=hsm.module,
+                       pkcs11_token=hsm.label, pkcs11_pin=hsm.pin, certificate_path=str(tmp_path / "portable.crt"))
         want.validate()
         created = vk.converge(client, want, check_mode=False, diff=False, application_id=app["id"])
         generated = created["pkcs11_generated_key"]
-        assert (generated["template"], generated["capabilities"], generated["label"]) == (
-            "sign-only", ["sign", "verify"], "izuma:portable-result:next")
-        assert (generated["sensitive"], generated["extractable"], generated["library"]) == (True, False, "libsofthsm2.so")
+        assert generated["label"] == "izuma:portable-result:next"
+        if hsm.profile.template is not None:
+            assert (generated["template"], generated["capabilities"]) == (hsm.profile.template, hsm.profile.capabilities)
+        assert (generated["sensitive"], generated["extractable"], generated["library"]) == (True, False, os.path.basename(hsm.module))
         assert generated["public_key_fingerprint"] == created["verification_key"]["public_key_fingerprint"]
         converged = vk.converge(client, want, check_mode=False, diff=False, application_id=app["id"])
         assert not converged["changed"] and "pkcs11_generated_key" not in converged

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+import urllib.parse
 
 import pytest
 
@@ -13,7 +15,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 im
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.session import IzumaPkcs11Error
 
-from conftest import OTHER_TOKEN_LABEL, TOKEN_LABEL, USER_PIN, run_python
+from conftest import run_python
 
 
 def test_uri_attributes_are_decoded() -> None:
@@ -62,31 +64,41 @@ def test_pin_comes_from_the_option_then_the_environment() -> None:
         _pkcs11.resolve_pin(None, environ={})
 
 
-def test_label_serial_and_uri_reach_the_same_login(softhsm) -> None:
-    by_label = _pkcs11.open_session(softhsm.module, _pkcs11.token_ref(TOKEN_LABEL), USER_PIN)
+@pytest.mark.hsm_where(second_token=True)
+def test_label_serial_and_uri_reach_the_same_login(hsm) -> None:
+    by_label = _pkcs11.open_session(hsm.module, _pkcs11.token_ref(hsm.label), hsm.pin)
     logins = _pkcs11.STATS["logins"]
-    by_serial = _pkcs11.open_session(softhsm.module, _pkcs11.token_ref(serial=softhsm.serial), USER_PIN)
-    by_uri = _pkcs11.open_session(softhsm.module, _pkcs11.token_ref(uri="pkcs11:serial=%s" % softhsm.serial), USER_PIN)
-    assert by_label is by_serial is by_uri
+    uri = "pkcs11:token=%s;serial=%s" % (urllib.parse.quote(hsm.label), hsm.serial)
+    assert _pkcs11.open_session(hsm.module, _pkcs11.token_ref(uri=uri), hsm.pin) is by_label
+    if hsm.serials_unique:
+        by_serial = _pkcs11.open_session(hsm.module, _pkcs11.token_ref(serial=hsm.serial), hsm.pin)
+        by_uri = _pkcs11.open_session(hsm.module, _pkcs11.token_ref(uri="pkcs11:serial=%s" % hsm.serial), hsm.pin)
+        assert by_label is by_serial is by_uri
+    else:
+        # tpm2-pkcs11 gives every token the serial 0000000000000000: a serial alone names several tokens.
+        with pytest.raises(IzumaPkcs11Error, match="serial '%s' matches 2 tokens" % re.escape(hsm.serial)):
+            _pkcs11.open_session(hsm.module, _pkcs11.token_ref(serial=hsm.serial), hsm.pin)
     assert _pkcs11.STATS["logins"] == logins
-    other = _pkcs11.open_session(softhsm.module, _pkcs11.token_ref(OTHER_TOKEN_LABEL), USER_PIN)
-    assert other.token_label == OTHER_TOKEN_LABEL and other is not by_label
+    other = _pkcs11.open_session(hsm.module, _pkcs11.token_ref(hsm.other_label), hsm.pin)
+    assert other.token_label == hsm.other_label and other is not by_label
 
 
-def test_missing_token_and_library_are_named(softhsm) -> None:
-    with pytest.raises(IzumaPkcs11Error, match="label 'nope' was not found.*SOFTHSM2_CONF"):
-        _pkcs11.open_session(softhsm.module, _pkcs11.token_ref("nope"), USER_PIN)
+def test_missing_token_and_library_are_named(hsm) -> None:
+    with pytest.raises(IzumaPkcs11Error, match="label 'nope' was not found") as caught:
+        _pkcs11.open_session(hsm.module, _pkcs11.token_ref("nope"), hsm.pin)
+    if hsm.name == "softhsm2":
+        assert "SOFTHSM2_CONF" in caught.value.message
     with pytest.raises(IzumaPkcs11Error, match="/nonexistent/libx.so does not exist"):
-        _pkcs11.open_session("/nonexistent/libx.so", _pkcs11.token_ref(TOKEN_LABEL), USER_PIN)
+        _pkcs11.open_session("/nonexistent/libx.so", _pkcs11.token_ref(hsm.label), hsm.pin)
 
 
-def test_wrong_pin_is_refused_clearly_and_changes_nothing(softhsm) -> None:
+def test_wrong_pin_is_refused_clearly_and_changes_nothing(hsm) -> None:
     # In a process of its own: the refusal must not depend on (or disturb) this process's logged-in session.
     code = textwrap.dedent("""
         import os
         from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
         from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
-        module, ref = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(%r)
+        module, ref = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(os.environ["IZUMA_TEST_TOKEN"])
         try:
             _pkcs11.open_session(module, ref, "wrong-pin-0000")
         except _pkcs11.IzumaPkcs11Error as exc:
@@ -94,17 +106,17 @@ def test_wrong_pin_is_refused_clearly_and_changes_nothing(softhsm) -> None:
         print("LOGINS", _pkcs11.STATS["logins"])
         session = _pkcs11.open_session(module, ref, os.environ["IZUMA_TEST_PIN"])
         print("OBJECTS", len(list(session.session.get_objects())))
-    """ % TOKEN_LABEL)
-    before = len(list(_pkcs11.open_session(softhsm.module, _pkcs11.token_ref(TOKEN_LABEL), USER_PIN).session.get_objects()))
-    lines = dict(line.split(" ", 1) for line in run_python(code, softhsm).splitlines())
-    assert "the PIN for the PKCS#11 token with label 'izuma-test' is wrong" in lines["REFUSED"]
+    """)
+    before = len(list(_pkcs11.open_session(hsm.module, _pkcs11.token_ref(hsm.label), hsm.pin).session.get_objects()))
+    lines = dict(line.split(" ", 1) for line in run_python(code, hsm).splitlines())
+    assert "the PIN for the PKCS#11 token with label '%s' is wrong" % hsm.label in lines["REFUSED"]
     assert "pkcs11_pin" in lines["REFUSED"] and "nothing was changed" in lines["REFUSED"]
     assert "wrong-pin" not in lines["REFUSED"]
     assert lines["LOGINS"] == "0"
     assert int(lines["OBJECTS"]) == before
 
 
-def test_one_login_per_process_across_many_signatures(softhsm) -> None:
+def test_one_login_per_process_across_many_signatures(hsm) -> None:
     # What a lookup templated many times does: resolve the session and the key on every call, sign every time.
     code = textwrap.dedent("""
         import os, jwt
@@ -114,27 +126,29 @@ def test_one_login_per_process_across_many_signatures(softhsm) -> None:
         from ansible_collections.izuma.device_management.plugins.module_utils._jwt import signing as _tokens
         module = os.environ["IZUMA_TEST_MODULE"]
         label = _pkcs11_keys.key_label("login-count")
-        session = _pkcs11.open_session(module, _pkcs11.token_ref(%r), os.environ["IZUMA_TEST_PIN"])
+        session = _pkcs11.open_session(module, _pkcs11.token_ref(os.environ["IZUMA_TEST_TOKEN"]), os.environ["IZUMA_TEST_PIN"])
         _pkcs11_keys.destroy_key_pair(session, label)
         public = _pkcs11_keys.generate_key_pair(session, label, "EC", curve="P-256").public_key()
         for number in range(50):
-            session = _pkcs11.open_session(module, _pkcs11.token_ref(uri="pkcs11:token=%s"), os.environ["IZUMA_TEST_PIN"])
+            session = _pkcs11.open_session(module, _pkcs11.token_ref(uri=%r), os.environ["IZUMA_TEST_PIN"])
             key = _pkcs11_signing.private_key(_pkcs11_keys.find_key_pair(session, label))
             token = _tokens.sign_token(key, "ES256", subject="host-%%d" %% number)
             assert jwt.decode(token, public, algorithms=["ES256"])["sub"] == "host-%%d" %% number
         _pkcs11_keys.destroy_key_pair(session, label)
         print(_pkcs11.STATS["logins"], _pkcs11.STATS["library_loads"])
-    """ % (TOKEN_LABEL, TOKEN_LABEL))
-    assert run_python(code, softhsm).split() == ["1", "1"]
+    """ % ("pkcs11:token=" + urllib.parse.quote(hsm.label)))
+    assert run_python(code, hsm).split() == ["1", "1"]
 
 
-def test_a_forked_child_logs_in_once_itself(softhsm) -> None:
+@pytest.mark.hsm_where(fork_safe=True)
+def test_a_forked_child_logs_in_once_itself(hsm) -> None:
     # Ansible forks its workers: a child must not use the parent's session handles, and the parent keeps working.
+    # Not with tpm2-pkcs11: its D-Bus connection to tpm2-abrmd does not survive fork (implementations.Profile.fork_safe).
     code = textwrap.dedent("""
         import os
         from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
         from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import key_pairs as _pkcs11_keys
-        module, ref, pin = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(%r), os.environ["IZUMA_TEST_PIN"]
+        module, ref, pin = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(os.environ["IZUMA_TEST_TOKEN"]), os.environ["IZUMA_TEST_PIN"]
         absent = _pkcs11_keys.key_label("fork-absent")
         parent = _pkcs11.open_session(module, ref, pin)
         _pkcs11_keys.find_key_pair(parent, absent)
@@ -145,24 +159,24 @@ def test_a_forked_child_logs_in_once_itself(softhsm) -> None:
             os._exit(0 if child is not parent and _pkcs11.STATS["logins"] == 2 else 3)
         _pid, status = os.waitpid(pid, 0)
         print(os.waitstatus_to_exitcode(status), _pkcs11.open_session(module, ref, pin) is parent, _pkcs11_keys.find_key_pair(parent, absent) is None)
-    """ % TOKEN_LABEL)
-    assert run_python(code, softhsm).split() == ["0", "True", "True"]
+    """)
+    assert run_python(code, hsm).split() == ["0", "True", "True"]
 
 
-def test_another_pin_for_the_same_token_is_checked_by_the_token(softhsm) -> None:
+def test_another_pin_for_the_same_token_is_checked_by_the_token(hsm) -> None:
     # A second PIN must not ride on the first login: the token checks it (and refuses it here).
     code = textwrap.dedent("""
         import os
         from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import session as _pkcs11
-        module, ref = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(%r)
+        module, ref = os.environ["IZUMA_TEST_MODULE"], _pkcs11.token_ref(os.environ["IZUMA_TEST_TOKEN"])
         _pkcs11.open_session(module, ref, os.environ["IZUMA_TEST_PIN"])
         try:
             _pkcs11.open_session(module, ref, "another-pin")
             print("ACCEPTED")
         except _pkcs11.IzumaPkcs11Error as exc:
             print("REFUSED" if "is wrong" in exc.message else exc.message)
-    """ % TOKEN_LABEL)
-    assert run_python(code, softhsm).strip() == "REFUSED"
+    """)
+    assert run_python(code, hsm).strip() == "REFUSED"
 
 
 def test_labels_of_the_three_generations_are_distinct() -> None:
@@ -181,7 +195,7 @@ def test_a_pin_allowed_in_a_uri_stays_out_of_the_reference_repr() -> None:
     assert "9876" not in repr(ref) and "izuma" in repr(ref)
 
 
-def test_without_python_pkcs11_the_modules_import_and_say_what_to_install(softhsm) -> None:
+def test_without_python_pkcs11_the_modules_import_and_say_what_to_install(hsm) -> None:
     code = textwrap.dedent("""
         import os, sys
         sys.modules["pkcs11"] = None  # as if python-pkcs11 were not installed
@@ -193,5 +207,5 @@ def test_without_python_pkcs11_the_modules_import_and_say_what_to_install(sofths
         except _pkcs11.IzumaPkcs11Error as exc:
             print(_pkcs11.HAS_PKCS11, exc.message)
     """)
-    assert run_python(code, softhsm).strip() == "False " + _pkcs11.PKCS11_MISSING_MESSAGE
+    assert run_python(code, hsm).strip() == "False " + _pkcs11.PKCS11_MISSING_MESSAGE
     assert "pip install 'python-pkcs11>=0.10'" in _pkcs11.PKCS11_MISSING_MESSAGE

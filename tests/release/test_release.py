@@ -245,7 +245,7 @@ def test_make_help_lists_every_suite_that_make_test_runs() -> None:
 
 
 # Targets that only other targets use (collection trees, system packages): make help need not name them.
-INTERNAL_TARGETS = {"help", "tree", "rotation-tree", "pythons", "softhsm", "chromium"}
+INTERNAL_TARGETS = {"help", "tree", "rotation-tree", "pythons", "softhsm", "tpm2", "chromium"}
 
 
 def test_make_help_names_every_target_a_user_may_want() -> None:

@@ -153,16 +153,23 @@ def _flags(session: Pkcs11Session, obj: t.Any, names: t.Sequence[str]) -> t.Dict
 
 
 def public_key_of(public: t.Any) -> t.Any:
-    """Return a python-pkcs11 public key object as a ``cryptography`` public key."""
+    """Return a python-pkcs11 public key object as a ``cryptography`` public key.
+
+    Raises IzumaPkcs11Error when the token's public key attributes do not make a valid key (tpm2-pkcs11 1.9.0 gives
+    a P-521 key a CKA_EC_POINT that is not valid DER).
+    """
     _keys.require_cryptography()
-    if public.key_type == KeyType.RSA:
-        der = pkcs11_rsa.encode_rsa_public_key(public)
-    elif public.key_type == KeyType.EC:
-        der = pkcs11_ec.encode_ec_public_key(public)
-    else:
+    if public.key_type not in (KeyType.RSA, KeyType.EC):
         raise IzumaPkcs11Error("the PKCS#11 key %r is a %s key; Izuma Device Management accepts only RSA and EC keys"
                                % (str(public.label), public.key_type.name))
-    return serialization.load_der_public_key(der)
+    try:
+        if public.key_type == KeyType.RSA:
+            return serialization.load_der_public_key(pkcs11_rsa.encode_rsa_public_key(public))
+        return serialization.load_der_public_key(pkcs11_ec.encode_ec_public_key(public))
+    except (ValueError, TypeError) as exc:
+        raise IzumaPkcs11Error("the public key of the PKCS#11 key %r cannot be read: the token gives %s that is not a valid "
+                               "key (%s)" % (str(public.label), "a modulus or exponent" if public.key_type == KeyType.RSA
+                                             else "an EC point (CKA_EC_POINT)", type(exc).__name__)) from None
 
 
 def _objects(session: Pkcs11Session, object_class: t.Any, **attributes: t.Any) -> t.List[t.Any]:
@@ -232,7 +239,16 @@ def generate_key_pair(session: Pkcs11Session, label: str, key_type: str = "RSA",
     if _objects(session, ObjectClass.PRIVATE_KEY, label=label) or _objects(session, ObjectClass.PUBLIC_KEY, label=label):
         raise IzumaPkcs11Error("%s already holds a key labelled %r: use that key, or destroy it first" % (session.describe(), label))
     public, private, template = generation.generate(session, key_type, size, curve, label, os.urandom(ID_BYTES))
-    return KeyPair(session, private, public, template=template)
+    pair = KeyPair(session, private, public, template=template)
+    try:
+        pair.public_key()
+    except IzumaPkcs11Error as exc:
+        # A pair whose public key cannot be read cannot be certified or used (tpm2-pkcs11 1.9.0 and P-521): it goes.
+        destroy_key_pair(session, label)
+        raise IzumaPkcs11Error("%s generated an %s key pair it cannot use (%s); the pair was destroyed: choose %s"
+                               % (session.describe(), "RSA %d" % size if key_type == "RSA" else "EC %s" % curve, exc.message,
+                                  "another key size" if key_type == "RSA" else "another curve (P-256 or P-384)")) from None
+    return pair
 
 
 def _key_spec(key_type: str, size: t.Optional[int], curve: t.Optional[str]) -> t.Tuple[str, t.Optional[int], t.Optional[str]]:
