@@ -243,8 +243,10 @@ def test_the_command_blocks_run_as_written(newcomer: Newcomer, demo: str, docume
     if document == "README.md":
         assert any("Installing collection 'izuma.device_management:" in output or "was installed successfully" in output
                    for dummy_line, output in ran), ran
-        installed = newcomer.home / ".ansible" / "collections" / "ansible_collections" / "izuma" / "device_management"
+        # Into the project's own collections/ folder (-p ./collections), not ~/.ansible/collections.
+        installed = newcomer.repo / "collections" / "ansible_collections" / "izuma" / "device_management"
         assert (installed / "MANIFEST.json").is_file() and not (installed / "Makefile").exists()
+        assert not (newcomer.home / ".ansible" / "collections" / "ansible_collections" / "izuma").exists()
 
 
 def plays(document: str) -> t.List[t.Any]:
