@@ -60,6 +60,7 @@ from ansible_collections.izuma.device_management.plugins.module_utils._jwt.optio
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ID_PATTERN
 from ansible_collections.izuma.device_management.plugins.module_utils import _times as times
 from ansible_collections.izuma.device_management.plugins.plugin_utils import _deployed_token as deployed_token, _jwt_plugin as jwt_plugin
+from ansible_collections.izuma.device_management.plugins.plugin_utils import _token_write as token_write
 
 MODULE_NAME = "izuma.device_management.izuma_jwt"
 # A compact JWS whose header is a JSON object: base64url of '{"' is 'eyJ'.
@@ -176,6 +177,38 @@ class ActionModule(ActionBase):
             raise IzumaError(scrub(message, token))
         return answer
 
+    def _write(self, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any], token: str,
+               observed: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+        """Write a new token: through the connection where that applies (plugin_utils ``_token_write``), else by the module.
+
+        The module also runs when the shell command reports that it cannot apply (a missing tool, SELinux, a failed
+        step before the rename: nothing was written), never when the command's outcome is unknown.
+        """
+        dest = str(self._task.args["dest"])
+        become = getattr(self._connection, "become", None)
+        prompt = bool(become is not None and become.expect_prompt())
+        if token_write.write_applies(observed, dest, "unsafe_writes" in self._task.args, prompt):
+            command = token_write.write_command(dest, token_write.numeric_mode(params["mode"]), params.get("owner"), params.get("group"),
+                                                observed["content_sha256"], params["lock_timeout"])
+            answer = self._low_level_execute_command(command, in_data=(token.strip() + "\n").encode("ascii"), sudoable=True,
+                                                     encoding_errors="surrogateescape")
+            done = token_write.parse_write(answer.get("stdout", ""))
+            if done["outcome"] == "written":
+                written = {"changed": True, "mode": done["mode"], "owner": done["owner"], "group": done["group"]}
+                warning = token_write.open_mode_warning(done["mode"], dest)
+                if warning:
+                    written["warnings"] = [warning]
+                return written
+            if done["outcome"] == "superseded":
+                return {"superseded": True}
+            if done["outcome"] == "locked":
+                seconds = params["lock_timeout"]
+                raise IzumaError(token_write.LOCKED_MESSAGE % (dest, dest + ".lock", seconds, seconds))
+            if done["outcome"] is None:
+                raise IzumaError(scrub("cannot write %s through the connection (exit status %s): %s"
+                                       % (dest, answer.get("rc"), str(answer.get("stderr", "")).strip() or "no output"), token))
+        return self._module(task_vars, params, "write", token, expected=observed.get("content_sha256"))
+
     def _observe(self, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         """The deployed token and its attributes: read through the connection where exact, else by the module."""
         dest = str(self._task.args["dest"])
@@ -189,6 +222,7 @@ class ActionModule(ActionBase):
             if observed is not None:
                 observed["attributes_differ"] = deployed_token.attributes_differ(observed, params.get("owner"), params.get("group"),
                                                                                  params["mode"])
+                observed["read"] = "shell"
                 return observed
         return self._module(task_vars, params, "inspect")
 
@@ -249,7 +283,7 @@ class ActionModule(ActionBase):
         before = {"facts": None, "attributes": {name: observed.get(name) for name in ("mode", "owner", "group")}}
         if status["claims"] is not None:
             before["facts"] = token_facts(status["claims"], status["header"] or {}, now)
-        after = self._apply(task_vars, params, key, options, now, decision, before, observed.get("content_sha256"))
+        after = self._apply(task_vars, params, key, options, now, decision, before, observed)
         if after.get("superseded"):
             return {"superseded": True}
         result = report(params, keys.public_key_fingerprint(key), status, decision, before, after, self._task.check_mode, self._task.diff)
@@ -262,7 +296,7 @@ class ActionModule(ActionBase):
         return result
 
     def _apply(self, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any], key: t.Any, options: t.Dict[str, t.Any], now: float,
-               decision: t.Mapping[str, t.Any], before: t.Mapping[str, t.Any], inspected: t.Optional[str]) -> t.Dict[str, t.Any]:
+               decision: t.Mapping[str, t.Any], before: t.Mapping[str, t.Any], observed: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         """Do what the plan says: ``{"token", "facts", "answer", "changed"}`` (``{"superseded": True}`` when overtaken)."""
         if not decision["renew"]:
             answer = {}  # type: t.Dict[str, t.Any]
@@ -276,7 +310,7 @@ class ActionModule(ActionBase):
             return {"token": None, "facts": token_facts(claims, header, now), "answer": {}, "changed": True}
         new_token = tokens.sign_token(key, now=now, **options)
         decoded = token_status.decode_unverified(new_token)
-        answer = self._module(task_vars, params, "write", new_token, expected=inspected)
+        answer = self._write(task_vars, params, new_token, observed)
         if answer.get("superseded"):
             return {"superseded": True}
         return {"token": new_token, "facts": token_facts(decoded["claims"], decoded["header"], now), "answer": answer, "changed": True}

@@ -87,22 +87,35 @@ def parse_read(output: str, directory_allowed: bool = False) -> t.Optional[t.Dic
     """
     lines = output.split("\n", 3)
     marker = lines[0].strip()
-    if marker == MARKER + "absent" or (marker == MARKER + "nodir" and directory_allowed):
+    if marker == MARKER + "absent":
         return {"exists": False, "content_sha256": ""}
+    if marker == MARKER + "nodir" and directory_allowed:
+        return {"exists": False, "content_sha256": "", "directory_missing": True}
     if marker != MARKER + "file":
         return None
     if len(lines) < 4:
         return None
-    numbers, names, content = lines[1].split(), lines[2].split(), lines[3]
+    observed = ls_attributes(lines[1:3])
+    if observed is None:
+        return None
+    content = lines[3]
+    observed.update(exists=True, token=content.strip(),
+                    # As the module computes it, so that a write replaces only what was read (see its _expected option).
+                    content_sha256=hashlib.sha256(to_bytes(content, errors="surrogate_or_strict")).hexdigest())
+    return observed
+
+
+def ls_attributes(lines: t.Sequence[str]) -> t.Optional[t.Dict[str, t.Any]]:
+    """Mode, uid, gid, owner and group of a regular file from its ``ls -ldn`` and ``ls -ld`` lines; None when not that."""
+    if len(lines) < 2:
+        return None
+    numbers, names = lines[0].split(), lines[1].split()
     if len(numbers) < 4 or len(names) < 4 or not numbers[2].isdigit() or not numbers[3].isdigit():
         return None
     mode = mode_of(numbers[0])
     if mode is None:
         return None
-    return {"exists": True, "token": content.strip(), "mode": "%04o" % mode, "uid": int(numbers[2]), "gid": int(numbers[3]),
-            "owner": names[2], "group": names[3],
-            # As the module computes it, so that a write replaces only what was read (see its _expected option).
-            "content_sha256": hashlib.sha256(to_bytes(content, errors="surrogate_or_strict")).hexdigest()}
+    return {"mode": "%04o" % mode, "uid": int(numbers[2]), "gid": int(numbers[3]), "owner": names[2], "group": names[3]}
 
 
 def attributes_differ(observed: t.Mapping[str, t.Any], owner: t.Optional[str], group: t.Optional[str], mode: t.Any) -> bool:

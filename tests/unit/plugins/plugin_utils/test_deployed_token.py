@@ -57,7 +57,7 @@ def test_content_bytes_are_exact_for_the_superseded_check(tmp_path: t.Any) -> No
 def test_absent_file_and_missing_directory(tmp_path: t.Any) -> None:
     assert read(str(tmp_path / "none.jwt")) == {"exists": False, "content_sha256": ""}
     assert read(str(tmp_path / "no" / "such.jwt")) is None
-    assert read(str(tmp_path / "no" / "such.jwt"), directory_allowed=True) == {"exists": False, "content_sha256": ""}
+    assert read(str(tmp_path / "no" / "such.jwt"), directory_allowed=True) == {"exists": False, "content_sha256": "", "directory_missing": True}
 
 
 def test_what_the_module_must_look_at_falls_back(tmp_path: t.Any) -> None:
