@@ -24,8 +24,6 @@ import typing as t
 
 import hashlib
 
-from ansible.module_utils.common.text.converters import to_bytes
-
 from ansible_collections.izuma.device_management.plugins.module_utils._api import IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError
@@ -51,13 +49,17 @@ def can_read(dest: str, shell_family: str, mode: t.Any, other_file_options: t.It
 
 
 def read_command(dest: str) -> str:
-    """One shell command that prints what the action needs about ``dest``, and its content when it is a token file."""
+    """One shell command that prints what the action needs about ``dest``, and its content when it is a token file.
+
+    The content is printed in hexadecimal (``od``): a connection that gives the command a terminal (ssh's ``-tt``)
+    turns every newline of its output into CR LF, and the content's SHA-256 must be that of the file's bytes.
+    """
     path = shlex.quote(dest)
     return ("LC_ALL=C; export LC_ALL; P=%(path)s; "
             "if [ -L \"$P\" ]; then echo %(m)slink; "
             "elif [ -f \"$P\" ]; then "
             "if [ \"$(wc -c < \"$P\")\" -gt %(max)d ]; then echo %(m)sbig; "
-            "else echo %(m)sfile; ls -ldn -- \"$P\"; ls -ld -- \"$P\"; cat -- \"$P\"; fi; "
+            "else echo %(m)sfile; ls -ldn -- \"$P\"; ls -ld -- \"$P\"; od -An -v -tx1 -- \"$P\" && echo %(m)send; fi; "
             "elif [ -e \"$P\" ]; then echo %(m)sother; "
             "elif [ -d \"$(dirname -- \"$P\")\" ]; then echo %(m)sabsent; "
             "else echo %(m)snodir; fi" % {"path": path, "m": MARKER, "max": MAX_TOKEN_BYTES})
@@ -83,9 +85,9 @@ def mode_of(permissions: str) -> t.Optional[int]:
 def parse_read(output: str, directory_allowed: bool = False) -> t.Optional[t.Dict[str, t.Any]]:
     """What ``read_command`` printed: ``{"exists": False}``, a token file's facts and content, or None to fall back.
 
-    ``output`` must be decoded with ``surrogateescape`` so that the content's bytes (and its SHA-256) are exact.
+    Lines may end in CR LF (a terminal); the content is read from its hexadecimal dump, so its bytes are exact.
     """
-    lines = output.split("\n", 3)
+    lines = output.split("\n")
     marker = lines[0].strip()
     if marker == MARKER + "absent":
         return {"exists": False, "content_sha256": ""}
@@ -93,15 +95,19 @@ def parse_read(output: str, directory_allowed: bool = False) -> t.Optional[t.Dic
         return {"exists": False, "content_sha256": "", "directory_missing": True}
     if marker != MARKER + "file":
         return None
-    if len(lines) < 4:
+    ends = [index for index, line in enumerate(lines) if line.strip() == MARKER + "end"]
+    if len(lines) < 4 or not ends:
         return None
     observed = ls_attributes(lines[1:3])
     if observed is None:
         return None
-    content = lines[3]
-    observed.update(exists=True, token=content.strip(),
+    try:
+        content = bytes.fromhex("".join("".join(lines[3:ends[0]]).split()))
+    except ValueError:
+        return None
+    observed.update(exists=True, token=content.decode("ascii", "replace").strip(),
                     # As the module computes it, so that a write replaces only what was read (see its _expected option).
-                    content_sha256=hashlib.sha256(to_bytes(content, errors="surrogate_or_strict")).hexdigest())
+                    content_sha256=hashlib.sha256(content).hexdigest())
     return observed
 
 

@@ -4,17 +4,22 @@
 """izuma_jwt over the ssh connection, against an sshd of the test's own on 127.0.0.1 (tests/rotation/sshd.py).
 
 The read of a deployed token through the connection (one shell command, no module) is what makes a converged host
-cost no module run; it must give the same answers over ssh as over the local connection, with and without
-pipelining: a host whose token is right costs one command and no module, a host that needs a write costs one module
-run, and a wrong mode alone is mended without a new token.
+cost no module run, and the write through it (one more command, the token on its standard input) what makes a new
+token cost none either; they must give the same answers over ssh as over the local connection, with and without
+pipelining and with become: a host whose token is right costs one command and no module, a host that needs a new
+token two commands and no module, and a wrong mode alone is mended by the module without a new token.
 """
 
 from __future__ import annotations
 
 import collections
+import grp
 import json
 import os
+import pwd
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
@@ -103,12 +108,12 @@ def changed_hosts(output: str) -> List[str]:
 def test_izuma_jwt_over_ssh_reads_through_the_connection(project: Path, sshd: Sshd, pipelining: bool) -> None:
     public = serialization.load_pem_private_key((project / "signing.key").read_bytes(), None).public_key()
 
-    # First run: a token to write on each host, one module run each.
+    # First run: a token to write on each host, through the connection: a read and a write, no module.
     counts, output = run(project, sshd, pipelining)
     assert changed_hosts(output) == sorted(HOSTS), output[-3000:]
     first = {}
     for host in HOSTS:
-        assert counts[host]["module"] == 1, (host, counts[host])
+        assert counts[host] == collections.Counter(command=2), (host, counts[host])
         token, mode = token_of(project, host)
         assert mode == 0o640
         assert jwt.decode(token, public, algorithms=["ES256"])["sub"] == host
@@ -128,3 +133,68 @@ def test_izuma_jwt_over_ssh_reads_through_the_connection(project: Path, sshd: Ss
     assert counts[HOSTS[0]]["module"] == 1, counts[HOSTS[0]]
     assert counts[HOSTS[1]]["module"] == 0, counts[HOSTS[1]]
     assert token_of(project, HOSTS[0]) == (first[HOSTS[0]], 0o640)
+
+
+BECOME_PLAYBOOK = """
+- name: Deploy a token over ssh with become
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Sign on the controller, write through the connection as the become user
+      izuma.device_management.izuma_jwt:
+        private_key_path: "{{ key_path }}"
+        dest: "{{ token_dir }}/app.jwt"
+        mode: "0640"
+        owner: "{{ token_owner }}"
+        group: "{{ token_group }}"
+        subject: "{{ inventory_hostname }}"
+        force: "{{ force | default(false) }}"
+      become: true
+      become_method: su
+      become_user: "{{ become_to }}"
+      become_flags: "-s /bin/sh"
+"""
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="su without a password and chown to another user need root")
+@pytest.mark.parametrize("pipelining", [False, True], ids=["no-pipelining", "pipelining"])
+@pytest.mark.parametrize("become_to", ["root", "nobody"])
+def test_izuma_jwt_over_ssh_writes_through_the_connection_with_become(project: Path, sshd: Sshd, pipelining: bool, become_to: str) -> None:
+    """become_method su (no password): to root, the file is given to nobody:nogroup; to nobody, into a directory it owns."""
+    nobody = pwd.getpwnam("nobody")
+    group = grp.getgrgid(nobody.pw_gid).gr_name
+    # A directory nobody can reach (the test's own tmp_path is private to root).
+    base = Path(tempfile.mkdtemp(prefix="izuma-ssh-become-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        for host in HOSTS:
+            (base / host).mkdir()
+            os.chown(str(base / host), nobody.pw_uid, nobody.pw_gid)
+        lines = (project / "hosts.ini").read_text(encoding="utf-8").splitlines()
+        lines = [line.replace("token_dir=%s" % (project / "hosts" / line.split()[0]), "token_dir=%s" % (base / line.split()[0]))
+                 if line.split() and line.split()[0] in HOSTS else line for line in lines]
+        lines.insert(1, "become_to=%s\ntoken_owner=nobody\ntoken_group=%s" % (become_to, group))
+        (project / "hosts.ini").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (project / "deploy.yml").write_text(BECOME_PLAYBOOK, encoding="utf-8")
+        counts, output = run(project, sshd, pipelining)
+        assert changed_hosts(output) == sorted(HOSTS), output[-3000:]
+        first = {}
+        for host in HOSTS:
+            assert counts[host] == collections.Counter(command=2), (host, counts[host])
+            info = (base / host / "app.jwt").stat()
+            assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (nobody.pw_uid, nobody.pw_gid, 0o640)
+            first[host] = (base / host / "app.jwt").read_text(encoding="ascii")
+            assert sorted(os.listdir(str(base / host))) == ["app.jwt"]
+        # Converged, then forced: a new token written the same way, over the old one.
+        counts, output = run(project, sshd, pipelining)
+        assert changed_hosts(output) == [], output[-3000:]
+        assert all(counts[host] == collections.Counter(command=1) for host in HOSTS), counts
+        (project / "deploy.yml").write_text(BECOME_PLAYBOOK.replace("force | default(false)", "true"), encoding="utf-8")
+        counts, output = run(project, sshd, pipelining)
+        assert changed_hosts(output) == sorted(HOSTS), output[-3000:]
+        for host in HOSTS:
+            assert counts[host] == collections.Counter(command=2), (host, counts[host])
+            assert (base / host / "app.jwt").read_text(encoding="ascii") != first[host]
+            assert (base / host / "app.jwt").stat().st_uid == nobody.pw_uid
+    finally:
+        shutil.rmtree(str(base), ignore_errors=True)

@@ -10,6 +10,7 @@ import grp
 import hashlib
 import os
 import pwd
+import stat
 import subprocess
 import typing as t
 
@@ -52,6 +53,18 @@ def test_content_bytes_are_exact_for_the_superseded_check(tmp_path: t.Any) -> No
     path.write_bytes(b"\xff\xfe not a token\r\n\n")
     observed = read(str(path))
     assert observed is not None and observed["content_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_terminal_changes_nothing_of_the_content(tmp_path: t.Any) -> None:
+    """ssh -tt (a terminal) turns every newline of the output into CR LF: the token and its SHA-256 stay exact."""
+    path = tmp_path / "app.jwt"
+    path.write_bytes(TOKEN.encode() + b"\n")
+    done = subprocess.run(["/bin/sh", "-c", deployed.read_command(str(path))], stdout=subprocess.PIPE, check=True)
+    observed = deployed.parse_read(done.stdout.decode("utf-8", "surrogateescape").replace("\n", "\r\n"))
+    assert observed is not None and observed["token"] == TOKEN and observed["mode"] == "0%o" % stat.S_IMODE(path.stat().st_mode)
+    assert observed["content_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    # Without the end of the dump (od missing or failed), the read does not answer.
+    assert deployed.parse_read(done.stdout.decode().replace(deployed.MARKER + "end", "")) is None
 
 
 def test_absent_file_and_missing_directory(tmp_path: t.Any) -> None:
