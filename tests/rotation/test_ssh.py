@@ -74,7 +74,7 @@ def project(sshd: Sshd, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run(project: Path, sshd: Sshd, pipelining: bool) -> Tuple[Dict[str, collections.Counter], str]:
+def run(project: Path, sshd: Sshd, pipelining: bool, **extra_env: str) -> Tuple[Dict[str, collections.Counter], str]:
     """Run the playbook with the module_runs callback: per host, a Counter of 'module' and 'command' events, and the output."""
     log = project / "module-runs.jsonl"
     if log.exists():
@@ -82,7 +82,7 @@ def run(project: Path, sshd: Sshd, pipelining: bool) -> Tuple[Dict[str, collecti
     env = dict(sshd.env(), ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING=str(pipelining),
                ANSIBLE_CALLBACK_PLUGINS=str(CALLBACK_DIR), ANSIBLE_CALLBACKS_ENABLED="module_runs", IZUMA_MODULE_RUNS_LOG=str(log),
                ANSIBLE_LOCAL_TEMP=str(project / "ansible-tmp"), ANSIBLE_HOST_KEY_CHECKING="false",
-               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
+               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")), **extra_env)
     status, output = run_command([str(BIN / "ansible-playbook"), "-i", str(project / "hosts.ini"), str(project / "deploy.yml")], env)
     assert status == 0, output[-4000:]
     counts = {host: collections.Counter() for host in HOSTS}  # type: Dict[str, collections.Counter]
@@ -160,7 +160,9 @@ BECOME_PLAYBOOK = """
 @pytest.mark.parametrize("pipelining", [False, True], ids=["no-pipelining", "pipelining"])
 @pytest.mark.parametrize("become_to", ["root", "nobody"])
 def test_izuma_jwt_over_ssh_writes_through_the_connection_with_become(project: Path, sshd: Sshd, pipelining: bool, become_to: str) -> None:
-    """become_method su (no password): to root, the file is given to nobody:nogroup; to nobody, into a directory it owns."""
+    """become_method su (no password): to root, the file is given to nobody:nogroup; to nobody, into a directory it owns.
+
+    The ssh user is root: become_allow_same_user makes su run for root too."""
     nobody = pwd.getpwnam("nobody")
     group = grp.getgrgid(nobody.pw_gid).gr_name
     # A directory nobody can reach (the test's own tmp_path is private to root).
@@ -176,7 +178,7 @@ def test_izuma_jwt_over_ssh_writes_through_the_connection_with_become(project: P
         lines.insert(1, "become_to=%s\ntoken_owner=nobody\ntoken_group=%s" % (become_to, group))
         (project / "hosts.ini").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (project / "deploy.yml").write_text(BECOME_PLAYBOOK, encoding="utf-8")
-        counts, output = run(project, sshd, pipelining)
+        counts, output = run(project, sshd, pipelining, ANSIBLE_BECOME_ALLOW_SAME_USER="true")
         assert changed_hosts(output) == sorted(HOSTS), output[-3000:]
         first = {}
         for host in HOSTS:
@@ -186,11 +188,11 @@ def test_izuma_jwt_over_ssh_writes_through_the_connection_with_become(project: P
             first[host] = (base / host / "app.jwt").read_text(encoding="ascii")
             assert sorted(os.listdir(str(base / host))) == ["app.jwt"]
         # Converged, then forced: a new token written the same way, over the old one.
-        counts, output = run(project, sshd, pipelining)
+        counts, output = run(project, sshd, pipelining, ANSIBLE_BECOME_ALLOW_SAME_USER="true")
         assert changed_hosts(output) == [], output[-3000:]
         assert all(counts[host] == collections.Counter(command=1) for host in HOSTS), counts
         (project / "deploy.yml").write_text(BECOME_PLAYBOOK.replace("force | default(false)", "true"), encoding="utf-8")
-        counts, output = run(project, sshd, pipelining)
+        counts, output = run(project, sshd, pipelining, ANSIBLE_BECOME_ALLOW_SAME_USER="true")
         assert changed_hosts(output) == sorted(HOSTS), output[-3000:]
         for host in HOSTS:
             assert counts[host] == collections.Counter(command=2), (host, counts[host])
