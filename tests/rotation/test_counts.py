@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
 from pathlib import Path
 from typing import Dict, Iterator, List
@@ -23,12 +24,16 @@ from fleet import Fleet, recap_changes, set_up_fleet
 APPLICATIONS = {"count-telemetry": ["count-c1", "count-c2", "count-c3"], "count-gateway": ["count-g1", "count-g2"]}
 HOSTS = [host for hosts in APPLICATIONS.values() for host in hosts]
 # Module executions per host (each host belongs to one application): none where the token is right (izuma_jwt reads
-# it through the connection), one where a token is written. The tasks that run per host (their names without the role
+# it through the connection), and none where a token is written either (izuma_jwt writes it through the connection
+# too: the fleet's hosts have a POSIX shell, a numeric mode and no symbolic link). The tasks that run per host (their names without the role
 # prefix): Ansible's own validation of the role's arguments, the token task, and the reload handlers where a token
 # changed.
 CONVERGED_MODULE_RUNS = 0
-REISSUE_MODULE_RUNS = 1
-ROTATION_MODULE_RUNS = 1
+REISSUE_MODULE_RUNS = 0
+ROTATION_MODULE_RUNS = 0
+# Low-level commands of the token task per host: the read, and the write where a token is written.
+TOKEN_TASK = "Sign each token on the controller, deploy it where needed, and verify it with the API"
+ROTATION_TOKEN_COMMANDS = 2
 RELOAD_HANDLERS = {
     "Reload the services that read the tokens",
     "Run the reload commands of the applications whose token changed",
@@ -244,3 +249,21 @@ def test_bad_role_input_is_refused_before_anything_is_done(fleet: Fleet) -> None
     assert "jwt_rotation_token_lifetime" in output and "Validation of arguments failed" in output, output[-3000:]
     assert "Traceback" not in output
     assert api_requests(fleet) == []
+
+
+def test_a_rotation_writes_every_token_through_the_connection(fleet: Fleet) -> None:
+    """A forced rotation: per host, the token task is two commands (read, write) and no module; each token is the new
+    key's, mode 0600, with no temporary or lock file left beside it."""
+    status, output, records = fleet.run_counted("jwt_rotation.yml", "-e", "jwt_rotation_force=true")
+    assert status == 0, output[-4000:]
+    modules = per_host(records, "module")
+    commands = per_host(records, "command")
+    for host in HOSTS:
+        assert sum(modules[host].values()) == ROTATION_MODULE_RUNS == 0, (host, modules[host])
+        assert commands[host][TOKEN_TASK] == ROTATION_TOKEN_COMMANDS, (host, commands[host])
+    for application, hosts in APPLICATIONS.items():
+        for host in hosts:
+            directory = fleet.workdir / "hosts" / host
+            assert (directory / (application + ".jwt")).stat().st_mode & 0o777 == 0o600
+            assert not [name for name in os.listdir(str(directory)) if name.startswith(".") or name.endswith(".lock")], host
+    assert fleet.refused_hosts() == []
