@@ -212,10 +212,12 @@ role-test: tools-venv rotation-tree
 
 # What the role costs per host, counted (module executions, per-host tasks, API requests), and the rotation split
 # into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused; and
-# izuma_jwt over the ssh connection (an sshd of the test's own on 127.0.0.1; hack/install-sshd.sh installs it).
+# izuma_jwt over the ssh connection (an sshd of the test's own on 127.0.0.1; hack/install-sshd.sh installs it), and
+# its write through the connection killed, under umask 000, read concurrently and with become.
 fleet-test: tools-venv rotation-tree
 	@hack/install-sshd.sh >/dev/null
-	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py tests/rotation/test_ssh.py
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py tests/rotation/test_ssh.py \
+		tests/rotation/test_shell_write.py
 
 # ----------------------------------------------------------------------------------------------------------------------
 # The emulator held against the public Pelion IAM specification (tests/emulator/README.md): its own test suite with
