@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: izuma.device_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The controller side of izuma_jwt: sign on the controller, deploy through the module.
+"""The controller side of izuma_jwt: sign on the controller, deploy through the connection or the module.
 
 For each host:
 
@@ -17,15 +17,21 @@ For each host:
 2. plan - ``_token_status.renewal_status`` on the controller: the token must verify
    with the current key and match the requested algorithm, claims, headers
    and lifetime, and be valid for longer than renew_margin;
-3. apply - only when the plan says so: sign a new token and run the module
-   with ``_operation=write`` (atomic 0600 write), or with
-   ``_operation=attributes`` when only owner, group or mode differ.
+3. apply - only when the plan says so: sign a new token and write it through
+   the connection with one shell command, the token on its standard input
+   (plugin_utils ``_token_write``: where the read went through the connection,
+   the directory exists, no unsafe_writes, no become password), or else run the
+   module with ``_operation=write`` (atomic 0600 write), which also takes over
+   when the shell command reports that it cannot apply (nothing written); run
+   the module with ``_operation=attributes`` when only owner, group or mode
+   differ.
 
 With ``verify``, one request from the controller then proves the token the
 host holds (``_deployed_token.verify_token``); a refusal fails the host.
 
 A converged host costs no module run and writes nothing, a host that needs a
-new token one (the write). Check mode stops
+new token none where it is written through the connection, one where the
+module writes. Check mode stops
 after the plan and signs nothing.
 
 No token, key or passphrase reaches the result, a warning or a message: the

@@ -140,10 +140,12 @@ options:
     description:
       - Permissions of the token file, as for M(ansible.builtin.file) - an octal string such as V('0600') or V('0640'),
         or a symbolic mode such as V(u=rw,g=r,o=).
-      - A new token is always written to a temporary file created with mode 0600 and renamed over O(dest) with
-        M(ansible.builtin.copy)'s atomic move. A token file already at O(dest) is first given this mode (and O(owner),
-        O(group) and the SELinux and file attributes) and passes them on to the new one; a new file gets them right
-        after the rename. So a token is never more open than asked, even for an instant.
+      - A new token is always written to a temporary file created with mode 0600 in the directory of O(dest) and
+        renamed over O(dest). Through the connection (see the notes), the temporary file gets O(owner), O(group) and
+        this mode before the rename. By the module, with M(ansible.builtin.copy)'s atomic move, a token file already at
+        O(dest) is first given this mode (and O(owner), O(group) and the SELinux and file attributes) and passes them on
+        to the new one; a new file gets them right after the rename. So a token is never more open than asked, even for
+        an instant.
       - A mode that lets other users read the token is applied, with a warning.
     type: raw
     default: '0600'
@@ -194,7 +196,7 @@ attributes:
   vault:
     support: none
 notes:
-  - The managed hosts need only Python, and only to write; the controller needs C(cryptography) and C(PyJWT), and
+  - The managed hosts need Python only where the module writes (see below); the controller needs C(cryptography) and C(PyJWT), and
     C(python-pkcs11) with the token's PKCS#11 library for a key in a PKCS#11 token.
   - The deployed token, its mode, owner and group are read through the connection with one POSIX shell command
     (C(ls) and C(cat), with become when the task uses it) and checked on the controller (signature, claims, expiry),
@@ -206,6 +208,19 @@ notes:
     or C(psrp)), a O(dest) that is relative or starts with C(~), a symbolic O(mode), file attributes other than
     owner, group and mode (SELinux context, O(attributes)), a symbolic link at O(dest), a missing directory without
     O(directory_mode), or an answer it does not recognise.
+  - Where the token was read through the connection, a new token is written through it too, with no module run - one
+    more POSIX shell command, with become when the task uses it, that gets the token on its standard input (never in
+    its command line or environment). Holding the lock of O(lock_timeout) (C(flock)), it writes the token to a
+    temporary file that C(mktemp) creates with mode 0600 in the directory of O(dest), checks that O(dest) still holds
+    what was read (C(sha256sum)), sets O(owner), O(group) and O(mode) on the temporary file (without O(owner) and
+    O(group), those of the file it replaces, as the atomic move does) and renames it over O(dest) (C(mv -f)). A failure
+    before the rename removes the temporary file and leaves O(dest) as it was.
+  - The module writes instead (one module run) where the module read, and also for a missing directory to create with
+    O(directory_mode), O(unsafe_writes) set in the task, a become password (the connection needs the command's
+    standard input to type it), and when the command reports that it cannot apply, before anything is written -
+    C(flock), C(mktemp) or C(sha256sum) missing, SELinux enabled on the host (the module keeps the replaced file's
+    SELinux context), or a step refused, such as an unknown O(owner) or O(group), which the module then reports. A change
+    of O(mode), O(owner) or O(group) alone is made by the module.
   - To upload the matching certificate, see M(izuma.device_management.izuma_verification_key). To sign a token on
     the controller for use in a later task, see the P(izuma.device_management.izuma_jwt#lookup) lookup.
 seealso:
@@ -348,7 +363,8 @@ verified:
 module_runs:
   description:
     - How many times the module ran on the host for this task - V(0) when the deployed token was read through the
-      connection and is right, V(1) when something was written (see the notes for the connections that can read).
+      connection and was right or a new one was written through it, V(1) or V(2) when the module read, wrote, or
+      changed only the file's attributes (see the notes for when each path applies).
   returned: success
   type: int
   sample: 0
