@@ -121,8 +121,9 @@ def test_a_kill_between_write_and_rename_leaves_the_token_as_it_was(project: Pat
     blocked = project / "blocked"
     fake = fake_mv(project, "touch %s\nexec sleep 120" % blocked)
     with open(str(project / "killed.log"), "w", encoding="utf-8") as log:
-        process = subprocess.Popen(command(project, tokens, "-e", "force=true"), env=environment(project, fake), stdout=log,  # pylint: disable=consider-using-with
-                                   stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=lambda: os.umask(0))
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            command(project, tokens, "-e", "force=true"), env=environment(project, fake), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=lambda: os.umask(0))
         try:
             deadline = time.monotonic() + 120
             while not blocked.exists():
