@@ -199,7 +199,7 @@ notes:
   - The managed hosts need Python only where the module writes (see below); the controller needs C(cryptography) and C(PyJWT), and
     C(python-pkcs11) with the token's PKCS#11 library for a key in a PKCS#11 token.
   - The deployed token, its mode, owner and group are read through the connection with one POSIX shell command
-    (C(ls) and C(cat), with become when the task uses it) and checked on the controller (signature, claims, expiry),
+    (C(ls) and C(od), with become when the task uses it) and checked on the controller (signature, claims, expiry),
     so the controller sees the token in memory, as M(ansible.builtin.slurp) would; it is dropped from every result.
     A host whose token is right costs no module run, a host that needs a new token one (the write).
   - That read is made on every connection whose shell is POSIX (the C(sh) family) - C(local) (tested), C(ssh),
