@@ -201,7 +201,8 @@ notes:
   - The deployed token, its mode, owner and group are read through the connection with one POSIX shell command
     (C(ls) and C(od), with become when the task uses it) and checked on the controller (signature, claims, expiry),
     so the controller sees the token in memory, as M(ansible.builtin.slurp) would; it is dropped from every result.
-    A host whose token is right costs no module run, a host that needs a new token one (the write).
+    A host whose token is right costs no module run, and so does a host that needs a new token where it is written
+    through the connection too (below); where the module writes, one.
   - That read is made on every connection whose shell is POSIX (the C(sh) family) - C(local) (tested), C(ssh),
     C(paramiko_ssh) and container connections run the same command through the connection. The module reads instead
     (one more module run) where the read cannot give the exact answer - another shell (PowerShell, as with C(winrm)
