@@ -229,5 +229,5 @@ def test_parse_write_says_unknown_for_anything_else() -> None:
 
 def test_open_mode_warning() -> None:
     assert token_write.open_mode_warning("0640", "/a.jwt") is None
-    assert token_write.open_mode_warning("0644", "/a.jwt") == ("mode 0644 of /a.jwt lets every user of the host use the token in it: "
-                                                             "use mode 0600, or 0640 with a group")
+    expected = "mode 0644 of /a.jwt lets every user of the host use the token in it: use mode 0600, or 0640 with a group"
+    assert token_write.open_mode_warning("0644", "/a.jwt") == expected
