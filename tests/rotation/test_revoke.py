@@ -23,7 +23,7 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from fleet import Fleet, recap_changes, set_up_fleet, wait_for_hang, wait_for_output
+from fleet import Fleet, custom_stats, recap_changes, set_up_fleet, wait_for_hang, wait_for_output
 
 APPLICATION = "revoke-telemetry"
 HOSTS = ["revoke-1", "revoke-2", "revoke-3"]
@@ -50,13 +50,6 @@ def tokens(fleet: Fleet) -> Dict[str, str]:
 
 def record(fleet: Fleet) -> Path:
     return fleet.key_dir / (APPLICATION + ".revocation.json")
-
-
-def custom_stats(output: str) -> Dict[str, object]:
-    """What the run published with set_stats (per_host false), from the default callback's CUSTOM STATS (show_custom_stats)."""
-    lines = [line for line in output.splitlines() if line.startswith("\tRUN: ")]
-    assert len(lines) == 1, output[-3000:]
-    return json.loads(lines[0][len("\tRUN: "):])
 
 
 def revoke(fleet: Fleet, *args: str) -> tuple:

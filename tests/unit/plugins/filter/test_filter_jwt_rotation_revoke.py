@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import typing as t
@@ -25,7 +26,6 @@ APPS = [{"name": "telemetry", "hosts": ["collectors"]}]
 
 def certificate() -> t.Tuple[str, str]:
     """A self-signed certificate (PEM) and its public key fingerprint."""
-    import datetime  # pylint: disable=import-outside-toplevel
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "t")])
     now = datetime.datetime.now(datetime.timezone.utc)
