@@ -103,10 +103,13 @@ def jwt_rotation_revoke_summary(outcome: t.Dict[str, t.Dict[str, t.Any]], check_
     """One line per revoked application: the key revoked, the new key, and the hosts that lost access."""
     lines = []
     for name, item in outcome.items():
-        would = " (check mode: would be)" if check_mode else ""
         how = "rotated now" if item["rotated"] else ("rotated by an earlier, interrupted run" if item["resumed"] else "not rotated")
-        revoked = ("DELETED from the API%s" % would if item["revoked"] else
-                   "STILL UPLOADED: run playbooks/jwt_revoke.yml again with the same variables")
+        if check_mode:
+            revoked = "would be DELETED from the API (check mode: nothing was changed)"
+        elif item["revoked"]:
+            revoked = "DELETED from the API"
+        else:
+            revoked = "STILL UPLOADED: run playbooks/jwt_revoke.yml again with the same variables"
         waiting = item["hosts_without_new_token"]
         if waiting:
             hosts = ("%d of %d host(s) did NOT get a token signed by the new key and have no access until they do: %s"

@@ -97,3 +97,4 @@ def test_outcome_and_summary() -> None:
     still = revoke.jwt_rotation_revoke_outcome(state, plan, revocation, [{"failed": True}])
     assert still["telemetry"]["revoked"] is False
     assert "STILL UPLOADED: run playbooks/jwt_revoke.yml again" in revoke.jwt_rotation_revoke_summary(still)[0]
+    assert "would be DELETED from the API (check mode: nothing was changed)" in revoke.jwt_rotation_revoke_summary(still, True)[0]
