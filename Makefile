@@ -27,7 +27,7 @@ help:
 	@echo "  make ee-test       ansible-builder create: an execution environment gets the runtime requirements"
 	@echo "  make runner-test   the rotation playbook through ansible-runner with the AWX credential type"
 	@echo "  make kill-test     the role killed at every phase; the next run finishes the rotation"
-	@echo "  make role-test     the role in check mode and in serial batches; the audit playbook"
+	@echo "  make role-test     the role in check mode and in serial batches; the audit playbook; revoke now (jwt_revoke.yml)"
 	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once; izuma_jwt over ssh"
 	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
 	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2 and tpm2-pkcs11 on swtpm (PKCS11_IMPLEMENTATIONS=tpm2,"
@@ -206,9 +206,10 @@ kill-test: tools-venv rotation-tree
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_kill.py
 
 # The role in check mode (writes nothing) and in serial batches (one rotation, retirement after the last batch);
-# the audit playbook.
+# the audit playbook; revoke now (jwt_revoke.yml: refused without its variables, a full run, an unreachable host,
+# killed at four points and run again).
 role-test: tools-venv rotation-tree
-	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_modes.py
+	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_modes.py tests/rotation/test_revoke.py
 
 # What the role costs per host, counted (module executions, per-host tasks, API requests), and the rotation split
 # into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused; and

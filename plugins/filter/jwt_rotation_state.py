@@ -215,7 +215,7 @@ def jwt_rotation_retirement(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.
             from_hosts[(_get(item, "host"), _get(item, "application"))] = _get(call, "status", -1) == 200
     plan = {}
     for name, app in state.items():
-        waiting, reissued, kept, verified, refused = [], 0, 0, 0, 0
+        waiting, unchecked, reissued, kept, verified, refused = [], [], 0, 0, 0, 0
         for host in app["hosts"]:
             record = _host_record(hostvars, host, name)
             signed = bool(record) and not _get(record, "failed", False) and not _get(record, "skipped", False) \
@@ -227,6 +227,8 @@ def jwt_rotation_retirement(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.
             refused += 1 if accepted is False else 0
             if not signed or (verify and accepted is not True):
                 waiting.append(host)
+            if signed and verify and accepted is None:
+                unchecked.append(host)
         has_previous = app["previous"] or app["previous_file"]
         if not has_previous or app["pending"] or not app["fingerprint"]:
             retire = None
@@ -234,9 +236,47 @@ def jwt_rotation_retirement(state: t.Dict[str, t.Dict[str, t.Any]], hostvars: t.
             retire = "now"
         else:
             retire = "auto"
-        plan[name] = {"waiting": waiting, "retire": retire, "reissued": reissued, "kept": kept, "verified": verified,
+        plan[name] = {"waiting": waiting, "unchecked": unchecked, "retire": retire, "reissued": reissued, "kept": kept, "verified": verified,
                       "refused": refused}
     return plan
+
+
+def _previous_after(app: t.Dict[str, t.Any], result: t.Dict[str, t.Any]) -> t.Tuple[bool, bool]:
+    """Whether the retirement task ran for ``app`` (its loop ``result``), and whether a previous key is still uploaded."""
+    done = bool(result) and not _get(result, "skipped", False)
+    return done, bool(_get(result, "previous_verification_key", {})) if done else bool(app["previous"])
+
+
+def jwt_rotation_outcome(state: t.Dict[str, t.Dict[str, t.Any]], plan: t.Dict[str, t.Dict[str, t.Any]],
+                         retired: t.List[t.Dict[str, t.Any]], rotated_before: t.Optional[t.List[str]] = None,
+                         retired_before: t.Optional[t.List[str]] = None, check_mode: bool = False) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """Each application's outcome for ``set_stats`` (AWX artifacts), by name: key, rotated, retired, hosts; no secret.
+
+    ``rotated_before`` and ``retired_before`` name the applications an earlier serial batch of the run rotated or
+    retired: each batch's outcome then describes the whole run so far, and the last batch's is the run's.
+    """
+    outcome = {}
+    for index, (name, app) in enumerate(state.items()):
+        result = retired[index] if index < len(retired) else {}
+        done, still = _previous_after(app, result)
+        waiting, unchecked = plan[name]["waiting"], plan[name].get("unchecked", [])
+        outcome[name] = {
+            "application_id": app["id"],
+            "key": app["key_name"],
+            "key_fingerprint": app["fingerprint"],
+            "key_expires_at": app["expires_at"],
+            "rotated": bool(app["rotated"]) or name in (rotated_before or []),
+            "retired": (done and bool(_get(result, "changed", False))) or name in (retired_before or []),
+            "previous_key_uploaded": still,
+            "hosts": len(app["hosts"]),
+            "hosts_verified": [host for host in app["hosts"] if host not in waiting],
+            "hosts_not_verified": [host for host in waiting if host not in unchecked],
+            "hosts_unchecked": list(unchecked),
+            "tokens_issued": plan[name]["reissued"],
+            "tokens_refused": plan[name]["refused"],
+            "check_mode": bool(check_mode),
+        }
+    return outcome
 
 
 def jwt_rotation_summary(state: t.Dict[str, t.Dict[str, t.Any]], plan: t.Dict[str, t.Dict[str, t.Any]],
@@ -245,7 +285,7 @@ def jwt_rotation_summary(state: t.Dict[str, t.Dict[str, t.Any]], plan: t.Dict[st
     lines = []
     for index, (name, app) in enumerate(state.items()):
         result = retired[index] if index < len(retired) else {}
-        done = bool(result) and not _get(result, "skipped", False)
+        done, still = _previous_after(app, result)
         would = "would be " if check_mode else ""
         if app["fingerprint"]:
             key_line = "key %s (public key %s..., expires %s)" % (app["key_name"], app["fingerprint"][:16], app["expires_at"])
@@ -260,7 +300,6 @@ def jwt_rotation_summary(state: t.Dict[str, t.Dict[str, t.Any]], plan: t.Dict[st
         else:
             rotation = "no rotation due"
         waiting = plan[name]["waiting"]
-        still = bool(_get(result, "previous_verification_key", {})) if done else app["previous"]
         if done and _get(result, "changed", False):
             previous = "previous key %sretired%s" % (would, " (every host verified)" if plan[name]["retire"] == "now"
                                                      else " (grace period over)")
@@ -302,4 +341,5 @@ class FilterModule:
             "jwt_rotation_retirement": jwt_rotation_retirement,
             "jwt_rotation_to_verify": jwt_rotation_to_verify,
             "jwt_rotation_summary": jwt_rotation_summary,
+            "jwt_rotation_outcome": jwt_rotation_outcome,
         }

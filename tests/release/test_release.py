@@ -36,7 +36,7 @@ SHIPPED = [
     "meta/runtime.yml", "meta/execution-environment.yml", "changelogs/changelog.yaml", "changelogs/config.yaml",
     "plugins/modules/izuma_application.py", "plugins/filter/jwt_claims.py", "plugins/filter/jwt_claims.yml",
     "plugins/lookup/izuma_jwt.py", "plugins/action/izuma_jwt.py", "roles/jwt_rotation/meta/argument_specs.yml",
-    "playbooks/jwt_setup.yml", "playbooks/jwt_rotation.yml", "playbooks/jwt_audit.yml",
+    "playbooks/jwt_setup.yml", "playbooks/jwt_rotation.yml", "playbooks/jwt_audit.yml", "playbooks/jwt_revoke.yml",
     "docs/quickstart.md", "extensions/awx/credential_type_izuma.yml", "extensions/awx/credential_type_izuma_pkcs11.yml",
     "extensions/awx/execution-environment.yml", "extensions/molecule/jwt_rotation/molecule.yml",
     "tests/emulator/izuma_emulator/__main__.py", "tests/emulator/README.md", "tests/unit/conftest.py",

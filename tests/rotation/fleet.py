@@ -55,6 +55,16 @@ def recap_changes(output: str) -> Dict[str, int]:
     return changes
 
 
+def custom_stats(output: str) -> Dict[str, object]:
+    """What a run published with set_stats (per_host false), from the default callback's CUSTOM STATS block.
+
+    Run the playbook with ANSIBLE_SHOW_CUSTOM_STATS=true; the callback prints the data on one line, as JSON.
+    """
+    lines = [line for line in output.splitlines() if line.startswith("\tRUN: ")]
+    assert len(lines) == 1, output[-3000:]
+    return json.loads(lines[0][len("\tRUN: "):])
+
+
 class Fleet:
     """Applications with their hosts, an inventory under ``workdir``, and the emulator they talk to."""
 

@@ -8,7 +8,7 @@
 * The audit playbook: nothing to report on a converged fleet; then expiring and missing tokens.
 * Serial batches of one host: the first batch rotates, the others do not rotate again, and the previous key is
   deleted only after the last host's token has been verified. That run is made at -vvv: no token, private key or
-  access key may appear in its output.
+  access key may appear in its output; what it publishes with set_stats is true of the whole run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Dict, Iterator
 
 import pytest
 
-from fleet import Fleet
+from fleet import Fleet, custom_stats
 
 APPLICATIONS = {"modes-telemetry": ["modes-c1", "modes-c2"], "modes-gateway": ["modes-g1"]}
 KEY_WRITE = r"/verification-keys"
@@ -67,7 +67,8 @@ def test_check_mode_of_a_rotation_writes_nothing(fleet: Fleet) -> None:
 def test_serial_batches_rotate_once_and_retire_after_the_last_batch(fleet: Fleet) -> None:
     """Batches of one host: one rotation per application, retirement only after every host is verified."""
     fleet.emulator.clear_log()
-    status, output = fleet.run("jwt_rotation.yml", "-e", "jwt_rotation_force=true", "-e", "jwt_fleet_batch=1", "-vvv")
+    status, output = fleet.run("jwt_rotation.yml", "-e", "jwt_rotation_force=true", "-e", "jwt_fleet_batch=1", "-vvv",
+                               ANSIBLE_SHOW_CUSTOM_STATS="true")
     assert status == 0, output[-4000:]
     assert "eyJ" not in output and "PRIVATE KEY" not in output and fleet.emulator.admin_key not in output
     log = fleet.emulator.log()
@@ -82,6 +83,17 @@ def test_serial_batches_rotate_once_and_retire_after_the_last_batch(fleet: Fleet
         assert deletes[0] > max(verifications), "the previous key of %s went before every host was verified" % name
         assert [item["name"] for item in fleet.keys(name)] == [name + "-signing"]
     assert fleet.refused_hosts() == []
+    # set_stats (per_host false, aggregate): each of the three batches published; what stands is true of the whole
+    # run, although the last batch rotated nothing and retired only modes-gateway's previous key (modes-telemetry's
+    # went in the second batch, after modes-c2).
+    outcome = custom_stats(output)["jwt_rotation_outcome"]
+    assert sorted(outcome) == sorted(APPLICATIONS)
+    for name, hosts in APPLICATIONS.items():
+        item = outcome[name]
+        assert (item["rotated"], item["retired"], item["previous_key_uploaded"]) == (True, True, False), (name, item)
+        assert (item["hosts_verified"], item["hosts_not_verified"], item["hosts_unchecked"]) == (hosts, [], []), (name, item)
+        assert item["tokens_issued"] == len(hosts) and item["key"] == name + "-signing"
+        assert item["key_expires_at"] == fleet.keys(name)[0]["expires_at"]
 
 
 def test_audit_reports_expiring_tokens_and_missing_ones(fleet: Fleet) -> None:

@@ -94,6 +94,33 @@ def run_job(fleet: Fleet, tmp_path: Path, inputs: Dict[str, str], extravars: Dic
     return ansible_runner.run(private_data_dir=str(data), playbook="jwt_rotation.yml", quiet=True)
 
 
+def artifacts(runner: ansible_runner.Runner) -> Dict[str, object]:
+    """What the job published with set_stats, as AWX stores it: the playbook_on_stats event's artifact_data."""
+    stats = [event for event in runner.events if event.get("event") == "playbook_on_stats"]
+    assert len(stats) == 1, [event.get("event") for event in runner.events][-5:]
+    return stats[0]["event_data"]["artifact_data"]
+
+
+def check_outcome(fleet: Fleet, runner: ansible_runner.Runner, rotated: bool, verified: bool) -> Dict[str, dict]:
+    """The job's jwt_rotation_outcome artifact: one entry per application, its values those of the API and the hosts."""
+    outcome = artifacts(runner)["jwt_rotation_outcome"]
+    assert sorted(outcome) == sorted(APPLICATIONS)
+    for name, hosts in APPLICATIONS.items():
+        keys = fleet.keys(name)
+        # One key left, the one the outcome names, and every host holds a token signed by it.
+        assert [item["name"] for item in keys] == [name + "-signing"], keys
+        item = outcome[name]
+        assert item["application_id"] == fleet.application_id(name) and item["key"] == name + "-signing"
+        assert all(fleet.signed_by(fleet.token(host, name), keys[0]) for host in hosts)
+        assert item["key_expires_at"] == keys[0]["expires_at"] and len(item["key_fingerprint"]) == 64
+        assert (item["rotated"], item["retired"], item["previous_key_uploaded"]) == (rotated, rotated, False)
+        assert item["hosts"] == len(hosts) and item["tokens_refused"] == 0 and item["check_mode"] is False
+        # Verified: hosts whose token this run sent to the API; a converged run reads them but sends none.
+        assert (item["hosts_verified"], item["hosts_unchecked"]) == ((hosts, []) if verified else ([], hosts))
+        assert item["hosts_not_verified"] == []
+    return outcome
+
+
 def job_output(runner: ansible_runner.Runner) -> str:
     """Everything the job printed, as AWX would show and store it."""
     return runner.stdout.read()
@@ -129,6 +156,10 @@ def test_rotation_job_with_the_jwt_credential(fleet: Fleet, automation: Dict[str
     # Nothing secret in the job's output or its stored events.
     events = json.dumps(list(runner.events))
     assert_no_secret(output + events, automation["private_key"].strip().splitlines()[1])
+    # What AWX passes to a workflow's next nodes (set_stats, per_host false): the run's outcome per application
+    # (checked through the API after the request log above).
+    rotated = check_outcome(fleet, runner, rotated=True, verified=True)
+    assert all(item["tokens_issued"] == 2 for item in rotated.values())
 
 
 def test_converged_job_with_the_access_key_credential(fleet: Fleet, automation: Dict[str, str], tmp_path: Path) -> None:
@@ -138,6 +169,8 @@ def test_converged_job_with_the_access_key_credential(fleet: Fleet, automation: 
     output = job_output(runner)
     assert (runner.status, runner.rc) == ("successful", 0), output[-6000:]
     assert set(recap_changes(output).values()) == {0}, output[-3000:]
+    converged = check_outcome(fleet, runner, rotated=False, verified=False)
+    assert all(item["tokens_issued"] == 0 for item in converged.values())
     assert_no_secret(output + json.dumps(list(runner.events)), fleet.emulator.admin_key)
 
 

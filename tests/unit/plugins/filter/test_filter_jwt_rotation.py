@@ -47,7 +47,7 @@ def test_registered_and_documented() -> None:
     names = set(rotation.FilterModule().filters())
     assert names == {"jwt_rotation_state", "jwt_rotation_host_applications", "jwt_rotation_lifetimes",
                      "jwt_rotation_retirement", "jwt_rotation_summary", "jwt_rotation_to_verify",
-                     "jwt_rotation_ids", "jwt_rotation_id_record"}
+                     "jwt_rotation_ids", "jwt_rotation_id_record", "jwt_rotation_outcome"}
     for name in names:
         path = os.path.join(os.path.dirname(rotation.__file__), name + ".yml")
         with open(path, encoding="utf-8") as stream:
@@ -187,7 +187,7 @@ def test_retirement_now_when_every_host_is_verified() -> None:
     current = state()
     plan = rotation.jwt_rotation_retirement(current, hostvars(
         c1=[token("telemetry", "f1" * 32)], c2=[token("telemetry", "f1" * 32, renewed=False)], g1=[token("gateway", "f2" * 32)]))
-    assert plan["telemetry"] == {"waiting": [], "retire": "now", "reissued": 1, "kept": 1, "verified": 2, "refused": 0}
+    assert plan["telemetry"] == {"waiting": [], "unchecked": [], "retire": "now", "reissued": 1, "kept": 1, "verified": 2, "refused": 0}
     # No previous key: nothing to retire.
     assert plan["gateway"]["retire"] is None and plan["gateway"]["waiting"] == []
 
@@ -283,3 +283,31 @@ def test_retirement_counts_the_calls_made_from_the_hosts() -> None:
     assert plan["telemetry"]["waiting"] == ["c2"] and plan["telemetry"]["refused"] == 1 and plan["telemetry"]["retire"] == "auto"
     calls[1]["status"] = 200
     assert rotation.jwt_rotation_retirement(current, variables, host_calls=calls)["telemetry"]["retire"] == "now"
+
+
+def test_outcome_for_set_stats() -> None:
+    """Per application, for AWX: the key, rotated, retired, and the hosts in three lists; no secret in it."""
+    current = state()
+    hosts = hostvars(c1=[token("telemetry", "f1" * 32)], c2=[token("telemetry", "f1" * 32, verified=None, renewed=False)],
+                     g1=[token("gateway", "00" * 32)])
+    plan = rotation.jwt_rotation_retirement(current, hosts)
+    outcome = rotation.jwt_rotation_outcome(current, plan, [{"changed": True, "previous_verification_key": {}}, {"skipped": True}])
+    assert outcome["telemetry"] == {
+        "application_id": "a" * 32, "key": "telemetry-signing", "key_fingerprint": "f1" * 32,
+        "key_expires_at": "2027-12-01T00:00:00Z", "rotated": True, "retired": True, "previous_key_uploaded": False,
+        "hosts": 2, "hosts_verified": ["c1"], "hosts_unchecked": ["c2"], "hosts_not_verified": [], "tokens_issued": 1,
+        "tokens_refused": 0, "check_mode": False}
+    # g1 holds a token signed by another key: not verified; nothing retired, no previous key.
+    assert outcome["gateway"]["hosts_not_verified"] == ["g1"] and outcome["gateway"]["hosts_verified"] == []
+    assert outcome["gateway"]["retired"] is False and outcome["gateway"]["rotated"] is False
+
+
+def test_outcome_of_a_later_serial_batch_describes_the_whole_run() -> None:
+    """A later batch neither rotates nor (here) retires: what earlier batches did stays true in its outcome."""
+    keys = [key_result("f1" * 32, previous=True), key_result("f2" * 32)]
+    later = rotation.jwt_rotation_state(APPS, APP_RESULTS, keys, HOSTS, "/keys", 86400)
+    plan = rotation.jwt_rotation_retirement(later, hostvars(c1=[token("telemetry", "f1" * 32)]))
+    outcome = rotation.jwt_rotation_outcome(later, plan, [{"skipped": True}] * 2, ["telemetry"], ["gateway"])
+    assert outcome["telemetry"]["rotated"] is True and outcome["telemetry"]["retired"] is False
+    assert outcome["telemetry"]["previous_key_uploaded"] is True and outcome["telemetry"]["hosts_not_verified"] == ["c2"]
+    assert outcome["gateway"]["retired"] is True and outcome["gateway"]["rotated"] is False
