@@ -578,25 +578,29 @@ def plot(table: Dict[str, Dict[str, Dict[str, Dict[str, float]]]], path: Path) -
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
     figure, (times, memory) = plt.subplots(1, 2, figsize=(12, 4.8))
+    colours = {("collection", "rotation"): "tab:blue", ("collection", "converged"): "tab:orange",
+               ("plain", "rotation"): "tab:green", ("plain", "converged"): "tab:red"}
     for label, style in (("collection", "-o"), ("plain", "--s")):
         for kind in ("rotation", "converged"):
             runs = sorted((int(size), sizes[kind]) for size, sizes in table[label].items() if kind in sizes)
             if not runs:
                 continue
             sizes = [size for size, _run in runs]
-            times.plot(sizes, [run["wall"] for _size, run in runs], style, label="%s, %s" % (label, kind))
-            memory.plot(sizes, [run["peak_mb"] for _size, run in runs], style, label="%s, %s: RSS sum" % (label, kind))
-            if label == "collection" and all("peak_pss_mb" in run for _size, run in runs):
-                memory.plot(sizes, [run["peak_pss_mb"] for _size, run in runs], ":^", label="%s, %s: PSS sum" % (label, kind))
+            colour = colours[(label, kind)]
+            times.plot(sizes, [run["wall"] for _size, run in runs], style, color=colour, label="%s, %s" % (label, kind))
+            memory.plot(sizes, [run["peak_mb"] for _size, run in runs], style, color=colour, label="%s, %s: RSS sum" % (label, kind))
+            if all("peak_pss_mb" in run for _size, run in runs):
+                memory.plot(sizes, [run["peak_pss_mb"] for _size, run in runs], ":^", color=colour, label="%s, %s: PSS sum" % (label, kind))
     memory.axhline(BOUNDS["peak_mb"], color="grey", linewidth=1, linestyle="-.", label="bound at %d hosts" % BOUND_SIZE)
-    for axes, ylabel, title in ((times, "wall time (s)", "time"), (memory, "peak memory of the process tree (MB)", "memory")):
+    for axes, ylabel, title in ((times, "wall time (s)", "time"), (memory, "peak memory of the process tree (MB)", "peak memory")):
         axes.set_xscale("log")
-        axes.set_yscale("log")
         axes.set_xlabel("hosts (2 applications, local connection)")
         axes.set_ylabel(ylabel)
         axes.set_title("jwt_rotation: %s against fleet size" % title)
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize="small")
+    times.set_yscale("log")
+    memory.set_ylim(bottom=0)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
