@@ -13,9 +13,12 @@ Run it in a collection tree with the bench environment: ``make bench`` (``BENCH_
    (one key per application; every host holds a 0600 token signed by it that the API accepts).
 2. The converged token check alone: izuma_jwt on 20 hosts whose tokens are right, against a bare
    ansible.builtin.stat of the same files, interleaved, for an EC and an RSA key.
-3. Fleet sizes (20, 100, 1,000 hosts by default): first setup, forced rotation and converged run, for the collection
-   and for the plain playbook (``--plain-sizes``), with wall time, CPU, peak memory, API requests and module runs
-   per host.
+3. Fleet sizes (20, 100, 1,000 hosts by default; ``--sizes 20,100`` for a quick run): first setup, forced rotation
+   and converged run, for the collection and for the plain playbook (``--plain-sizes``), with wall time, CPU, peak
+   memory (two ways, see Measure: the sum of RSS and the sum of PSS over the process tree), API requests and module
+   runs per host; then, per size, the rotation/converged ratio, the peak memory and the converged run's API requests
+   against the bounds of issue 21 (judged at 1,000 hosts: at most 2.5x, at most 1.2 GB of RSS sum, 2 requests),
+   printed as met or not. ``--keep DIR`` keeps each run's module_runs log (per-task times) and memory samples.
 4. ``lookup``: the izuma_jwt lookup where users call it, ``{{ lookup('izuma.device_management.izuma_jwt', ...) }}`` in a
    template rendered by Ansible's Templar in this process (a new subject, so a new token, on every call), against the
    same template with ``{{ lookup('ansible.builtin.env', 'HOME') }}`` plus PyJWT's ``jwt.encode`` with a parsed key;
@@ -28,7 +31,8 @@ Run it in a collection tree with the bench environment: ``make bench`` (``BENCH_
    one API request.
 
 ``--sections`` picks among plain, stat, lookup, task and sizes (all by default). It prints medians and ranges, writes
-them to benchmarks/results/bench.json, and plots time against fleet size to benchmarks/results/fleet-size.png.
+them to benchmarks/results/bench.json, and plots time and peak memory against fleet size to
+benchmarks/results/fleet-size.png.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,35 +57,66 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "rotation"), str(ROOT / "tests" / "emulator")]
 
 from fleet import BIN, CALLBACK_DIR, COLLECTIONS_PATH, Fleet, run_command  # noqa: E402  pylint: disable=wrong-import-position
-from izuma_emulator.testing import Emulator, process_tree  # noqa: E402  pylint: disable=wrong-import-position
+from izuma_emulator.testing import Emulator  # noqa: E402  pylint: disable=wrong-import-position
 
 PLAIN = ROOT / "benchmarks" / "plain" / "rotation.yml"
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-class Measure:
-    """Wall time, CPU of the finished children, peak resident memory of the process tree, API requests, module runs."""
+def _read_memory(pid: int, pss: bool) -> int:
+    """A process's resident memory in bytes: RSS (/proc/PID/statm), or PSS (/proc/PID/smaps_rollup: each page shared
+    by n processes counted 1/n in each); 0 when the process is gone."""
+    try:
+        if not pss:
+            with open("/proc/%d/statm" % pid, encoding="ascii") as stream:
+                return int(stream.read().split()[1]) * resource.getpagesize()
+        with open("/proc/%d/smaps_rollup" % pid, encoding="ascii") as stream:
+            for row in stream:
+                if row.startswith("Pss:"):
+                    return int(row.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
-    def __init__(self, emulator: Emulator, log: Path) -> None:
+
+class Measure:
+    """Wall time, CPU of the finished children, peak memory of the process tree, API requests, module runs.
+
+    Memory is sampled every 50 ms over the ansible-playbook process tree, two ways: the sum of each process's RSS
+    (what ``ps`` shows; pages that forked workers share copy-on-write with the main process are counted once per
+    process, so this overstates the memory the tree holds), and the sum of PSS (each shared page split between the
+    processes that share it: the sum is what the tree holds). Each is split into the main ansible-playbook process, its
+    workers (its children) and what they run (modules, shells: deeper descendants). ``keep`` (a directory) keeps the
+    module_runs log and the memory samples of each run there, for a profile.
+    """
+
+    def __init__(self, emulator: Emulator, log: Path, keep: Path | None = None) -> None:
         self.emulator = emulator
         self.log = log
-        self.peak = 0
+        self.keep = keep
+        self.peaks: Dict[str, float] = {}
+        self.samples: List[List[float]] = []
         self._stop = threading.Event()
 
-    def _sample(self, pid: int) -> None:
+    def _sample(self, pid: int, start: float) -> None:
         while not self._stop.is_set():
-            total = 0
-            for member in process_tree(pid):
-                try:
-                    with open("/proc/%d/statm" % member, encoding="ascii") as stream:
-                        total += int(stream.read().split()[1]) * resource.getpagesize()
-                except (OSError, ValueError, IndexError):
-                    continue
-            self.peak = max(self.peak, total)
+            tree = process_depths(pid)
+            sample = {"rss": 0, "pss": 0, "main_rss": 0, "main_pss": 0, "workers_pss": 0, "others_pss": 0}
+            for member, depth in tree.items():
+                rss, pss = _read_memory(member, False), _read_memory(member, True)
+                sample["rss"] += rss
+                sample["pss"] += pss
+                role = ("main", "workers")[depth] if depth < 2 else "others"
+                sample[role + "_pss"] += pss
+                if member == pid:
+                    sample["main_rss"] = rss
+            for name, value in sample.items():
+                self.peaks[name] = max(self.peaks.get(name, 0), value)
+            self.samples.append([round(time.monotonic() - start, 2), len(tree)] + [sample[name] for name in MEMORY_COLUMNS])
             time.sleep(0.05)
 
-    def run(self, command: List[str], env: Dict[str, str]) -> Dict[str, float]:
-        """Run a command with the module_runs callback; return its measurements."""
+    def run(self, command: List[str], env: Dict[str, str], name: str = "") -> Dict[str, float]:
+        """Run a command with the module_runs callback; return its measurements (``name``: its files under ``keep``)."""
         if self.log.exists():
             self.log.unlink()
         self.emulator.clear_log()
@@ -90,8 +126,8 @@ class Measure:
         start = time.monotonic()
         with tempfile.TemporaryFile() as output:
             process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-            self.peak, self._stop = 0, threading.Event()
-            sampler = threading.Thread(target=self._sample, args=(process.pid,), daemon=True)
+            self.peaks, self.samples, self._stop = {}, [], threading.Event()
+            sampler = threading.Thread(target=self._sample, args=(process.pid, start), daemon=True)
             sampler.start()
             status = process.wait()
             wall = time.monotonic() - start
@@ -103,13 +139,47 @@ class Measure:
         if status != 0:
             failures = [line for line in text.splitlines() if line.startswith(("fatal:", "failed:", "[ERROR]"))]
             sys.exit("%s failed:\n%s\n%s" % (" ".join(command), "\n".join(failures[:5]), text[-3000:]))
+        if self.keep and name:
+            self.keep.mkdir(parents=True, exist_ok=True)
+            if self.log.exists():
+                shutil.copy(self.log, self.keep / (name + ".module-runs.jsonl"))
+            (self.keep / (name + ".memory.json")).write_text(json.dumps({"columns": ["time", "processes"] + list(MEMORY_COLUMNS),
+                                                                         "samples": self.samples}), encoding="utf-8")
         records = [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines()] if self.log.exists() else []
         per_host = [record for record in records if record["event"] == "module" and not record["run_once"]]
         hosts = {record["host"] for record in records if record["event"] == "task"}
         requests = [entry for entry in self.emulator.log() if not str(entry["path"]).startswith("/_emulator")]
-        return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-                "peak_mb": self.peak / 1e6, "requests": len(requests), "module_runs_per_host": len(per_host) / max(1, len(hosts)),
-                "controller_module_runs": sum(1 for record in records if record["event"] == "module" and record["run_once"])}
+        result = {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+                  "requests": len(requests), "module_runs_per_host": len(per_host) / max(1, len(hosts)),
+                  "controller_module_runs": sum(1 for record in records if record["event"] == "module" and record["run_once"])}
+        # peak_mb: the peak of the RSS sum (the figure earlier results carry); peak_pss_mb: the peak of the PSS sum; the
+        # others: each part's own peak (not at the same moment).
+        result.update({"peak_mb" if column == "rss" else "peak_%s_mb" % column: self.peaks.get(column, 0) / 1e6
+                       for column in MEMORY_COLUMNS})
+        return result
+
+
+MEMORY_COLUMNS = ("rss", "pss", "main_rss", "main_pss", "workers_pss", "others_pss")
+
+
+def process_depths(root: int) -> Dict[int, int]:
+    """The process and its descendants (from /proc), each with its depth below ``root`` (0: root, 1: its children)."""
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            children.setdefault(parent, []).append(int(entry))
+    depths, todo = {root: 0}, [root]
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            depths[child] = depths[pid] + 1
+            todo.append(child)
+    return depths
 
 
 class PlainFleet:
@@ -204,9 +274,11 @@ def compare_with_plain(emulator: Emulator, workdir: Path, pairs: int, forks: int
     measure.run(plain.command(), theirs_seed.env())
     check_end_state(theirs_seed)
     fork_args = ("--forks", str(forks))
+    runs = itertools.count()  # the names of the collection's runs under --keep
 
     def ours_rotation() -> Dict[str, float]:
-        result = measure.run(ours.command("jwt_rotation.yml", "-e", "jwt_rotation_force=true", *fork_args), ours.env())
+        result = measure.run(ours.command("jwt_rotation.yml", "-e", "jwt_rotation_force=true", *fork_args), ours.env(),
+                             name="20-rotation-%d" % next(runs))
         check_end_state(ours)
         return result
 
@@ -216,7 +288,7 @@ def compare_with_plain(emulator: Emulator, workdir: Path, pairs: int, forks: int
         return result
 
     def ours_converged() -> Dict[str, float]:
-        result = measure.run(ours.command("jwt_rotation.yml", *fork_args), ours.env())
+        result = measure.run(ours.command("jwt_rotation.yml", *fork_args), ours.env(), name="20-converged-%d" % next(runs))
         check_end_state(ours)
         return result
 
@@ -436,15 +508,17 @@ def fleet_sizes(emulator: Emulator, workdir: Path, sizes: List[int], plain_sizes
         emulator.reset()
         fleet = Fleet(workdir / ("size-%d" % size), emulator, applications_of(size, "s%d" % size))
         runs = table["collection"].setdefault(str(size), {})
-        runs["setup"] = measure.run(fleet.command("jwt_setup.yml", *fork_args), fleet.env())
+        runs["setup"] = measure.run(fleet.command("jwt_setup.yml", *fork_args), fleet.env(), name="%d-setup" % size)
         print_size("collection", size, {"setup": runs["setup"]})
-        runs["rotation"] = measure.run(fleet.command("jwt_rotation.yml", "-e", "jwt_rotation_force=true", *fork_args), fleet.env())
+        runs["rotation"] = measure.run(fleet.command("jwt_rotation.yml", "-e", "jwt_rotation_force=true", *fork_args), fleet.env(),
+                                       name="%d-rotation" % size)
         check_end_state(fleet)
         print_size("collection", size, {"rotation": runs["rotation"]})
         save(table)
-        runs["converged"] = measure.run(fleet.command("jwt_rotation.yml", *fork_args), fleet.env())
+        runs["converged"] = measure.run(fleet.command("jwt_rotation.yml", *fork_args), fleet.env(), name="%d-converged" % size)
         check_end_state(fleet)
         print_size("collection", size, {"converged": runs["converged"]})
+        runs["bounds"] = size_bounds(size, runs)
         save(table)
         if size in plain_sizes:
             plain = PlainFleet(fleet.workdir, emulator, fleet.applications, fleet)
@@ -461,31 +535,72 @@ def fleet_sizes(emulator: Emulator, workdir: Path, sizes: List[int], plain_sizes
 
 
 def print_size(label: str, size: int, runs: Dict[str, Dict[str, float]]) -> None:
-    """One line per run kind."""
+    """One line per run kind; memory as the peak of the RSS sum and of the PSS sum (Measure says which is which)."""
     for kind, run in runs.items():
-        print("%-10s %5d hosts %-9s %7.1f s wall %7.1f s CPU %7.0f MB peak %5d requests %4.1f module runs/host"
-              % (label, size, kind, run["wall"], run["cpu"], run["peak_mb"], run["requests"], run["module_runs_per_host"]), flush=True)
+        print("%-10s %5d hosts %-9s %7.1f s wall %7.1f s CPU %6.0f MB peak RSS sum %6.0f MB peak PSS (main %4.0f) %5d requests "
+              "%4.1f module runs/host" % (label, size, kind, run["wall"], run["cpu"], run["peak_mb"], run.get("peak_pss_mb", 0),
+                                          run.get("peak_main_pss_mb", 0), run["requests"], run["module_runs_per_host"]), flush=True)
+
+
+# The bounds of issue 21 at 1,000 hosts (reported at every size, judged at 1,000): a rotation at most 2.5x the converged
+# run's wall time, peak memory of the ansible-playbook process tree at most 1.2 GB (judged on the RSS sum, the figure the
+# issue's 1.6-1.75 GB was measured with; the PSS sum is printed beside it), the converged run 2 API requests.
+BOUNDS = {"rotation_over_converged": 2.5, "peak_mb": 1200.0, "converged_requests": 2}
+BOUND_SIZE = 1000
+
+
+def size_bounds(size: int, runs: Dict[str, Dict[str, float]]) -> Dict[str, object]:
+    """The rotation/converged ratio, the peak memory and the converged run's API requests against issue 21's bounds, printed."""
+    ratio = runs["rotation"]["wall"] / runs["converged"]["wall"]
+    peak = max(runs[kind]["peak_mb"] for kind in ("rotation", "converged"))
+    peak_pss = max(runs[kind].get("peak_pss_mb", 0) for kind in ("rotation", "converged"))
+    requests = runs["converged"]["requests"]
+    checks = {"rotation_over_converged": ratio <= BOUNDS["rotation_over_converged"], "peak_mb": peak <= BOUNDS["peak_mb"],
+              "converged_requests": requests == BOUNDS["converged_requests"]}
+    judged = "bounds" if size == BOUND_SIZE else "bounds (judged at %d hosts only)" % BOUND_SIZE
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print("%-10s %5d hosts %s: rotation/converged %.2fx (<= %.1fx: %s); peak memory %.0f MB RSS sum (<= %.0f MB: %s), %.0f MB PSS "
+          "sum; converged API requests %d (== %d: %s)" % (
+              "collection", size, judged, ratio, BOUNDS["rotation_over_converged"], verdict(checks["rotation_over_converged"]),
+              peak, BOUNDS["peak_mb"], verdict(checks["peak_mb"]), peak_pss, requests, BOUNDS["converged_requests"],
+              verdict(checks["converged_requests"])), flush=True)
+    return {"rotation_over_converged": ratio, "peak_mb": peak, "peak_pss_mb": peak_pss, "converged_requests": requests,
+            "bounds": BOUNDS, "met": checks, "judged": size == BOUND_SIZE}
 
 
 def plot(table: Dict[str, Dict[str, Dict[str, Dict[str, float]]]], path: Path) -> None:
-    """Wall time against fleet size, rotation and converged run, collection and plain."""
+    """Wall time and peak memory against fleet size: rotation and converged run, collection and plain."""
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure, (times, memory) = plt.subplots(1, 2, figsize=(12, 4.8))
+    colours = {("collection", "rotation"): "tab:blue", ("collection", "converged"): "tab:orange",
+               ("plain", "rotation"): "tab:green", ("plain", "converged"): "tab:red"}
     for label, style in (("collection", "-o"), ("plain", "--s")):
         for kind in ("rotation", "converged"):
-            points = sorted((int(size), runs[kind]["wall"]) for size, runs in table[label].items() if kind in runs)
-            if points:
-                axes.plot([p[0] for p in points], [p[1] for p in points], style, label="%s, %s" % (label, kind))
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("hosts (2 applications, local connection)")
-    axes.set_ylabel("wall time (s)")
-    axes.set_title("jwt_rotation: time against fleet size")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+            runs = sorted((int(size), sizes[kind]) for size, sizes in table[label].items() if kind in sizes)
+            if not runs:
+                continue
+            sizes = [size for size, _run in runs]
+            colour = colours[(label, kind)]
+            times.plot(sizes, [run["wall"] for _size, run in runs], style, color=colour, label="%s, %s" % (label, kind))
+            memory.plot(sizes, [run["peak_mb"] for _size, run in runs], style, color=colour, label="%s, %s: RSS sum" % (label, kind))
+            if all("peak_pss_mb" in run for _size, run in runs):
+                memory.plot(sizes, [run["peak_pss_mb"] for _size, run in runs], ":^", color=colour, label="%s, %s: PSS sum" % (label, kind))
+    memory.axhline(BOUNDS["peak_mb"], color="grey", linewidth=1, linestyle="-.", label="bound at %d hosts" % BOUND_SIZE)
+    for axes, ylabel, title in ((times, "wall time (s)", "time"), (memory, "peak memory of the process tree (MB)", "peak memory")):
+        axes.set_xscale("log")
+        axes.set_xlabel("hosts (2 applications, local connection)")
+        axes.set_ylabel(ylabel)
+        axes.set_title("jwt_rotation: %s against fleet size" % title)
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize="small")
+    times.set_yscale("log")
+    memory.set_ylim(bottom=0)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
@@ -503,11 +618,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs per comparison")
     parser.add_argument("--forks", type=int, default=10)
-    parser.add_argument("--sizes", default="20,100,1000", help="fleet sizes for the collection")
+    parser.add_argument("--sizes", default="20,100,1000", help="fleet sizes for the collection (quick: --sizes 20,100)")
     parser.add_argument("--plain-sizes", default="20,100", help="fleet sizes for the plain playbook too")
     parser.add_argument("--sections", default="plain,stat,lookup,task,sizes", help="any of plain, stat, lookup, task, sizes")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds of the lookup section")
     parser.add_argument("--calls", type=int, default=200, help="calls per way and round in the lookup section")
+    parser.add_argument("--keep", type=Path, help="keep the module_runs log and the memory samples of each fleet-size run here")
     args = parser.parse_args()
     sections = args.sections.split(",")
     unknown = set(sections) - {"plain", "stat", "lookup", "task", "sizes"}
@@ -522,7 +638,7 @@ def main() -> None:
     results.update({key: value for key, value in run.items() if key not in results and key != "arguments"})
     with Emulator() as emulator, tempfile.TemporaryDirectory(prefix="izuma-bench-") as work:
         workdir = Path(work)
-        measure = Measure(emulator, workdir / "module-runs.jsonl")
+        measure = Measure(emulator, workdir / "module-runs.jsonl", args.keep and args.keep.resolve())
         if "plain" in sections:
             results["plain"] = compare_with_plain(emulator, workdir, args.pairs, args.forks, measure)
         if "stat" in sections:

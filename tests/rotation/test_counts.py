@@ -48,6 +48,18 @@ PER_HOST_TASKS = {
     # The role's listener of the public topic: a meta task (no worker).
     "Note the new token (the topic for the play's own handlers)",
 } | RELOAD_HANDLERS
+# The tasks of phase 1 that a converged run does not need, in the files application.yml includes only where they
+# have something to do (application_setup.yml, application_again.yml, application_record.yml): a converged run
+# skips each file as one task and runs none of these.
+INCLUDED_STEPS = {
+    "Make sure the private key directory exists on the controller (mode 0700, the keys never leave it)",
+    "Make sure each application exists, where its id is not known yet (or jwt_rotation_check_applications)",
+    "Keep the key results for the steps that follow (the next run of the key module replaces them)",
+    "Enforce each application's settings where its key changed, or find it by name where its id is gone",
+    "Create the verification key of each application found again by name",
+    "Remember each application's id for the next runs, where it is new or changed (no secret in it)",
+    "Remember, for the later serial batches of this run, which applications were rotated",
+}
 # API requests of a converged run: one list of each application's keys, and nothing else (the role knows the ids).
 CONVERGED_REQUESTS = len(APPLICATIONS)
 KEY_LIST = re.compile(r"^GET /v3/applications/[0-9a-f]{32}/verification-keys(\?.*)?$")
@@ -92,6 +104,8 @@ def test_converged_run(fleet: Fleet) -> None:
         assert PER_HOST_VALIDATION not in tasks[host], (host, tasks[host])
     once = [record for record in records if record["event"] == "task" and str(record["task"]).endswith(VALIDATION_ONCE)]
     assert len(once) == 1 and once[0]["run_once"], once
+    started = {str(record["task"]).split(" : ", 1)[-1] for record in records if record["event"] in ("start", "task")}
+    assert not started & INCLUDED_STEPS, started & INCLUDED_STEPS
     requests = api_requests(fleet)
     assert all(request.startswith("GET ") for request in requests), requests
     assert len(requests) == CONVERGED_REQUESTS, requests
@@ -132,6 +146,9 @@ def test_rotation(fleet: Fleet) -> None:
     assert len(verifications) == len(HOSTS), verifications
     assert fleet.refused_hosts() == []
     assert all(len(fleet.keys(name)) == 1 for name in APPLICATIONS)
+    # The rotated applications are remembered for later serial batches: application_record.yml is included and runs.
+    done = {str(record["task"]).split(" : ", 1)[-1] for record in records if record["event"] == "task" and record["status"] != "skipped"}
+    assert "Remember, for the later serial batches of this run, which applications were rotated" in done, sorted(done)
 
 
 def id_file(fleet: Fleet, name: str) -> Path:
