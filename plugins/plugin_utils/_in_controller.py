@@ -9,15 +9,16 @@
 ``module_path_reason`` decides (a pure function of what the action plugin knows): the core runs in the controller
 (the worker process of the task) only when the task would run its module on the controller as the controller's own
 user with the controller's own Python: the ``local`` connection (``delegate_to: localhost`` included), no become, no
-async, an interpreter that is the controller's (or none chosen: discovery), the libraries the core needs importable,
-and none of the options the module alone handles. Everywhere else the action plugin runs the module as before.
+async, an interpreter that is the controller's (or none chosen: discovery), and the libraries the core needs
+importable. Everywhere else the action plugin runs the module as before.
 
 ``run_in_controller`` is then what ``AnsibleModule`` and module_utils ``_module.IzumaModule`` do for the module, with
 Ansible's own pieces: the same argument spec and rules (module_utils ``_tasks``) validated by
 ``ArgumentSpecValidator`` (environment fallbacks read the environment the module would get: the controller's and the
 task's ``environment``), the same facade for the core (params, client, check and diff mode), the same clean failure
-for an ``IzumaError``, the warnings and deprecations of validation, ``invocation`` where Ansible keeps it, and the
-values of ``no_log`` options removed from the result with ``remove_values``, as ``exit_json`` does.
+for an ``IzumaError``, the warnings and deprecations of validation, the file facts of a result's ``path`` or ``dest``
+(``AnsibleModule.add_path_info`` itself), ``invocation`` where Ansible keeps it, and the values of ``no_log`` options
+removed from the result with ``remove_values``, as ``exit_json`` does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import os
 import typing as t
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -42,13 +44,12 @@ DISCOVERY = ("", "auto", "auto_legacy", "auto_silent", "auto_legacy_silent")
 
 
 def module_path_reason(transport: t.Optional[str], become: bool, interpreter: t.Optional[str], controller_python: str,
-                       async_seconds: int = 0, missing: t.Sequence[str] = (), module_only: t.Sequence[str] = ()) -> t.Optional[str]:
+                       async_seconds: int = 0, missing: t.Sequence[str] = ()) -> t.Optional[str]:
     """Why the task must run its module (a sentence), or None when its core can run in the controller process.
 
     ``transport`` is the connection's (``local`` for the controller itself, delegated or not); ``interpreter`` the
     host's Python setting (``ansible_python_interpreter`` or the configuration; None or an ``auto`` mode when none was
-    chosen); ``missing`` the libraries the controller cannot import; ``module_only`` the options given that only the
-    module handles.
+    chosen); ``missing`` the libraries the controller cannot import.
     """
     if transport != "local":
         return "the connection is %s, not local" % (transport or "unknown")
@@ -61,8 +62,6 @@ def module_path_reason(transport: t.Optional[str], become: bool, interpreter: t.
         return "the host's Python is %s, not the controller's %s" % (interpreter, controller_python)
     if missing:
         return "the controller cannot import %s" % ", ".join(missing)
-    if module_only:
-        return "%s is handled by the module" % ", ".join(module_only)
     return None
 
 
@@ -93,6 +92,20 @@ class ControllerModule:
             self._client = IzumaClient(ClientConfig.from_options(self.params.get, sources=self._sources))
             self.warnings.extend(self._client.warnings)
         return self._client
+
+
+class PathFacts(AnsibleModule):
+    """AnsibleModule's own ``add_path_info`` (owner, group, mode, size, state, SELinux context of a result's file),
+    without a module around it: only the attributes those methods read are set."""
+
+    def __init__(self) -> None:  # pylint: disable=super-init-not-called
+        self._selinux_enabled = None
+        self._selinux_mls_enabled = None
+        self._selinux_initial_context = None
+
+    def fail_json(self, msg: str, **kwargs: t.Any) -> t.NoReturn:  # type: ignore[override]
+        """A failure to read the file's SELinux context: a clean error, not an exit of the worker."""
+        raise IzumaError("%s %s" % (msg, kwargs.get("path") or ""))
 
 
 @contextlib.contextmanager
@@ -155,6 +168,10 @@ def run_core(task: TaskDefinition, validated: Validated, check_mode: bool, diff_
 def finish(result: t.Dict[str, t.Any], validated: Validated, inject_invocation: bool) -> t.Dict[str, t.Any]:
     """The result as ``AnsibleModule.exit_json`` returns it: invocation, warnings, no_log values removed; then a JSON
     round trip, as the module's result takes."""
+    try:
+        PathFacts().add_path_info(result)
+    except IzumaError as exc:
+        result = dict(failed=True, msg=str(exc))
     if inject_invocation and "invocation" not in result:
         result["invocation"] = {"module_args": validated.params}
     warnings = validated.warnings + list(result.pop("warnings", None) or [])

@@ -73,12 +73,11 @@ class TaskAction(ActionBase):
                                                 async_seconds=int(self._task.async_val or 0))
 
     def _params_reason(self, validated: in_controller.Validated) -> t.Optional[str]:
-        """Why the module must run, from the validated options (libraries, options only the module handles)."""
+        """Why the module must run, from the validated options: a library the core needs for them is missing."""
         if validated.error is not None:
             return None
-        module_only = [name for name in self.TASK.module_only if validated.params.get(name) is not None]
         return in_controller.module_path_reason("local", False, None, sys.executable,
-                                                missing=in_controller.missing_libraries(self.TASK, validated.params), module_only=module_only)
+                                                missing=in_controller.missing_libraries(self.TASK, validated.params))
 
     def _inject_invocation(self, task_vars: t.Dict[str, t.Any]) -> bool:
         """Whether a module's result carries ``invocation``: always before ansible-core 2.21, then INJECT_INVOCATION."""

@@ -41,15 +41,13 @@ Library = Tuple[str, bool, Optional[str]]
 class TaskDefinition:
     """What one API module is: its options, its validation rules (AnsibleModule's keyword arguments), its core.
 
-    ``libraries`` are checked before the core runs (a missing one fails with Ansible's standard message);
-    ``module_only`` names options with which the task always runs as a module (the action plugin's decision).
+    ``libraries`` are checked before the core runs (a missing one fails with Ansible's standard message).
     """
 
     argument_spec: Dict[str, Dict[str, Any]]
     core: Callable[[Any], Dict[str, Any]]
     rules: Dict[str, Any] = field(default_factory=dict)
     libraries: Tuple[Library, ...] = ()
-    module_only: Tuple[str, ...] = ()
 
 
 def connection_argument_spec() -> Dict[str, Dict[str, Any]]:

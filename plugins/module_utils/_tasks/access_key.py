@@ -27,9 +27,7 @@ def info(izuma: Any) -> Dict[str, Any]:
     return access_keys.info(izuma.client, izuma.params)
 
 
-# With dest, the result describes the secret file (AnsibleModule adds its owner, group, mode, size and SELinux
-# context): the module writes and describes it.
-TASK = TaskDefinition(argument_spec=options.ARGUMENT_SPEC, core=converge, module_only=("dest",),
+TASK = TaskDefinition(argument_spec=options.ARGUMENT_SPEC, core=converge,
                       rules=dict(required_one_of=options.REQUIRED_ONE_OF, mutually_exclusive=options.MUTUALLY_EXCLUSIVE,
                                  required_if=options.REQUIRED_IF))
 INFO_TASK = TaskDefinition(
