@@ -49,7 +49,8 @@ def module_path_reason(transport: t.Optional[str], become: bool, interpreter: t.
 
     ``transport`` is the connection's (``local`` for the controller itself, delegated or not); ``interpreter`` the
     host's Python setting (``ansible_python_interpreter`` or the configuration; None or an ``auto`` mode when none was
-    chosen); ``missing`` the libraries the controller cannot import.
+    chosen), the same Python as ``controller_python`` when both resolve to one executable in one virtual environment
+    (``python_identity``); ``missing`` the libraries the controller cannot import.
     """
     if transport != "local":
         return "the connection is %s, not local" % (transport or "unknown")
@@ -58,11 +59,22 @@ def module_path_reason(transport: t.Optional[str], become: bool, interpreter: t.
     if async_seconds:
         return "the task runs asynchronously"
     if interpreter is not None and str(interpreter).strip() not in DISCOVERY and \
-            os.path.normpath(os.path.expanduser(str(interpreter).strip())) != os.path.normpath(controller_python):
+            python_identity(str(interpreter).strip()) != python_identity(controller_python):
         return "the host's Python is %s, not the controller's %s" % (interpreter, controller_python)
     if missing:
         return "the controller cannot import %s" % ", ".join(missing)
     return None
+
+
+def python_identity(path: str) -> t.Tuple[str, t.Optional[str]]:
+    """What makes two paths the same Python: the executable they resolve to, and the virtual environment they start
+    (the directory above ``bin`` when it holds ``pyvenv.cfg``, resolved); a command with arguments is itself."""
+    path = os.path.expanduser(path)
+    if not os.path.isabs(path) or not os.path.exists(path):
+        return (path, None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    venv = os.path.realpath(root) if os.path.exists(os.path.join(root, "pyvenv.cfg")) else None
+    return (os.path.realpath(path), venv)
 
 
 def missing_libraries(task: TaskDefinition, params: t.Mapping[str, t.Any]) -> t.List[str]:

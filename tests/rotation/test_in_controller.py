@@ -19,6 +19,8 @@ import pwd
 import re
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -105,8 +107,8 @@ PLAYBOOK = r"""
 IZUMA_TASKS = 10
 WAYS = {
     "controller": [],
-    # Another path to a Python with the libraries: chosen on purpose, so the module runs.
-    "interpreter": ["-e", json.dumps({"ansible_python_interpreter": str(BIN / "python3")})],
+    # Another Python (a virtual environment of its own that sees the same libraries): chosen on purpose, so the module runs.
+    "interpreter": ["-e", "ansible_python_interpreter={{ lookup('env', 'TEST_OTHER_PYTHON') }}"],
     # su to root (the tests run as root: su asks no password); allowed to the same user, so that su really runs.
     "become": ["-e", "ansible_become=true", "-e", "ansible_become_method=su", "-e", "ansible_become_user=root"],
 }
@@ -162,6 +164,16 @@ def files(run_dir: Path) -> Dict[str, Dict[str, Any]]:
     return found
 
 
+def other_python(fleet_dir: Path) -> str:
+    """A virtual environment of its own (so another Python for Ansible) whose site-packages include this one's."""
+    venv = fleet_dir / "other-python"
+    if not venv.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        site = next(venv.glob("lib/python3*/site-packages"))
+        (site / "tests.pth").write_text("\n".join(path for path in sys.path if path.endswith("site-packages")) + "\n", encoding="utf-8")
+    return str(venv / "bin" / "python")
+
+
 def run_way(fleet_dir: Path, emulator, way: str) -> Dict[str, Any]:
     """Run the playbook one way on a fresh account: results, files, requests, module runs, output, the secret."""
     emulator.reset()
@@ -173,7 +185,8 @@ def run_way(fleet_dir: Path, emulator, way: str) -> Dict[str, Any]:
     fleet = Fleet(fleet_dir / "fleet", emulator, {})
     env = fleet.env(ANSIBLE_CALLBACK_PLUGINS=str(CALLBACK_DIR), ANSIBLE_CALLBACKS_ENABLED="module_runs",
                     IZUMA_MODULE_RUNS_LOG=str(run_dir / "runs.jsonl"), TEST_RUN_DIR=str(run_dir),
-                    TEST_API_HOST=emulator.url, TEST_API_KEY=emulator.admin_key, **WAY_ENV.get(way, {}))
+                    TEST_API_HOST=emulator.url, TEST_API_KEY=emulator.admin_key, TEST_OTHER_PYTHON=other_python(fleet_dir),
+                    **WAY_ENV.get(way, {}))
     # The connection comes from module_defaults (the action group), not from the environment.
     for name in emulator.env():
         env.pop(name, None)

@@ -18,7 +18,7 @@ from ansible_collections.izuma.device_management.plugins.plugin_utils import _in
 PY = sys.executable
 
 
-@pytest.mark.parametrize("interpreter", [None, "", "auto", "auto_silent", "auto_legacy", PY, PY + "/", " %s " % PY])
+@pytest.mark.parametrize("interpreter", [None, "", "auto", "auto_silent", "auto_legacy", PY, " %s " % PY])
 def test_the_controller_itself_runs_the_core(interpreter) -> None:
     assert ic.module_path_reason("local", False, interpreter, PY) is None
 
@@ -38,6 +38,24 @@ def test_everything_else_runs_the_module(facts, reason) -> None:
     arguments.update(facts)
     found = ic.module_path_reason(**arguments)
     assert found is not None and reason in found
+
+
+def test_the_same_python_by_another_path_is_the_controller_s(tmp_path) -> None:
+    """A symbolic link to the controller's Python, in the same virtual environment or outside any, is the same Python;
+    the same executable started from another virtual environment is not (its libraries differ)."""
+    link = tmp_path / "python-link"
+    link.symlink_to(PY)
+    same_env = os.path.dirname(os.path.dirname(os.path.abspath(PY)))
+    expected_same = not os.path.exists(os.path.join(same_env, "pyvenv.cfg"))
+    assert (ic.module_path_reason("local", False, str(link), PY) is None) is expected_same
+    other = tmp_path / "venv"
+    (other / "bin").mkdir(parents=True)
+    (other / "pyvenv.cfg").write_text("home = /usr/bin\n", encoding="utf-8")
+    (other / "bin" / "python").symlink_to(os.path.realpath(PY))
+    assert ic.module_path_reason("local", False, str(other / "bin" / "python"), PY) is not None
+    in_env = tmp_path / "venv" / "bin" / "python3"
+    in_env.symlink_to(os.path.realpath(PY))
+    assert ic.python_identity(str(in_env)) == ic.python_identity(str(other / "bin" / "python"))
 
 
 def test_a_delegated_localhost_is_the_local_connection_too() -> None:
