@@ -24,9 +24,9 @@ attributes:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
     details:
-      - When the task runs on the controller as the controller's own user (the C(local) connection, C(delegate_to: localhost)
-        included, no C(become), no C(async), and C(ansible_python_interpreter) unset or the controller's own Python, as
-        for the implicit C(localhost)) and the controller can import what the module needs (C(requests),
+      - When the task runs on the controller as the controller's own user (the C(local) connection, a task delegated to
+        C(localhost) included, no C(become), no C(async), and C(ansible_python_interpreter) unset or the controller's own
+        Python, as for the implicit C(localhost)) and the controller can import what the module needs (C(requests),
         C(cryptography), and C(python-pkcs11) for a key in a PKCS#11 token), the action plugin runs the module's code in
         the controller process instead of sending the module. Options (with C(module_defaults), the action group and the
         environment fallbacks, which read the controller's environment and the task's C(environment)), results, check

@@ -23,11 +23,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.izuma.device_management.plugins.module_utils._api import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, IzumaClient
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaMissingError
-from ansible_collections.izuma.device_management.plugins.module_utils._tasks import (  # noqa: F401 (connection_argument_spec: for tests)
-    TaskDefinition,
-    connection_argument_spec,
-    full_argument_spec,
-)
+from ansible_collections.izuma.device_management.plugins.module_utils._tasks import TaskDefinition, full_argument_spec
 
 
 class IzumaModule:
