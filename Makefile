@@ -28,7 +28,8 @@ help:
 	@echo "  make runner-test   the rotation playbook through ansible-runner with the AWX credential type"
 	@echo "  make kill-test     the role killed at every phase; the next run finishes the rotation"
 	@echo "  make role-test     the role in check mode and in serial batches; the audit playbook; revoke now (jwt_revoke.yml)"
-	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once; izuma_jwt over ssh"
+	@echo "  make fleet-test    module runs per host counted; three concurrent --limit slices rotate once; izuma_jwt over ssh;"
+	@echo "                    its write through the connection; the API modules in the controller process against their modules"
 	@echo "  make contract-test the emulator against the public Pelion IAM specification (responses, property-based run)"
 	@echo "  make pkcs11-test   the PKCS#11 key backend against SoftHSM2 and tpm2-pkcs11 on swtpm (PKCS11_IMPLEMENTATIONS=tpm2,"
 	@echo "                     or =library with IZUMA_PKCS11_LIBRARY, _TOKEN, _PIN: tests/README.md; PKCS11_ARGS=\"-k ...\")"
@@ -214,11 +215,12 @@ role-test: tools-venv rotation-tree
 # What the role costs per host, counted (module executions, per-host tasks, API requests), and the rotation split
 # into three concurrent --limit slices of one inventory (AWX job slicing): one rotation, no host ever refused; and
 # izuma_jwt over the ssh connection (an sshd of the test's own on 127.0.0.1; hack/install-sshd.sh installs it), and
-# its write through the connection killed, under umask 000, read concurrently and with become.
+# its write through the connection killed, under umask 000, read concurrently and with become; and the API modules in
+# the controller process against their modules (another Python, become with su).
 fleet-test: tools-venv rotation-tree
 	@hack/install-sshd.sh >/dev/null
 	cd $(ROT_TREE) && $(TOOLS_ENV) $(ROT_PYTEST) tests/rotation/test_counts.py tests/rotation/test_slices.py tests/rotation/test_ssh.py \
-		tests/rotation/test_shell_write.py
+		tests/rotation/test_shell_write.py tests/rotation/test_in_controller.py
 
 # ----------------------------------------------------------------------------------------------------------------------
 # The emulator held against the public Pelion IAM specification (tests/emulator/README.md): its own test suite with

@@ -465,10 +465,11 @@ def module_profile(fleet: Fleet, inventory: Path, label: str, ours: Path, bare: 
     """Where a converged module run's time goes: each task's AnsiballZ payload run alone (median wall time of ``runs``,
     interleaved), and the costliest imports of the module's payload (``python -X importtime``, cumulative, median of 3), printed."""
     payloads = {}
+    # With become (to the same user: not applied), izuma_verification_key runs its module, whose payload is kept.
     for name, playbook in (("izuma_verification_key", ours), ("uri", bare)):
         tmp = fleet.workdir / ("payload-%s-%s" % (label, name))
         status, output = run_command([str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)],
-                                     fleet.env(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(tmp)))
+                                     fleet.env(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(tmp), ANSIBLE_BECOME="true"))
         if status != 0:
             sys.exit(output[-4000:])
         payloads[name] = next(tmp.glob("*/AnsiballZ_*.py"))

@@ -16,72 +16,14 @@ details, never a traceback and never a secret.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Dict, Optional
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.izuma.device_management.plugins.module_utils._api import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, IzumaClient
-from ansible_collections.izuma.device_management.plugins.module_utils._api_config import (
-    DEFAULT_HOST,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    AUTH_PREFIX,
-    ClientConfig,
-)
-from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11 import options as pkcs11_options
+from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaApiError, IzumaError, IzumaMissingError
-from ansible_collections.izuma.device_management.plugins.module_utils._jwt.algorithms import ALGORITHMS
-
-
-def connection_argument_spec() -> Dict[str, Dict[str, Any]]:
-    """The connection options of the ``izuma.device_management.connection`` doc fragment."""
-    return dict(
-        api_host=dict(type="str", default=DEFAULT_HOST, fallback=(env_fallback, ["IZUMA_API_HOST"])),
-        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["IZUMA_API_KEY"])),
-        auth_application_id=dict(type="str", fallback=(env_fallback, ["IZUMA_APPLICATION_ID"])),
-        auth_private_key_path=dict(type="path", fallback=(env_fallback, ["IZUMA_PRIVATE_KEY_PATH"])),
-        auth_private_key_content=dict(type="str", no_log=True, fallback=(env_fallback, ["IZUMA_PRIVATE_KEY"])),
-        auth_private_key_passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["IZUMA_PRIVATE_KEY_PASSPHRASE"])),
-        auth_jwt_algorithm=dict(
-            type="str", fallback=(env_fallback, ["IZUMA_JWT_ALGORITHM"]),
-            choices=list(ALGORITHMS)),
-        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["IZUMA_VALIDATE_CERTS"])),
-        ca_path=dict(type="path", fallback=(env_fallback, ["IZUMA_CA_BUNDLE"])),
-        timeout=dict(type="float", default=DEFAULT_TIMEOUT, fallback=(env_fallback, ["IZUMA_TIMEOUT"])),
-        retries=dict(type="int", default=DEFAULT_RETRIES, fallback=(env_fallback, ["IZUMA_RETRIES"])),
-        **pkcs11_options.argument_spec(AUTH_PREFIX),
-    )
-
-
-def key_filter_spec(**more: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """The options of the ``application.filter`` doc fragment (whose keys, which name) for the _info modules, and ``more``.
-
-    Give ``mutually_exclusive=KEY_FILTER_EXCLUSIVE`` with it: an application is named by name or by id.
-    """
-    return dict(application=dict(type="str"), application_id=dict(type="str"), name=dict(type="str"), **more)
-
-
-KEY_FILTER_EXCLUSIVE = [("application", "application_id")]
-
-
-def _note_environment_sources(spec: Dict[str, Dict[str, Any]], sources: Dict[str, str]) -> None:
-    """Make each option's environment fallback record in ``sources`` (option -> variable) when it gives the value,
-    so that a warning about a value can name where the user set it."""
-    for option, settings in spec.items():
-        fallback = settings.get("fallback") or (None,)
-        if fallback[0] is env_fallback:
-            settings["fallback"] = (_noting_env_fallback(option, sources), fallback[1])
-
-
-def _noting_env_fallback(option: str, sources: Dict[str, str]) -> Callable[..., Any]:
-    """Ansible's ``env_fallback`` for ``option``, recording which variable gave the value (Ansible calls a fallback
-    only for an option the task did not set)."""
-    def fallback(*variables: str) -> Any:
-        value = env_fallback(*variables)
-        sources[option] = next(name for name in variables if name in os.environ)
-        return value
-    return fallback
+from ansible_collections.izuma.device_management.plugins.module_utils._tasks import TaskDefinition, full_argument_spec
 
 
 class IzumaModule:
@@ -90,13 +32,8 @@ class IzumaModule:
     def __init__(self, argument_spec: Dict[str, Any], supports_check_mode: bool = True, **kwargs: Any) -> None:
         # Filled in by the fallbacks while AnsibleModule validates the arguments.
         self._sources: Dict[str, str] = {}
-        spec = connection_argument_spec()
-        _note_environment_sources(spec, self._sources)
-        spec.update(argument_spec)
-        # The keys of JWT authentication are not mutually_exclusive here: Ansible would count the values its fallbacks
-        # took from the environment, and the task's key wins over one from there (ClientConfig settles it and refuses two
-        # keys given at the same level).
-        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
+        self.module = AnsibleModule(argument_spec=full_argument_spec(argument_spec, self._sources),
+                                    supports_check_mode=supports_check_mode, **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self._client: Optional[IzumaClient] = None
@@ -134,3 +71,11 @@ class IzumaModule:
         for warning in result.pop("warnings", None) or []:
             self.module.warn(warning)
         self.module.exit_json(**result)
+
+
+def run_module(task: TaskDefinition) -> None:
+    """Run one API module: validate its options with AnsibleModule, check its libraries, run its core, exit."""
+    izuma = IzumaModule(argument_spec=task.argument_spec, **task.rules)
+    for library, has_library, import_error in task.libraries:
+        izuma.require(has_library, library, import_error)
+    izuma.run(task.core)

@@ -259,23 +259,13 @@ plan_details:
       type: str
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key import converge as access_keys
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key import options
-from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
-
-
-def converge(izuma: IzumaModule) -> dict:
-    """The task's options as the desired state; the core does the rest."""
-    want = options.Desired.from_params(izuma.params)
-    return access_keys.converge(izuma.client, want, izuma.check_mode, izuma.diff_mode,
-                                application=izuma.params["application"], application_id=izuma.params["application_id"])
+from ansible_collections.izuma.device_management.plugins.module_utils._module import run_module
+from ansible_collections.izuma.device_management.plugins.module_utils._tasks.access_key import TASK
 
 
 def main() -> None:
-    """Module entry point."""
-    izuma = IzumaModule(argument_spec=options.ARGUMENT_SPEC, required_one_of=options.REQUIRED_ONE_OF,
-                        mutually_exclusive=options.MUTUALLY_EXCLUSIVE, required_if=options.REQUIRED_IF)
-    izuma.run(converge)
+    """Module entry point: the definition (its options and core) is module_utils _tasks.access_key's TASK."""
+    run_module(TASK)
 
 
 if __name__ == "__main__":

@@ -100,20 +100,13 @@ applications:
   elements: dict
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils._access_key import converge as access_keys
-from ansible_collections.izuma.device_management.plugins.module_utils._module import KEY_FILTER_EXCLUSIVE, IzumaModule, key_filter_spec
-
-ARGUMENT_SPEC = key_filter_spec(
-    status=dict(type="str", choices=["active", "inactive", "expired"]),
-    expires_within_days=dict(type="int"),
-    unused_for_days=dict(type="int"),
-)
+from ansible_collections.izuma.device_management.plugins.module_utils._module import run_module
+from ansible_collections.izuma.device_management.plugins.module_utils._tasks.access_key import INFO_TASK
 
 
 def main() -> None:
-    """Module entry point: the core lists and filters; this is the glue."""
-    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=KEY_FILTER_EXCLUSIVE)
-    izuma.run(lambda m: access_keys.info(m.client, m.params))
+    """Module entry point: the definition (its options and core) is module_utils _tasks.access_key's INFO_TASK."""
+    run_module(INFO_TASK)
 
 
 if __name__ == "__main__":

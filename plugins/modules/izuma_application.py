@@ -133,23 +133,13 @@ plan_details:
       why: description, status differ from the task
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
-from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
-
-ARGUMENT_SPEC = dict(
-    name=dict(type="str"),
-    application_id=dict(type="str", aliases=["id"]),
-    description=dict(type="str"),
-    status=dict(type="str", choices=["active", "inactive"]),
-    groups=dict(type="list", elements="str"),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-)
+from ansible_collections.izuma.device_management.plugins.module_utils._module import run_module
+from ansible_collections.izuma.device_management.plugins.module_utils._tasks.application import TASK
 
 
 def main() -> None:
-    """Module entry point: the core converges; this is the glue."""
-    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, required_one_of=[("name", "application_id")])
-    izuma.run(lambda m: applications.converge(m.client, m.params, m.check_mode, m.diff_mode))
+    """Module entry point: the definition (its options and core) is module_utils _tasks.application's TASK."""
+    run_module(TASK)
 
 
 if __name__ == "__main__":

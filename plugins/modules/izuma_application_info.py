@@ -62,20 +62,13 @@ applications:
       groups: []
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _applications as applications
-from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
-
-ARGUMENT_SPEC = dict(
-    name=dict(type="str"),
-    application_id=dict(type="str", aliases=["id"]),
-    status=dict(type="str", choices=["active", "inactive"]),
-)
+from ansible_collections.izuma.device_management.plugins.module_utils._module import run_module
+from ansible_collections.izuma.device_management.plugins.module_utils._tasks.application import INFO_TASK
 
 
 def main() -> None:
-    """Module entry point: the core reads and filters; this is the glue."""
-    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC)
-    izuma.run(lambda m: applications.info(m.client, m.params))
+    """Module entry point: the definition (its options and core) is module_utils _tasks.application's INFO_TASK."""
+    run_module(INFO_TASK)
 
 
 if __name__ == "__main__":

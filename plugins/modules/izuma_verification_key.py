@@ -612,25 +612,13 @@ error:
     request_id:
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import options
-from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
-from ansible_collections.izuma.device_management.plugins.module_utils._module import IzumaModule
-
-
-def converge(izuma: IzumaModule) -> dict:
-    """The task's options as the desired state; the core does the rest."""
-    want = options.Desired.from_params(izuma.params)
-    return vk.converge(izuma.client, want, izuma.check_mode, izuma.diff_mode,
-                       application=izuma.params["application"], application_id=izuma.params["application_id"])
+from ansible_collections.izuma.device_management.plugins.module_utils._module import run_module
+from ansible_collections.izuma.device_management.plugins.module_utils._tasks.verification_key import TASK
 
 
 def main() -> None:
-    """Module entry point."""
-    izuma = IzumaModule(argument_spec=dict(options.ARGUMENT_SPEC), required_one_of=options.REQUIRED_ONE_OF,
-                        mutually_exclusive=options.MUTUALLY_EXCLUSIVE)
-    izuma.require(HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR)
-    izuma.run(converge)
+    """Module entry point: the definition (its options and core) is module_utils _tasks.verification_key's TASK."""
+    run_module(TASK)
 
 
 if __name__ == "__main__":

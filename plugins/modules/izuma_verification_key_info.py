@@ -82,22 +82,13 @@ applications:
   elements: dict
 """
 
-from ansible_collections.izuma.device_management.plugins.module_utils._verification_key import converge as vk
-from ansible_collections.izuma.device_management.plugins.module_utils._x509.keys import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
-from ansible_collections.izuma.device_management.plugins.module_utils._module import KEY_FILTER_EXCLUSIVE, IzumaModule, key_filter_spec
-
-ARGUMENT_SPEC = key_filter_spec(
-    status=dict(type="str", choices=["active", "inactive"]),
-    expires_within_days=dict(type="int"),
-    usable=dict(type="bool"),
-)
+from ansible_collections.izuma.device_management.plugins.module_utils._module import run_module
+from ansible_collections.izuma.device_management.plugins.module_utils._tasks.verification_key import INFO_TASK
 
 
 def main() -> None:
-    """Module entry point: the core lists and filters; this is the glue."""
-    izuma = IzumaModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=KEY_FILTER_EXCLUSIVE)
-    izuma.require(HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR)
-    izuma.run(lambda m: vk.info(m.client, m.params))
+    """Module entry point: the definition (its options and core) is module_utils _tasks.verification_key's INFO_TASK."""
+    run_module(INFO_TASK)
 
 
 if __name__ == "__main__":

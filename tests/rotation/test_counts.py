@@ -102,6 +102,9 @@ def test_converged_run(fleet: Fleet) -> None:
         assert sum(modules[host].values()) == CONVERGED_MODULE_RUNS, (host, modules[host])
         assert set(tasks[host]) <= PER_HOST_TASKS, (host, tasks[host])
         assert PER_HOST_VALIDATION not in tasks[host], (host, tasks[host])
+    # The key task runs on the controller (delegate_to: localhost) as the controller's user: its core runs in the
+    # controller process, so no module runs anywhere, the controller included.
+    assert [record for record in records if record["event"] == "module"] == [], controller(records)
     once = [record for record in records if record["event"] == "task" and str(record["task"]).endswith(VALIDATION_ONCE)]
     assert len(once) == 1 and once[0]["run_once"], once
     started = {str(record["task"]).split(" : ", 1)[-1] for record in records if record["event"] in ("start", "task")}
@@ -141,6 +144,8 @@ def test_rotation(fleet: Fleet) -> None:
         assert not set(tasks[host]) & RELOAD_HANDLERS, (host, tasks[host])
     # The controller's share does not grow with the fleet: at most one module execution per application per task.
     assert all(count <= len(APPLICATIONS) for count in controller(records).values()), controller(records)
+    # The API modules (the key task) run their cores in the controller process, not as modules.
+    assert not [record for record in records if record["event"] == "module" and "izuma_verification_key" in str(record["module"])]
     # One verification request per host, made from the controller with the host's token (JWT authentication).
     verifications = [entry for entry in fleet.emulator.log() if entry["auth"] == "jwt" and entry["method"] == "GET"]
     assert len(verifications) == len(HOSTS), verifications

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.izuma.device_management.plugins.module_utils import _module
+from ansible_collections.izuma.device_management.plugins.module_utils import _tasks
 from ansible_collections.izuma.device_management.plugins.module_utils._api_config import ClientConfig
 from ansible_collections.izuma.device_management.plugins.module_utils._errors import IzumaConfigError
 from ansible_collections.izuma.device_management.plugins.module_utils._pkcs11.options import OPTION_NAMES
@@ -60,7 +60,7 @@ def test_a_token_in_the_environment_alone_changes_nothing(monkeypatch: pytest.Mo
 
 
 def test_the_module_options_are_the_shared_ones_with_the_auth_prefix() -> None:
-    spec = _module.connection_argument_spec()
+    spec = _tasks.connection_argument_spec()
     names = {"auth_" + name for name in OPTION_NAMES}
     assert names <= set(spec) and names <= set(ClientConfig.OPTION_NAMES)
     assert spec["auth_pkcs11_pin"]["no_log"] is True
