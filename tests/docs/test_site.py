@@ -153,7 +153,7 @@ def test_the_filter_index_lists_only_the_public_filters(index: str) -> None:
     filters = _filters()
     internal = sorted(name for name, short in filters.items() if short.startswith(INTERNAL))
     assert sorted(set(filters) - set(internal)) == ["jwt_claims", "jwt_seconds_left"]
-    assert internal == sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("jwt_rotation_*.yml")) and len(internal) == 8
+    assert internal == sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("jwt_rotation_*.yml")) and len(internal) == 12
     public = section(index, "filter-plugins")
     assert sorted(page for page in links(public) if page.endswith("_filter.html")) == ["jwt_claims_filter.html", "jwt_seconds_left_filter.html"]
     assert "internal" not in text_of(public).lower()
