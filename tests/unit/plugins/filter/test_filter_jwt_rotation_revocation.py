@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.izuma.device_management.plugins.filter import jwt_rotation_revoke as revoke
+from ansible_collections.izuma.device_management.plugins.filter import jwt_rotation_revocation as revoke
 from ansible_collections.izuma.device_management.plugins.filter import jwt_rotation_state as rotation
 
 APPS = [{"name": "telemetry", "hosts": ["collectors"]}]
