@@ -556,18 +556,20 @@ def size_bounds(size: int, runs: Dict[str, Dict[str, float]]) -> Dict[str, objec
     peak = max(runs[kind]["peak_mb"] for kind in ("rotation", "converged"))
     peak_pss = max(runs[kind].get("peak_pss_mb", 0) for kind in ("rotation", "converged"))
     requests = runs["converged"]["requests"]
+    # The figures were RSS sums, which count the pages a forked worker shares with the main process once per
+    # process; the PSS sum splits them, so it is the memory the tree holds. Both are judged, and both printed.
     checks = {"rotation_over_converged": ratio <= BOUNDS["rotation_over_converged"], "peak_mb": peak <= BOUNDS["peak_mb"],
-              "converged_requests": requests == BOUNDS["converged_requests"]}
+              "peak_pss_mb": peak_pss <= BOUNDS["peak_mb"], "converged_requests": requests == BOUNDS["converged_requests"]}
     judged = "bounds" if size == BOUND_SIZE else "bounds (judged at %d hosts only)" % BOUND_SIZE
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    print("%-10s %5d hosts %s: rotation/converged %.2fx (<= %.1fx: %s); peak memory %.0f MB RSS sum (<= %.0f MB: %s), %.0f MB PSS "
-          "sum; converged API requests %d (== %d: %s)" % (
+    print("%-10s %5d hosts %s: rotation/converged %.2fx (<= %.1fx: %s); peak memory (<= %.0f MB) %.0f MB RSS sum (%s), %.0f MB PSS "
+          "sum (%s); converged API requests %d (== %d: %s)" % (
               "collection", size, judged, ratio, BOUNDS["rotation_over_converged"], verdict(checks["rotation_over_converged"]),
-              peak, BOUNDS["peak_mb"], verdict(checks["peak_mb"]), peak_pss, requests, BOUNDS["converged_requests"],
-              verdict(checks["converged_requests"])), flush=True)
+              BOUNDS["peak_mb"], peak, verdict(checks["peak_mb"]), peak_pss, verdict(checks["peak_pss_mb"]), requests,
+              BOUNDS["converged_requests"], verdict(checks["converged_requests"])), flush=True)
     return {"rotation_over_converged": ratio, "peak_mb": peak, "peak_pss_mb": peak_pss, "converged_requests": requests,
             "bounds": BOUNDS, "met": checks, "judged": size == BOUND_SIZE}
 
